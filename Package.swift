@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+// clipood — CLIPood fine-tuning of CLIP in Swift. See README.md and DESIGN.md.
+//
+// Dependency arrows point one way:
+//   C* system libraries ← ClipoodEngine (numerics) ← (model, data, train: later issues)
+//   ClipoodCommands (command language, no dependencies) ← ClipoodWorkspace ← clipood (executable)
+import PackageDescription
+
+// Swift 5 language mode: the kernels pass raw pointers between threads on purpose;
+// Swift 6's strict sendability checking would only add ceremony around them.
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let fast: [SwiftSetting] = swift5 + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "clipood",
+    products: [
+        .executable(name: "clipood", targets: ["clipood"]),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, libreadline-dev, libturbojpeg0-dev, libpng-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        // Flat Float buffers, parameter layouts, BLAS, kernels with forward and backward, RNG.
+        .target(name: "ClipoodEngine", dependencies: ["CBLAS"], swiftSettings: fast),
+        // Lexer, parser, command declarations, help, completion and diagnostics. Knows nothing of CLIP.
+        .target(name: "ClipoodCommands", swiftSettings: swift5),
+        // Workspace state and the commands a user types; everything that prints goes through here.
+        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine"], swiftSettings: swift5),
+        // The thin executable: REPL, `run`, one-shot commands.
+        .executableTarget(name: "clipood", dependencies: ["ClipoodWorkspace", "CReadline"], swiftSettings: swift5),
+
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swift5),
+        .testTarget(name: "ClipoodEngineTests", dependencies: ["ClipoodEngine", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodCommandsTests", dependencies: ["ClipoodCommands", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodWorkspaceTests", dependencies: ["ClipoodWorkspace", "clipood", "TestSupport"], swiftSettings: swift5),
+    ]
+)

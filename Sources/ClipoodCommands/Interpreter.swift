@@ -1,0 +1,91 @@
+import Foundation
+
+/// Runs lines and scripts of the command language against a context.
+///
+/// It owns no output: commands write through their context, and errors come back as thrown
+/// `CommandError` (one line) or `ScriptError` (a line of a file), for the caller to render.
+public final class Interpreter<Context: CommandContext> {
+    public var registry: Registry<Context>
+    public unowned let context: Context
+    /// Files being run, innermost last (to refuse `run a.cood` inside a.cood).
+    public private(set) var scriptStack: [String] = []
+    /// Called with each non-blank line of a script before it runs (for `set echo=on`).
+    public var willExecuteScriptLine: ((String) -> Void)?
+
+    public init(registry: Registry<Context>, context: Context) {
+        self.registry = registry
+        self.context = context
+    }
+
+    /// Parses and runs one line. Blank and comment-only lines do nothing.
+    public func execute(line: String) throws {
+        let tokens = try Lexer.tokenize(line)
+        guard !tokens.isEmpty else { return }
+        try execute(tokens: tokens)
+    }
+
+    /// Runs already-split words (the executable's argv).
+    public func execute(arguments: [String]) throws {
+        try execute(tokens: Lexer.tokens(fromArguments: arguments))
+    }
+
+    func execute(tokens: [Token]) throws {
+        let (spec, args) = try registry.parse(tokens)
+        guard let run = spec.run else { throw CommandError("'\(args.commandPath.joined(separator: " "))' needs a subcommand", at: tokens[0]) }
+        do {
+            try run(context, args)
+        } catch let e as CommandError {
+            throw e
+        } catch let e as ScriptError {
+            throw e
+        } catch let e as QuitRequest {
+            throw e
+        } catch {
+            // Errors from below the command language know no columns: point at the command.
+            throw CommandError(String(describing: error), at: args.commandToken)
+        }
+    }
+
+    /// Runs every line of `text` in order and stops at the first error, which is thrown as a
+    /// `ScriptError` naming `file` and the line. `quit` ends the script quietly (rethrown so
+    /// that the caller can end too).
+    public func runScript(text: String, file: String, continueOnError: Bool = false,
+                          onError: ((ScriptError) -> Void)? = nil) throws {
+        if scriptStack.contains(file) {
+            throw CommandError("'\(file)' is already running (a session cannot run itself)")
+        }
+        scriptStack.append(file)
+        defer { scriptStack.removeLast() }
+        var lineNumber = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
+            do {
+                if let hook = willExecuteScriptLine, !(try Lexer.tokenize(line)).isEmpty { hook(line) }
+                try execute(line: line)
+            } catch let e as CommandError {
+                let located = ScriptError(file: file, line: lineNumber, sourceLine: line, error: e)
+                if continueOnError, let onError { onError(located); continue }
+                throw located
+            } catch let e as ScriptError {
+                if continueOnError, let onError { onError(e); continue }
+                throw e
+            }
+        }
+    }
+
+    /// Reads a script file and runs it; a missing file is a `CommandError`.
+    public func runScript(path: String, continueOnError: Bool = false, onError: ((ScriptError) -> Void)? = nil) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+                throw CommandError("'\(path)' is a directory, not a session file")
+            }
+            throw CommandError("cannot read session file '\(path)': no such file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CommandError("'\(path)' is not UTF-8 text")
+        }
+        try runScript(text: text, file: path, continueOnError: continueOnError, onError: onError)
+    }
+}

@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// GELU, exact form 0.5·x·(1 + erf(x/√2)) — PyTorch's `nn.GELU()` and transformers' "gelu".
+public enum GELU {
+    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+        for i in 0 ..< count {
+            let x = inp[i]
+            out[i] = 0.5 * x * (1 + erff(x * 0.70710678118654752))
+        }
+    }
+
+    /// d/dx = Φ(x) + x·φ(x).
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                inp: UnsafePointer<Float>, count: Int) {
+        for i in 0 ..< count {
+            let x = inp[i]
+            let cdf = 0.5 * (1 + erff(x * 0.70710678118654752))
+            let pdf = 0.39894228040143268 * expf(-0.5 * x * x)
+            dinp[i] += dout[i] * (cdf + x * pdf)
+        }
+    }
+}
+
+/// QuickGELU, x·σ(1.702·x) — the activation of OpenAI's CLIP checkpoints ("quick_gelu").
+public enum QuickGELU {
+    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+        for i in 0 ..< count {
+            let x = inp[i]
+            out[i] = x / (1 + expf(-1.702 * x))
+        }
+    }
+
+    /// d/dx = σ(ax) + a·x·σ(ax)·(1 − σ(ax)), a = 1.702.
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                inp: UnsafePointer<Float>, count: Int) {
+        for i in 0 ..< count {
+            let x = inp[i]
+            let s = 1 / (1 + expf(-1.702 * x))
+            dinp[i] += dout[i] * (s + 1.702 * x * s * (1 - s))
+        }
+    }
+}
+
+/// Which activation a checkpoint uses; the model picks the kernel once per layer.
+public enum Activation: String, Sendable, CaseIterable {
+    case quickGELU = "quick_gelu"
+    case gelu = "gelu"
+
+    public func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+        switch self {
+        case .quickGELU: QuickGELU.forward(out: out, inp: inp, count: count)
+        case .gelu: GELU.forward(out: out, inp: inp, count: count)
+        }
+    }
+
+    public func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+        switch self {
+        case .quickGELU: QuickGELU.backward(dinp: dinp, dout: dout, inp: inp, count: count)
+        case .gelu: GELU.backward(dinp: dinp, dout: dout, inp: inp, count: count)
+        }
+    }
+}

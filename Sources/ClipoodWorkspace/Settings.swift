@@ -1,0 +1,75 @@
+import ClipoodCommands
+import ClipoodEngine
+import Foundation
+
+/// One user setting: declared once, this gives `set`'s option, its help, its completion
+/// and the `show settings` row.
+struct SettingSpec {
+    let name: String
+    let type: ValueType
+    let help: String
+    let defaultValue: () -> String
+}
+
+/// The values of `set KEY=VALUE`. Stored as typed fields so code reads `settings.threads`.
+public struct Settings {
+    public var threads = Settings.defaultThreads
+    public var seed = 0
+    public var color = "auto"
+    public var onerror = "stop"
+    public var echo = false
+    public var plots = "plots"
+    public var progress = "auto"
+
+    static let defaultThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    static let specs: [SettingSpec] = [
+        SettingSpec(name: "threads", type: .int(1 ... 1024), help: "threads for BLAS and parallel kernels",
+                    defaultValue: { String(defaultThreads) }),
+        SettingSpec(name: "seed", type: .int(0 ... Int(Int32.max)), help: "default seed for every random choice (splits, sampling, augmentation)",
+                    defaultValue: { "0" }),
+        SettingSpec(name: "color", type: .choice(["auto", "on", "off"]), help: "coloured output (auto: only on a terminal, and not with NO_COLOR)",
+                    defaultValue: { "auto" }),
+        SettingSpec(name: "onerror", type: .choice(["stop", "continue"]), help: "what a session file does at a failing line",
+                    defaultValue: { "stop" }),
+        SettingSpec(name: "echo", type: .bool, help: "print each line of a session file before running it",
+                    defaultValue: { "off" }),
+        SettingSpec(name: "plots", type: .path(), help: "directory where figures are written",
+                    defaultValue: { "plots" }),
+        SettingSpec(name: "progress", type: .choice(["auto", "on", "off"]), help: "progress bars for long work (auto: only on a terminal)",
+                    defaultValue: { "auto" }),
+    ]
+
+    /// The current value of a setting, as `set` would accept it.
+    func value(of name: String) -> String {
+        switch name {
+        case "threads": return String(threads)
+        case "seed": return String(seed)
+        case "color": return color
+        case "onerror": return onerror
+        case "echo": return echo ? "on" : "off"
+        case "plots": return plots
+        case "progress": return progress
+        default: preconditionFailure("unknown setting \(name)")
+        }
+    }
+
+    /// Stores one already-checked value (the parser converted it by the spec's type).
+    mutating func assign(_ name: String, _ v: Value) {
+        switch (name, v) {
+        case ("threads", .int(let i)): threads = i
+        case ("seed", .int(let i)): seed = i
+        case ("color", .string(let s)): color = s
+        case ("onerror", .string(let s)): onerror = s
+        case ("echo", .bool(let b)): echo = b
+        case ("plots", .string(let s)): plots = s
+        case ("progress", .string(let s)): progress = s
+        default: preconditionFailure("setting \(name) got \(v)")
+        }
+    }
+
+    /// Pushes settings that live outside the workspace (BLAS threads) to where they act.
+    func apply(to workspace: Workspace) {
+        BLAS.threads = threads
+    }
+}

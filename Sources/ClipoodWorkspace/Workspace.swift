@@ -1,0 +1,118 @@
+import ClipoodCommands
+import ClipoodEngine
+import Foundation
+
+/// Everything a clipood session holds — settings now; models, datasets and runs as later
+/// commands add them — and the one place where text for the user is written.
+///
+/// The REPL, `clipood run FILE` and notebooks all drive the same `Workspace`, so a command
+/// behaves the same wherever it is typed.
+public final class Workspace: CommandContext {
+    /// Where normal output goes (stdout for the executable, a string for tests and notebooks).
+    public var write: (String) -> Void
+    /// Where diagnostics go (stderr for the executable).
+    public var writeError: (String) -> Void
+    /// Whether the output is a terminal that understands colour (decided by the front end).
+    public var outputIsTerminal = false
+
+    public internal(set) var settings = Settings()
+    public private(set) var interpreter: Interpreter<Workspace>!
+
+    public init(write: @escaping (String) -> Void = { print($0) },
+                writeError: @escaping (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }) {
+        self.write = write
+        self.writeError = writeError
+        interpreter = Interpreter(registry: Registry(Workspace.commands), context: self)
+        interpreter.willExecuteScriptLine = { [unowned self] line in
+            if self.settings.echo { self.write("› " + line.trimmingCharacters(in: .whitespaces)) }
+        }
+        settings.apply(to: self)
+    }
+
+    /// Every command of the language, in the order `help` lists them. Later issues add theirs here.
+    public static var commands: [CommandSpec<Workspace>] {
+        [helpCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
+    }
+
+    public var registry: Registry<Workspace> { interpreter.registry }
+
+    /// Whether to colour output now (the `color` setting against the terminal).
+    public var useColor: Bool {
+        switch settings.color {
+        case "on": return true
+        case "off": return false
+        default: return outputIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        }
+    }
+
+    // MARK: CommandContext
+
+    public func names(of kind: String) -> [String] {
+        switch kind {
+        case "command": return registry.commandNames
+        case "setting": return Settings.specs.map(\.name)
+        default: return []
+        }
+    }
+
+    // MARK: Running lines and files, with errors rendered for people
+
+    /// Runs one line typed at the prompt. Errors are written with a caret; the workspace keeps
+    /// its state. Returns false when the line failed. Throws only `QuitRequest`.
+    @discardableResult
+    public func executeInteractive(_ line: String) throws -> Bool {
+        do {
+            try interpreter.execute(line: line)
+            return true
+        } catch let e as CommandError {
+            writeError(Diagnostic.render(e, line: line, color: useColor))
+        } catch let e as ScriptError {
+            writeError(Diagnostic.render(e, color: useColor))
+        }
+        return false
+    }
+
+    /// Runs a session file (or "-" for standard input). Returns the process exit status:
+    /// 0 when every line succeeded (or `quit` was reached), 1 at the first error.
+    public func runSession(path: String) -> Int32 {
+        do {
+            if path == "-" {
+                var text = ""
+                while let line = readLine(strippingNewline: false) { text += line }
+                try interpreter.runScript(text: text, file: "<stdin>", continueOnError: settings.onerror == "continue",
+                                          onError: { [unowned self] in writeError(Diagnostic.render($0, color: useColor)) })
+            } else {
+                try interpreter.runScript(path: path, continueOnError: settings.onerror == "continue",
+                                          onError: { [unowned self] in writeError(Diagnostic.render($0, color: useColor)) })
+            }
+            return 0
+        } catch is QuitRequest {
+            return 0
+        } catch let e as ScriptError {
+            writeError(Diagnostic.render(e, color: useColor))
+        } catch let e as CommandError {
+            writeError("error: " + e.description)
+        } catch {
+            writeError("error: \(error)")
+        }
+        return 1
+    }
+
+    /// Runs one command given as separate words (`clipood bench gemm runs=7`).
+    public func executeArguments(_ words: [String]) -> Int32 {
+        do {
+            try interpreter.execute(arguments: words)
+            return 0
+        } catch is QuitRequest {
+            return 0
+        } catch let e as CommandError {
+            writeError(Diagnostic.render(e, line: words.joined(separator: " "), color: useColor))
+        } catch let e as ScriptError {
+            writeError(Diagnostic.render(e, color: useColor))
+        } catch {
+            writeError("error: \(error)")
+        }
+        return 1
+    }
+}

@@ -1,0 +1,78 @@
+import CReadline
+import ClipoodCommands
+import ClipoodWorkspace
+import Foundation
+
+let clipoodVersion = "0.1.0"
+
+/// The interactive prompt: GNU readline with history and completion from the command
+/// declarations when standard input is a terminal, plain line reading otherwise.
+struct REPL {
+    let workspace: Workspace
+    static let historyLimit: Int32 = 2000
+    var historyPath: String { (ProcessInfo.processInfo.environment["CLIPOOD_HISTORY"]) ?? (NSHomeDirectory() + "/.clipood_history") }
+
+    func run() -> Int32 {
+        guard isatty(STDIN_FILENO) == 1 else { return runPlain() }
+        ReadlineBridge.install(workspace)
+        read_history(historyPath)
+        stifle_history(REPL.historyLimit)
+        defer { write_history(historyPath) }
+        print("clipood \(clipoodVersion) — type 'help' for commands, Tab to complete, Ctrl-D to quit")
+        while true {
+            guard let cLine = readline(prompt) else { print(""); return 0 }
+            let line = String(cString: cLine)
+            free(cLine)
+            if !line.trimmingCharacters(in: .whitespaces).isEmpty { add_history(line) }
+            do { try workspace.executeInteractive(line) } catch { return 0 }   // QuitRequest
+        }
+    }
+
+    /// Standard input is a pipe or file: read commands without readline; errors don't stop it.
+    func runPlain() -> Int32 {
+        var failed = false
+        while let line = readLine() {
+            do { if !(try workspace.executeInteractive(line)) { failed = true } } catch { break }
+        }
+        return failed ? 1 : 0
+    }
+
+    var prompt: String {
+        workspace.useColor ? "\u{01}\u{1B}[1;36m\u{02}clipood›\u{01}\u{1B}[0m\u{02} " : "clipood› "
+    }
+}
+
+/// Readline calls C function pointers, so the workspace it completes against lives in one
+/// global for the life of the prompt.
+enum ReadlineBridge {
+    nonisolated(unsafe) static var workspace: Workspace?
+    nonisolated(unsafe) static var matches: [String] = []
+    nonisolated(unsafe) static var next = 0
+
+    static func install(_ ws: Workspace) {
+        workspace = ws
+        rl_readline_name = UnsafePointer(strdup("clipood"))
+        // Words are separated by blanks only, as the command language splits them ('=' and '/' stay inside).
+        rl_completer_word_break_characters = UnsafePointer(strdup(" \t"))
+        rl_attempted_completion_function = { text, start, end in
+            rl_attempted_completion_over = 1
+            guard let ws = ReadlineBridge.workspace, let buffer = rl_line_buffer else { return nil }
+            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: Int(end)))
+            let before = String(decoding: bytes, as: UTF8.self)
+            let completion = ws.registry.complete(before, context: ws)
+            ReadlineBridge.matches = completion.candidates
+            ReadlineBridge.next = 0
+            if completion.candidates.count == 1, let only = completion.candidates.first, only.hasSuffix("=") || only.hasSuffix("/") {
+                rl_completion_append_character = 0
+            } else {
+                rl_completion_append_character = 32
+            }
+            return rl_completion_matches(text) { _, state in
+                if state == 0 { ReadlineBridge.next = 0 }
+                guard ReadlineBridge.next < ReadlineBridge.matches.count else { return nil }
+                defer { ReadlineBridge.next += 1 }
+                return strdup(ReadlineBridge.matches[ReadlineBridge.next])
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+// clipood — the executable. Everything it does is a workspace command; this file only picks
+// the front end: the REPL, a session file, or one command given as arguments.
+import ClipoodWorkspace
+import Foundation
+
+setvbuf(stdout, nil, _IOLBF, 0)   // keep stdout and stderr in order when both go to one pipe
+let arguments = Array(CommandLine.arguments.dropFirst())
+let workspace = Workspace()
+workspace.outputIsTerminal = isatty(STDOUT_FILENO) == 1
+
+switch arguments.first {
+case nil:
+    exit(REPL(workspace: workspace).run())
+case "run":
+    guard arguments.count == 2 else {
+        workspace.writeError("usage: clipood run FILE.cood   (or: clipood run -  to read commands from standard input)")
+        exit(2)
+    }
+    exit(workspace.runSession(path: arguments[1]))
+case "-h", "--help":
+    print("""
+    usage: clipood                  start the interactive prompt
+           clipood run FILE.cood    run a session file (- reads standard input); stops at the first error
+           clipood COMMAND …        run one command, e.g. `clipood bench gemm` or `clipood help train`
+    """)
+    exit(workspace.executeArguments(["help"]))
+case "--version":
+    print("clipood \(clipoodVersion)")
+default:
+    exit(workspace.executeArguments(arguments))
+}
