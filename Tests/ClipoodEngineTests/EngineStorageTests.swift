@@ -1,0 +1,91 @@
+import ClipoodEngine
+import Testing
+
+@Suite("flat buffers, layouts and the RNG")
+struct EngineStorageTests {
+    @Test func layoutPacksTensorsInOrder() {
+        let layout = BufferLayout([("a", [2, 3]), ("b", [4]), ("blocks.1.w", [2, 2]), ("proj", [3])])
+        #expect(layout.count == 6 + 4 + 4 + 3)
+        #expect(layout["b"]?.offset == 6)
+        #expect(layout["blocks.1.w"]?.range == 10 ..< 14)
+        #expect(layout.suffixRange(fromFirstNamed: "blocks.1.") == 10 ..< 17)
+        #expect(layout["missing"] == nil)
+    }
+
+    @Test func parameterViewsShareOneBuffer() {
+        let store = ParameterStore(layout: BufferLayout([("w", [2, 2]), ("b", [2])]))
+        store.values.view("b").base[1] = 7
+        #expect(store.values.base[5] == 7)
+        store.grads.base.update(repeating: 1, count: store.count)
+        store.zeroGrads(4 ..< 6)
+        #expect(store.grads.storage.toArray() == [1, 1, 1, 1, 0, 0])
+    }
+
+    @Test func arenaGrowsOnlyWhenNeeded() {
+        let arena = Arena(layout: BufferLayout([("x", [8])]))
+        arena.ensure(layout: BufferLayout([("x", [4])]))
+        #expect(arena.capacity == 8)
+        arena.ensure(layout: BufferLayout([("x", [16]), ("y", [2])]))
+        #expect(arena.capacity == 18)
+        #expect(arena.pointer("y") == arena.pointer("x") + 16)
+    }
+
+    @Test func rngIsDeterministicAndSeedSensitive() {
+        var a = RNG(seed: 42), b = RNG(seed: 42), c = RNG(seed: 43)
+        let xa = (0 ..< 5).map { _ in a.next() }, xb = (0 ..< 5).map { _ in b.next() }, xc = (0 ..< 5).map { _ in c.next() }
+        #expect(xa == xb)
+        #expect(xa != xc)
+    }
+
+    /// Pins the stream for seed 0 so that a change to the generator (which would silently
+    /// change every split and every run) fails here. The expected words come from an
+    /// independent Python transcription of xoshiro256** (Blackman & Vigna's reference
+    /// algorithm) seeded with SplitMix64(0), whose first output 0xE220A8397B1DCDAF is the
+    /// published SplitMix64 test value.
+    @Test func rngStreamIsPinned() {
+        var sm = SplitMix64Probe(state: 0)
+        #expect(sm.next() == 0xE220_A839_7B1D_CDAF)
+        var r = RNG(seed: 0)
+        #expect([r.next(), r.next(), r.next()] == [0x99EC_5F36_CB75_F2B4, 0xBF6E_1F78_4956_452A, 0x1A5F_849D_4933_E6E0])
+    }
+
+    @Test func rngDistributions() {
+        var r = RNG(seed: 7)
+        let n = 200_000
+        var counts = [Int](repeating: 0, count: 10)
+        var sum = 0.0, sumSq = 0.0, usum = 0.0
+        for _ in 0 ..< n {
+            counts[r.below(10)] += 1
+            let z = Double(r.normal()); sum += z; sumSq += z * z
+            let u = r.uniform(); #expect(u >= 0 && u < 1); usum += Double(u)
+        }
+        // Each bucket expects 20000 ± 134 (binomial sd); 6 sd is a safe bound for a fixed seed.
+        for c in counts { #expect(abs(c - n / 10) < 6 * 134) }
+        #expect(abs(sum / Double(n)) < 0.02)
+        #expect(abs(sumSq / Double(n) - 1) < 0.02)
+        #expect(abs(usum / Double(n) - 0.5) < 0.01)
+    }
+
+    @Test func shuffleIsAPermutationAndDerivedStreamsAreStable() {
+        var r = RNG(seed: 3)
+        let p = r.permutation(50)
+        #expect(p.sorted() == Array(0 ..< 50))
+        #expect(p != Array(0 ..< 50))
+        var d1 = RNG(seed: 3).derived("split"), d2 = r.derived("split"), d3 = RNG(seed: 3).derived("sampler")
+        let a = d1.next()
+        #expect(a == d2.next())   // independent of draws already made from the parent
+        #expect(a != d3.next())
+    }
+}
+
+/// SplitMix64 restated from its published definition, to pin the seeding expansion.
+private struct SplitMix64Probe {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
