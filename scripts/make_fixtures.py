@@ -116,9 +116,16 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path), metadata=metadata)
 
 
-def write_json(path: Path, obj: object) -> None:
+def write_json(path: Path, obj: object, compact_lists: str | None = None) -> None:
+    """Pretty JSON; with compact_lists=KEY the items of that top-level list take one line each."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+    if compact_lists is None:
+        text = json.dumps(obj, indent=1, ensure_ascii=False)
+    else:
+        head = {k: v for k, v in obj.items() if k != compact_lists}
+        rows = ",\n".join("  " + json.dumps(item, ensure_ascii=False) for item in obj[compact_lists])
+        text = json.dumps(head, indent=1, ensure_ascii=False)[:-2] + f',\n "{compact_lists}": [\n{rows}\n ]\n}}'
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------
@@ -237,9 +244,9 @@ TINY_SPECS = [
     ),
     Spec(
         name="openai_noconfig", fmt="openai", storage=torch.float32, act="quick_gelu", seed=404,
-        vision=Tower(64, 2, 1), patch=8, image_size=32,
-        text=Tower(64, 1, 1), vocab=512, embed_dim=32,
-        sot=510, eot=511, pad=0, pooling="argmax",
+        vision=Tower(64, 2, 1), patch=4, image_size=16,
+        text=Tower(64, 1, 1), vocab=256, embed_dim=32,
+        sot=254, eot=255, pad=0, pooling="argmax",
         notes=("no config: infer as OpenAI clip/model.py build_model does (vision width ="
                " conv1.weight.shape[0], patch = conv1 kernel, grid = sqrt(len(visual.positional_embedding)-1),"
                " image = patch*grid, layers = count of resblocks per tower, text width ="
@@ -766,7 +773,7 @@ def make_tokenizer_fixture(out_dir: Path) -> None:
                   " to 77 and its last id set to eot. clean = ftfy.fix_text, html.unescape twice, strip,"
                   " collapse whitespace, lower-case. 'tokens' (some cases) are BPE strings up to eot."),
         "cases": cases,
-    })
+    }, compact_lists="cases")
 
 
 # --------------------------------------------------------------------------------------
@@ -787,10 +794,10 @@ class ImageCase:
 IMAGE_CASES = [
     ImageCase("grad_rgb.png", 37, 53, "RGB", 48, bilinear=True),
     ImageCase("stripes_l.png", 40, 300, "L", 48),
-    ImageCase("shapes_rgba.png", 97, 97, "RGBA", 48),
+    ImageCase("shapes_rgba.png", 97, 97, "RGBA", 224),
     ImageCase("palette_p.png", 150, 110, "P", 48, bilinear=True),
-    ImageCase("photo_rgb.jpg", 300, 171, "RGB", 224, save={"quality": 90}),
-    ImageCase("photo_progressive.jpg", 225, 224, "RGB", 224, save={"quality": 85, "progressive": True}),
+    ImageCase("photo_rgb.jpg", 200, 114, "RGB", 48, save={"quality": 90}),
+    ImageCase("photo_progressive.jpg", 129, 128, "RGB", 224, save={"quality": 85, "progressive": True}),
     ImageCase("gray.jpg", 120, 77, "L", 48, save={"quality": 92}),
     ImageCase("cmyk.jpg", 90, 140, "CMYK", 48, save={"quality": 95}),
 ]
@@ -1025,6 +1032,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
 
     if args.full:
         make_full(args.full)

@@ -49,7 +49,7 @@ public struct QuitRequest: Error {
 public enum Diagnostic {
     public static func render(_ e: ScriptError, color: Bool) -> String {
         let col = max(e.error.column, 1)
-        var s = "\(e.file):\(e.line):\(col): \(paint("error:", red: true, color)) \(e.error.message)\n"
+        var s = "\(e.file):\(e.line):\(col): \(paint(e.error.message, red: true, color))\n"
         s += caret(line: e.sourceLine, error: e.error, color: color)
         if let hint = e.error.hint { s += "\nhint: \(hint)" }
         return s

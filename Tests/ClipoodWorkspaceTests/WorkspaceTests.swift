@@ -1,0 +1,150 @@
+import ClipoodCommands
+import ClipoodWorkspace
+import Foundation
+import TestSupport
+import Testing
+
+/// A workspace whose output is captured.
+final class Captured {
+    var out: [String] = []
+    var err: [String] = []
+    lazy var workspace = Workspace(write: { [unowned self] in out.append($0) }, writeError: { [unowned self] in err.append($0) })
+    var stdout: String { out.joined(separator: "\n") }
+    var stderr: String { err.joined(separator: "\n") }
+}
+
+@Suite("workspace built-in commands")
+struct WorkspaceTests {
+    @Test func helpListsEveryCommandAndExplainsOne() throws {
+        let c = Captured()
+        try c.workspace.executeInteractive("help")
+        for name in ["help", "set", "show", "run", "bench", "quit"] { #expect(c.stdout.contains("\n  \(name) ")) }
+        try c.workspace.executeInteractive("help set")
+        #expect(c.stdout.contains("usage: set [threads=N] [seed=N]"))
+        #expect(c.stdout.contains("onerror=stop|continue"))
+        try c.workspace.executeInteractive("help bench gemm")
+        #expect(c.stdout.contains("usage: bench gemm [runs=N] [threads=N] [shapes=all|square|vit]"))
+    }
+
+    @Test func setAndShowSettings() throws {
+        let c = Captured()
+        try c.workspace.executeInteractive("set seed=7 echo=on")
+        #expect(c.workspace.settings.seed == 7 && c.workspace.settings.echo)
+        try c.workspace.executeInteractive("show settings")
+        #expect(c.stdout.contains("seed      7      (default 0)"))
+        #expect(c.err.isEmpty)
+    }
+
+    @Test func badSettingLeavesStateAndPointsAtIt() throws {
+        let c = Captured()
+        let ok = try c.workspace.executeInteractive("set seed=3 color=purple")
+        #expect(!ok)
+        #expect(c.workspace.settings.seed == 0)   // nothing applied from a line that failed to parse
+        #expect(c.stderr.contains("color= expects one of auto, on, off, got 'purple'"))
+        #expect(c.stderr.contains("    set seed=3 color=purple\n                     ^~~~~~"))
+        try c.workspace.executeInteractive("set nope=1")
+        #expect(c.stderr.contains("'set' has no option 'nope'"))
+        try c.workspace.executeInteractive("set")
+        #expect(c.stderr.contains("set needs KEY=VALUE"))
+        try c.workspace.executeInteractive("set seed=4")   // and the workspace still works
+        #expect(c.workspace.settings.seed == 4)
+    }
+
+    @Test func nestedRunReportsTheInnerFileAndLine() throws {
+        let dir = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inner = dir.appendingPathComponent("inner.cood"), outer = dir.appendingPathComponent("outer.cood")
+        try "set seed=5\nset threads=zero\nset seed=6\n".write(to: inner, atomically: true, encoding: .utf8)
+        try "# outer\nrun \(inner.path)\nset seed=9\n".write(to: outer, atomically: true, encoding: .utf8)
+        let c = Captured()
+        #expect(c.workspace.runSession(path: outer.path) == 1)
+        #expect(c.workspace.settings.seed == 5)
+        #expect(c.stderr.hasPrefix("\(inner.path):2:13: threads= expects a whole number, got 'zero'"))
+    }
+
+    @Test func quitEndsASessionCleanly() throws {
+        let dir = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("q.cood")
+        try "set seed=1\nquit\nset seed=2\n".write(to: f, atomically: true, encoding: .utf8)
+        let c = Captured()
+        #expect(c.workspace.runSession(path: f.path) == 0)
+        #expect(c.workspace.settings.seed == 1)
+    }
+
+    @Test func echoShowsSessionLines() throws {
+        let dir = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("e.cood")
+        try "set echo=on\n\n# a comment\nset seed=3   # inline\n".write(to: f, atomically: true, encoding: .utf8)
+        let c = Captured()
+        #expect(c.workspace.runSession(path: f.path) == 0)
+        #expect(c.out == ["› set seed=3   # inline"])
+    }
+
+    @Test func benchGemmReportsATable() throws {
+        let c = Captured()
+        try c.workspace.executeInteractive("bench gemm runs=1 shapes=square threads=1")
+        #expect(c.err.isEmpty, "\(c.stderr)")
+        #expect(c.stdout.contains("sgemm, fp32, 1 BLAS thread, median of 1 after warm-up"))
+        #expect(c.stdout.contains("square 1024³"))
+        #expect(c.stdout.contains("OpenBLAS"))
+    }
+}
+
+/// The executable end to end: what a user sees in a terminal or a CI log.
+@Suite("clipood executable")
+struct ExecutableTests {
+    @Test func badSessionFileNamesFileLineColumnAndExits1() throws {
+        let dir = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "# a session\nset seed=1\nfrobnicate now\nset seed=2\n".write(to: dir.appendingPathComponent("bad.cood"), atomically: true, encoding: .utf8)
+        let r = try Executable.run(["run", "bad.cood"], directory: dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("bad.cood:3:1: unknown command 'frobnicate'\n    frobnicate now\n    ^~~~~~~~~~"), "\(r.stderr)")
+    }
+
+    @Test func typoGetsASuggestion() throws {
+        let dir = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "shwo settings\n".write(to: dir.appendingPathComponent("typo.cood"), atomically: true, encoding: .utf8)
+        let r = try Executable.run(["run", "typo.cood"], directory: dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("typo.cood:1:1: unknown command 'shwo' (did you mean 'show'?)"))
+    }
+
+    @Test func runFromStandardInput() throws {
+        let r = try Executable.run(["run", "-"], stdin: "help\nshow settings\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("commands:"))
+        #expect(r.stdout.contains("threads"))
+        #expect(r.stderr.isEmpty)
+        let bad = try Executable.run(["run", "-"], stdin: "help\nset seed=-1\nhelp\n")
+        #expect(bad.status == 1)
+        #expect(bad.stderr.hasPrefix("<stdin>:2:10: seed= must be in 0…2147483647, got -1"))
+    }
+
+    @Test func missingSessionFile() throws {
+        let r = try Executable.run(["run", "/nonexistent/x.cood"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("cannot read session file '/nonexistent/x.cood': no such file"))
+    }
+
+    @Test func oneShotCommandsAndTheirErrors() throws {
+        let ok = try Executable.run(["help", "run"])
+        #expect(ok.status == 0)
+        #expect(ok.stdout.hasPrefix("run — run the commands of a session file"))
+        let bad = try Executable.run(["bench", "gemm", "runs=x"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("    bench gemm runs=x\n                    ^"))
+        #expect(try Executable.run(["--version"]).stdout.hasPrefix("clipood "))
+    }
+
+    @Test func pipedPromptKeepsGoingAfterAnError() throws {
+        // No terminal: the prompt reads lines without readline; a bad line is reported and the next one runs.
+        let r = try Executable.run([], stdin: "set seed=oops\nset seed=3\nshow settings\n")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("seed= expects a whole number"))
+        #expect(r.stdout.contains("seed      3"))
+    }
+}
