@@ -2,7 +2,8 @@
 // clipood — CLIPood fine-tuning of CLIP in Swift. See README.md and DESIGN.md.
 //
 // Dependency arrows point one way:
-//   C* system libraries ← ClipoodEngine (numerics) ← (model, data, train: later issues)
+//   C* system libraries ← ClipoodEngine (numerics) ← ClipoodModel (CLIP, checkpoints) ← (data, train: later issues)
+//   ClipoodTokenizer (BPE) and ClipoodImage (decoding, preprocessing) are leaves beside the model
 //   ClipoodCommands (command language, no dependencies) ← ClipoodWorkspace ← clipood (executable)
 import PackageDescription
 
@@ -22,18 +23,28 @@ let package = Package(
         .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Flat Float buffers, parameter layouts, BLAS, kernels with forward and backward, RNG.
         .target(name: "ClipoodEngine", dependencies: ["CBLAS"], swiftSettings: fast),
+        // CLIP's towers on the engine, safetensors and .npy files, checkpoint formats and name maps.
+        .target(name: "ClipoodModel", dependencies: ["ClipoodEngine"], swiftSettings: fast),
+        // CLIP's byte-level BPE tokenizer (vocab.json + merges.txt, or OpenAI's .txt.gz).
+        .target(name: "ClipoodTokenizer", dependencies: ["CZlib"], swiftSettings: fast),
+        // JPEG/PNG decoding to RGB8 and CLIP's preprocessing (Pillow-exact resampling, crops, augmentation).
+        .target(name: "ClipoodImage", dependencies: ["ClipoodEngine", "CTurboJPEG", "CPNG"], swiftSettings: fast),
         // Lexer, parser, command declarations, help, completion and diagnostics. Knows nothing of CLIP.
         .target(name: "ClipoodCommands", swiftSettings: swift5),
         // Workspace state and the commands a user types; everything that prints goes through here.
-        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine"], swiftSettings: swift5),
+        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodTokenizer", "ClipoodImage"], swiftSettings: swift5),
         // The thin executable: REPL, `run`, one-shot commands.
         .executableTarget(name: "clipood", dependencies: ["ClipoodWorkspace", "CReadline"], swiftSettings: swift5),
 
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swift5),
         .testTarget(name: "ClipoodEngineTests", dependencies: ["ClipoodEngine", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodModelTests", dependencies: ["ClipoodModel", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodTokenizerTests", dependencies: ["ClipoodTokenizer", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodImageTests", dependencies: ["ClipoodImage", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodCommandsTests", dependencies: ["ClipoodCommands", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodWorkspaceTests", dependencies: ["ClipoodWorkspace", "clipood", "TestSupport"], swiftSettings: swift5),
     ]

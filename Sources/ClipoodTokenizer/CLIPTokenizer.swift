@@ -1,0 +1,1 @@
+// CLIP tokenizer — being written.
