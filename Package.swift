@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "ClipoodEngineTests", dependencies: ["ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodModelTests", dependencies: ["ClipoodModel", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodTokenizerTests", dependencies: ["ClipoodTokenizer", "TestSupport"], swiftSettings: swift5),
-        .testTarget(name: "ClipoodImageTests", dependencies: ["ClipoodImage", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodImageTests", dependencies: ["ClipoodImage", "ClipoodModel", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodCommandsTests", dependencies: ["ClipoodCommands", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodWorkspaceTests", dependencies: ["ClipoodWorkspace", "clipood", "TestSupport"], swiftSettings: swift5),
     ]

@@ -41,6 +41,20 @@ struct KernelBackwardTests {
         expectPassed(GradientCheck.check("linear dbias", x: b.base, count: b.count, analytic: accumulated(db), loss: loss))
     }
 
+    @Test func projection() {
+        let N = 3, C = 5, OC = 4
+        var v = TestValues(seed: 22)
+        let x = FloatBuffer(v.array(N * C)), w = FloatBuffer(v.array(C * OC)), wt = FloatBuffer(v.array(N * OC)), out = FloatBuffer(count: N * OC)
+        func loss() -> Double {
+            Projection.forward(out: out.base, inp: x.base, weight: w.base, N: N, C: C, OC: OC)
+            return GradientCheck.weightedSum(out.base, wt.base, count: N * OC)
+        }
+        let dx = prefilled(N * C), dw = prefilled(C * OC)
+        Projection.backward(dinp: dx.base, dweight: dw.base, dout: wt.base, inp: x.base, weight: w.base, N: N, C: C, OC: OC)
+        expectPassed(GradientCheck.check("projection dinp", x: x.base, count: x.count, analytic: accumulated(dx), loss: loss))
+        expectPassed(GradientCheck.check("projection dweight", x: w.base, count: w.count, analytic: accumulated(dw), loss: loss))
+    }
+
     @Test func layerNorm() {
         let N = 3, C = 5
         var v = TestValues(seed: 12)

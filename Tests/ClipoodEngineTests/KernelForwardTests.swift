@@ -30,6 +30,16 @@ struct KernelForwardTests {
         #expect(maxAbsDifference(out.toArray(), ref).value < forwardTolerance)
     }
 
+    @Test func projection() {
+        let N = 3, C = 5, OC = 4
+        var v = TestValues(seed: 23)
+        let x = FloatBuffer(v.array(N * C)), w = FloatBuffer(v.array(C * OC)), out = FloatBuffer(count: N * OC)
+        Projection.forward(out: out.base, inp: x.base, weight: w.base, N: N, C: C, OC: OC)
+        var ref = [Double](repeating: 0, count: N * OC)
+        for n in 0 ..< N { for o in 0 ..< OC { for c in 0 ..< C { ref[n * OC + o] += Double(x[n * C + c]) * Double(w[c * OC + o]) } } }
+        #expect(maxAbsDifference(out.toArray(), ref).value < forwardTolerance)
+    }
+
     @Test func layerNorm() {
         let N = 4, C = 9
         var v = TestValues(seed: 2)

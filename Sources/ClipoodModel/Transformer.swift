@@ -1,0 +1,118 @@
+import ClipoodEngine
+
+/// The parameter slots of one residual attention block (CLIP's `ResidualAttentionBlock`).
+struct BlockParameters {
+    let ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, outw, outb: TensorSlot
+
+    init(_ layout: BufferLayout, prefix p: String) {
+        func s(_ n: String) -> TensorSlot { layout["\(p).\(n)"]! }
+        ln1w = s("ln_1.weight"); ln1b = s("ln_1.bias")
+        qkvw = s("attn.in_proj_weight"); qkvb = s("attn.in_proj_bias")
+        projw = s("attn.out_proj.weight"); projb = s("attn.out_proj.bias")
+        ln2w = s("ln_2.weight"); ln2b = s("ln_2.bias")
+        fcw = s("mlp.c_fc.weight"); fcb = s("mlp.c_fc.bias")
+        outw = s("mlp.c_proj.weight"); outb = s("mlp.c_proj.bias")
+    }
+}
+
+/// A stack of pre-norm transformer blocks over a (B, T, W) residual stream:
+///   x ← x + out_proj(attention(in_proj(ln_1(x))));  x ← x + c_proj(act(c_fc(ln_2(x)))).
+///
+/// Activations live in an arena laid out per (B, T). With `saveForBackward` off (inference)
+/// every layer reuses layer 0's slots, so memory does not grow with depth.
+final class TransformerStack {
+    let blocks: [BlockParameters]
+    let width: Int, heads: Int, mlpWidth: Int
+    let activation: Activation
+    let causal: Bool
+    let eps: Float
+
+    /// Per-layer saved activations.
+    struct LayerSlots { let ln1, mean1, rstd1, qkv, probs, att, res1, ln2, mean2, rstd2, fc, act, out: TensorSlot }
+    /// Scratch used by the backward pass (shared by all layers).
+    struct GradSlots { let dx, dres1, dln, dqkv, datt, dfc, dact, scratch: TensorSlot }
+
+    init(layout: BufferLayout, prefix: String, layers: Int, width: Int, heads: Int, mlpWidth: Int, activation: Activation, causal: Bool, eps: Float) {
+        blocks = (0 ..< layers).map { BlockParameters(layout, prefix: "\(prefix).\($0)") }
+        self.width = width; self.heads = heads; self.mlpWidth = mlpWidth
+        self.activation = activation; self.causal = causal; self.eps = eps
+    }
+
+    /// Adds the stack's activation slots for (B, T) to `layout`; `saved` layers get their own slots.
+    func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, saved: Bool) -> [LayerSlots] {
+        let N = B * T, W = width, H = mlpWidth
+        let count = saved ? blocks.count : min(1, blocks.count)
+        let slots = (0 ..< count).map { l -> LayerSlots in
+            func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(l).\(n)", shape) }
+            return LayerSlots(ln1: a("ln1", [N, W]), mean1: a("mean1", [N]), rstd1: a("rstd1", [N]), qkv: a("qkv", [N, 3 * W]),
+                              probs: a("probs", [B, heads, T, T]), att: a("att", [N, W]), res1: a("res1", [N, W]),
+                              ln2: a("ln2", [N, W]), mean2: a("mean2", [N]), rstd2: a("rstd2", [N]), fc: a("fc", [N, H]),
+                              act: a("act", [N, H]), out: a("out", [N, W]))
+        }
+        return saved ? slots : Array(repeating: slots[0], count: blocks.count)
+    }
+
+    func addGradSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int) -> GradSlots {
+        let N = B * T, W = width, H = mlpWidth
+        func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(n)", shape) }
+        return GradSlots(dx: a("dx", [N, W]), dres1: a("dres1", [N, W]), dln: a("dln", [N, W]), dqkv: a("dqkv", [N, 3 * W]),
+                         datt: a("datt", [N, W]), dfc: a("dfc", [N, H]), dact: a("dact", [N, H]), scratch: a("scratch", [T, T]))
+    }
+
+    /// Runs every block on `input`; returns the pointer to the last block's output.
+    func forward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena, slots: [LayerSlots]) -> UnsafeMutablePointer<Float> {
+        let N = B * T, W = width, H = mlpWidth
+        var x = input
+        var last: UnsafeMutablePointer<Float>? = nil
+        for (l, p) in blocks.enumerated() {
+            let s = slots[l]
+            func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
+            func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
+            LayerNorm.forward(out: A(s.ln1), mean: A(s.mean1), rstd: A(s.rstd1), inp: x, weight: P(p.ln1w), bias: P(p.ln1b), N: N, C: W, eps: eps)
+            Linear.forward(out: A(s.qkv), inp: A(s.ln1), weight: P(p.qkvw), bias: P(p.qkvb), N: N, C: W, OC: 3 * W)
+            Attention.forward(out: A(s.att), probs: A(s.probs), qkv: A(s.qkv), B: B, T: T, C: W, NH: heads, causal: causal)
+            Linear.forward(out: A(s.res1), inp: A(s.att), weight: P(p.projw), bias: P(p.projb), N: N, C: W, OC: W)
+            Residual.forward(out: A(s.res1), a: A(s.res1), b: x, count: N * W)
+            LayerNorm.forward(out: A(s.ln2), mean: A(s.mean2), rstd: A(s.rstd2), inp: A(s.res1), weight: P(p.ln2w), bias: P(p.ln2b), N: N, C: W, eps: eps)
+            Linear.forward(out: A(s.fc), inp: A(s.ln2), weight: P(p.fcw), bias: P(p.fcb), N: N, C: W, OC: H)
+            activation.forward(out: A(s.act), inp: A(s.fc), count: N * H)
+            Linear.forward(out: A(s.out), inp: A(s.act), weight: P(p.outw), bias: P(p.outb), N: N, C: H, OC: W)
+            Residual.forward(out: A(s.out), a: A(s.out), b: A(s.res1), count: N * W)
+            x = UnsafePointer(A(s.out))
+            last = A(s.out)
+        }
+        return last ?? UnsafeMutablePointer(mutating: input)
+    }
+
+    /// Backward through blocks `firstLayer ..< count`, in reverse. On entry `g.dx` holds the
+    /// gradient w.r.t. the last block's output; on exit it holds the gradient w.r.t. the input
+    /// of block `firstLayer`. Parameter gradients accumulate into `params.grads`.
+    func backward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena,
+                  slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0) {
+        let N = B * T, W = width, H = mlpWidth
+        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
+        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
+        func G(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.grad(t) }
+        func zero(_ t: TensorSlot) { A(t).update(repeating: 0, count: t.count) }
+        for l in stride(from: blocks.count - 1, through: firstLayer, by: -1) {
+            let p = blocks[l], s = slots[l]
+            let x: UnsafePointer<Float> = l == 0 ? input : UnsafePointer(A(slots[l - 1].out))
+            // MLP half: out = res1 + c_proj(act(c_fc(ln_2(res1)))).
+            A(g.dres1).update(from: A(g.dx), count: N * W)
+            zero(g.dact); zero(g.dfc); zero(g.dln)
+            Linear.backward(dinp: A(g.dact), dweight: G(p.outw), dbias: G(p.outb), dout: A(g.dx), inp: A(s.act), weight: P(p.outw), N: N, C: H, OC: W)
+            activation.backward(dinp: A(g.dfc), dout: A(g.dact), inp: A(s.fc), count: N * H)
+            Linear.backward(dinp: A(g.dln), dweight: G(p.fcw), dbias: G(p.fcb), dout: A(g.dfc), inp: A(s.ln2), weight: P(p.fcw), N: N, C: W, OC: H)
+            LayerNorm.backward(dinp: A(g.dres1), dweight: G(p.ln2w), dbias: G(p.ln2b), dout: A(g.dln), inp: A(s.res1), weight: P(p.ln2w),
+                               mean: A(s.mean2), rstd: A(s.rstd2), N: N, C: W)
+            // Attention half: res1 = x + out_proj(attention(in_proj(ln_1(x)))).
+            A(g.dx).update(from: A(g.dres1), count: N * W)
+            zero(g.datt); zero(g.dqkv); zero(g.dln)
+            Linear.backward(dinp: A(g.datt), dweight: G(p.projw), dbias: G(p.projb), dout: A(g.dres1), inp: A(s.att), weight: P(p.projw), N: N, C: W, OC: W)
+            Attention.backward(dqkv: A(g.dqkv), scratch: A(g.scratch), dout: A(g.datt), probs: A(s.probs), qkv: A(s.qkv), B: B, T: T, C: W, NH: heads)
+            Linear.backward(dinp: A(g.dln), dweight: G(p.qkvw), dbias: G(p.qkvb), dout: A(g.dqkv), inp: A(s.ln1), weight: P(p.qkvw), N: N, C: W, OC: 3 * W)
+            LayerNorm.backward(dinp: A(g.dx), dweight: G(p.ln1w), dbias: G(p.ln1b), dout: A(g.dln), inp: x, weight: P(p.ln1w),
+                               mean: A(s.mean1), rstd: A(s.rstd1), N: N, C: W)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import ClipoodEngine
+
+/// CLIP's image encoder: patch embedding → class token + positions → ln_pre → blocks →
+/// ln_post on the class token → projection. Output: (B, D) features, not normalised.
+public final class VisionTower {
+    public let config: CLIPConfig
+    let params: ParameterStore
+    let stack: TransformerStack
+    let conv1, classEmbedding, positions, lnPreW, lnPreB, lnPostW, lnPostB, proj: TensorSlot
+    let arena = Arena(layout: BufferLayout())
+
+    // Activation slots for the current (B, saved) shape.
+    private var shape: (B: Int, saved: Bool)? = nil
+    private var patches: TensorSlot!, embedded: TensorSlot!, tokens: TensorSlot!, lnPre: TensorSlot!, meanPre: TensorSlot!, rstdPre: TensorSlot!
+    private var pooled: TensorSlot!, lnPost: TensorSlot!, meanPost: TensorSlot!, rstdPost: TensorSlot!, features: TensorSlot!
+    private var layers: [TransformerStack.LayerSlots] = []
+    private var grads: TransformerStack.GradSlots!
+    private var dpooled: TensorSlot!, dlnPost: TensorSlot!, dtokens: TensorSlot!, dembedded: TensorSlot!, dpatchScratch: TensorSlot!
+    private var clsIndex: [Int32] = []
+
+    init(config: CLIPConfig, params: ParameterStore) {
+        self.config = config
+        self.params = params
+        let L = params.layout
+        func s(_ n: String) -> TensorSlot { L["visual.\(n)"]! }
+        conv1 = s("conv1.weight"); classEmbedding = s("class_embedding"); positions = s("positional_embedding")
+        lnPreW = s("ln_pre.weight"); lnPreB = s("ln_pre.bias"); lnPostW = s("ln_post.weight"); lnPostB = s("ln_post.bias"); proj = s("proj")
+        let v = config.vision
+        stack = TransformerStack(layout: L, prefix: "visual.transformer.resblocks", layers: v.layers, width: v.width, heads: v.heads,
+                                 mlpWidth: v.mlpWidth, activation: config.activation, causal: false, eps: config.layerNormEps)
+    }
+
+    /// Lays out activations for batch B once; later calls with the same shape allocate nothing.
+    func prepare(B: Int, saved: Bool) {
+        if let s = shape, s.B == B, s.saved == saved { return }
+        let v = config.vision, W = v.width, T = v.tokens, NP = T - 1, K = 3 * v.patchSize * v.patchSize
+        var l = BufferLayout()
+        patches = l.add("patches", [B * NP, K]); embedded = l.add("embedded", [B, NP, W]); tokens = l.add("tokens", [B, T, W])
+        lnPre = l.add("ln_pre", [B, T, W]); meanPre = l.add("ln_pre.mean", [B * T]); rstdPre = l.add("ln_pre.rstd", [B * T])
+        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, saved: saved)
+        pooled = l.add("pooled", [B, W]); lnPost = l.add("ln_post", [B, W]); meanPost = l.add("ln_post.mean", [B]); rstdPost = l.add("ln_post.rstd", [B])
+        features = l.add("features", [B, config.embedDim])
+        if saved {
+            grads = stack.addGradSlots(to: &l, prefix: "grad", B: B, T: T)
+            dpooled = l.add("grad.pooled", [B, W]); dlnPost = l.add("grad.ln_post", [B, W])
+            dtokens = l.add("grad.tokens", [B, T, W]); dembedded = l.add("grad.embedded", [B, NP, W])
+            dpatchScratch = l.add("grad.patches", [B * NP, K])
+        }
+        arena.ensure(layout: l)
+        clsIndex = [Int32](repeating: 0, count: B)
+        shape = (B, saved)
+    }
+
+    /// Encodes B images (B, 3, S, S), already normalised. With `saveForBackward`, keeps every
+    /// activation for `backward`. Returns a pointer to the (B, D) features, valid until the next call.
+    @discardableResult
+    public func forward(pixels: UnsafePointer<Float>, B: Int, saveForBackward: Bool = false) -> UnsafeMutablePointer<Float> {
+        prepare(B: B, saved: saveForBackward)
+        let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize
+        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
+        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
+        PatchEmbedding.forward(out: A(embedded), patches: A(patches), images: pixels, weight: P(conv1), bias: nil,
+                               B: B, CI: 3, H: S, W: S, P: v.patchSize, C: W)
+        ClassPositionEmbedding.forward(out: A(tokens), patches: A(embedded), classToken: P(classEmbedding), positions: P(positions), B: B, T: T, C: W)
+        LayerNorm.forward(out: A(lnPre), mean: A(meanPre), rstd: A(rstdPre), inp: A(tokens), weight: P(lnPreW), bias: P(lnPreB), N: B * T, C: W, eps: config.layerNormEps)
+        let out = stack.forward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers)
+        clsIndex.withUnsafeBufferPointer { GatherRows.forward(out: A(pooled), inp: out, index: $0.baseAddress!, B: B, T: T, C: W) }
+        LayerNorm.forward(out: A(lnPost), mean: A(meanPost), rstd: A(rstdPost), inp: A(pooled), weight: P(lnPostW), bias: P(lnPostB), N: B, C: W, eps: config.layerNormEps)
+        Projection.forward(out: A(features), inp: A(lnPost), weight: P(proj), N: B, C: W, OC: config.embedDim)
+        return A(features)
+    }
+
+    /// The (B, W) class-token vector after ln_post, before projection (for debugging and probes).
+    public var pooledOutput: UnsafeMutablePointer<Float> { arena.pointer(lnPost) }
+
+    /// What `backward` trains: everything (the paper's "full"), the last k blocks + ln_post +
+    /// proj, or the projection only. Frozen parts get no gradient and cost no backward work.
+    public enum Trainable: Equatable, Sendable {
+        case full
+        case lastBlocks(Int)
+        case projection
+    }
+
+    /// Backpropagates `dfeatures` (B, D) through the last `forward(saveForBackward: true)`.
+    /// Parameter gradients ACCUMULATE into the store; `dpixels` (B, 3, S, S), if given, too.
+    public func backward(dfeatures: UnsafePointer<Float>, B: Int, trainable: Trainable = .full, dpixels: UnsafeMutablePointer<Float>? = nil) {
+        guard let s = shape, s.B == B, s.saved else { preconditionFailure("VisionTower.backward needs forward(saveForBackward: true) with B = \(B)") }
+        let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize, NP = T - 1
+        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
+        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
+        func G(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.grad(t) }
+        let projOnly = trainable == .projection
+        A(dlnPost).update(repeating: 0, count: B * W)
+        Projection.backward(dinp: projOnly ? nil : A(dlnPost), dweight: G(proj), dout: dfeatures, inp: A(lnPost), weight: P(proj), N: B, C: W, OC: config.embedDim)
+        if projOnly && dpixels == nil { return }
+        A(dpooled).update(repeating: 0, count: B * W)
+        LayerNorm.backward(dinp: A(dpooled), dweight: G(lnPostW), dbias: G(lnPostB), dout: A(dlnPost), inp: A(pooled), weight: P(lnPostW),
+                           mean: A(meanPost), rstd: A(rstdPost), N: B, C: W)
+        A(grads.dx).update(repeating: 0, count: B * T * W)
+        clsIndex.withUnsafeBufferPointer { GatherRows.backward(dinp: A(grads.dx), dout: A(dpooled), index: $0.baseAddress!, B: B, T: T, C: W) }
+        let first: Int
+        switch trainable {
+        case .full, .projection: first = 0
+        case .lastBlocks(let k): first = max(0, v.layers - k)
+        }
+        stack.backward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers, g: grads, firstLayer: first)
+        if first > 0 && dpixels == nil { return }
+        // Below the blocks: ln_pre, class/positional embedding, patch embedding (full tuning).
+        A(dtokens).update(repeating: 0, count: B * T * W)
+        LayerNorm.backward(dinp: A(dtokens), dweight: G(lnPreW), dbias: G(lnPreB), dout: A(grads.dx), inp: A(tokens), weight: P(lnPreW),
+                           mean: A(meanPre), rstd: A(rstdPre), N: B * T, C: W)
+        A(dembedded).update(repeating: 0, count: B * NP * W)
+        ClassPositionEmbedding.backward(dpatches: A(dembedded), dclassToken: G(classEmbedding), dpositions: G(positions), dout: A(dtokens), B: B, T: T, C: W)
+        PatchEmbedding.backward(dimages: dpixels, dweight: G(conv1), dbias: nil, scratch: A(dpatchScratch), dout: A(dembedded),
+                                patches: A(patches), weight: P(conv1), B: B, CI: 3, H: S, W: S, P: v.patchSize, C: W)
+    }
+}
