@@ -30,14 +30,22 @@ What it writes (under --out, default Tests/Fixtures):
   preprocess/*.png|*.jpg, preprocess/expected.safetensors, preprocess/manifest.json
                                   CLIP eval preprocessing (Pillow decode, torchvision
                                   Resize + CenterCrop + ToTensor + Normalize)
+  training/mms_parity.safetensors
+                                  20 steps of CLIPood fine-tuning (MMS loss, AdamW, cosine
+                                  lr, BMA with beta 0.5 and 0.1) of models/hf_quickgelu's
+                                  vision side, replayed in float32 as the official loop
+                                  runs it, plus a lambda = 0 (plain cross-entropy) run
 
 References are computed by the libraries themselves (transformers' CLIPModel,
 open_clip's CLIP) in float64 from the weights exactly as stored (F16/BF16 weights
 are widened), then cast to float32. Each expected file's metadata also records how
 far a float32 PyTorch run lands from the float64 reference, as a guide to test
-tolerances.
+tolerances. The training fixture is the exception: its reference is the float32
+trajectory itself (what a float32 trainer must reproduce), and its metadata records
+how far the same replay in float64 lands.
 
     python scripts/make_fixtures.py                 # regenerate Tests/Fixtures
+    python scripts/make_fixtures.py --only training # just training/ (needs models/hf_quickgelu)
     python scripts/make_fixtures.py --full /tmp/b16 # full-size random ViT-B/16 (not committed)
 
 Output is deterministic for fixed package versions (scripts/requirements-fixtures.txt).
@@ -942,6 +950,256 @@ def make_preprocess_fixture(out_dir: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Training parity: the official CLIPood update (thuml/CLIPood engine.py) replayed in fp32
+# --------------------------------------------------------------------------------------
+
+TRAIN_MODEL = "hf_quickgelu"    # the committed tiny transformers CLIP (models/hf_quickgelu/)
+TRAIN_SEED = 606
+TRAIN_CLASSES = 5
+TRAIN_IMAGES = 6
+TRAIN_STEPS = 20
+TRAIN_LR = 1e-3                  # large for CLIP, so that a tiny model moves visibly in 20 steps
+TRAIN_WEIGHT_DECAY = 0.1
+TRAIN_BETAS = (0.9, 0.999)
+TRAIN_EPS = 1e-8
+TRAIN_LAMBDA = 0.3
+BMA_BETAS = (0.5, 0.1)
+BMA_CHECK_TOL = 1e-6
+
+TRAINING_DESCRIPTION = (
+    "CLIPood fine-tuning (thuml/CLIPood engine.py) replayed in float32 on the tiny transformers CLIP"
+    " models/hf_quickgelu. Frozen text side: T = normalize(text_projection(text_model(class_input_ids)"
+    ".pooler_output)) (C,D), x / ||x||, computed once. Trainable: every vision_model.* parameter and"
+    " visual_projection.weight; text tower and logit_scale frozen; model.eval() (no dropout in CLIP)."
+    " One batch = all N images every step, no augmentation. Step t = 1..S: f = visual_projection("
+    "vision_model(pixel_values).pooler_output); f = f / ||f||; f = f - lambda * T[labels];"
+    " logits = (s * f) @ T^T with s = exp(logit_scale) of the checkpoint (not trained, not clamped);"
+    " loss = mean cross-entropy(logits, labels); loss.backward(); torch.optim.AdamW(one param group,"
+    " weight decay on every trainable tensor, amsgrad off, foreach=False = the CPU default single-tensor"
+    " loop).step(): p *= 1 - lr*wd; m = lerp(m, g, 1-b1); v = b2*v + (1-b2)*g*g; p -= (lr/(1-b1^t)) *"
+    " m / (sqrt(v)/sqrt(1-b2^t) + eps); then CosineAnnealingLR(T_max=S, eta_min=0).step(), so step t"
+    " uses lr_t = LR*(1+cos(pi*(t-1)/S))/2 (step 1 uses the full LR; the lr 0 reached after step S is"
+    " never used); then the BMA update of GeneralMovingAverage: w_k = BetaPDF((k+0.5)/(S+1); beta, beta),"
+    " k = 0..S, avg starts as theta_0 (zero-shot), after step t r = w_t / sum_{i<t} w_i and"
+    " avg = (avg + theta_t * r) / (1 + r), i.e. BMA = sum_k w_k theta_k / sum_k w_k. Run once with"
+    " lambda = 0.3 (MMS, two BMA averages, beta 0.5 and 0.1) and once with lambda = 0 (plain CE)."
+)
+
+
+def is_vision_trainable(name: str) -> bool:
+    """transformers names of the analogue of clip_model.visual (what CLIPood trains)."""
+    return name.startswith("vision_model.") or name == "visual_projection.weight"
+
+
+def beta_pdf(x: float, a: float, b: float) -> float:
+    """The Beta(a, b) density (as scipy.stats.beta.pdf, which the official code calls)."""
+    log_norm = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+    return math.exp((a - 1) * math.log(x) + (b - 1) * math.log1p(-x) - log_norm)
+
+
+def bma_weights(steps: int, beta: float) -> list[float]:
+    """w_k = BetaPDF((k + 0.5) / (steps + 1); beta, beta) for k = 0..steps (k = 0: zero-shot weights)."""
+    return [beta_pdf((k + 0.5) / (steps + 1), beta, beta) for k in range(steps + 1)]
+
+
+def make_class_input_ids(gen: torch.Generator, sot: int, eot: int) -> torch.Tensor:
+    """One tokenised 'class name' per row: [sot, 2-5 word ids in 1..997, eot, 0...]."""
+    ids = torch.zeros(TRAIN_CLASSES, CONTEXT_LENGTH, dtype=torch.int64)
+    for c in range(TRAIN_CLASSES):
+        n = int(torch.randint(2, 6, (1,), generator=gen))
+        row = [sot] + torch.randint(1, min(sot, eot), (n,), generator=gen).tolist() + [eot]
+        ids[c, : len(row)] = torch.tensor(row)
+    return ids
+
+
+def make_train_labels(gen: torch.Generator) -> torch.Tensor:
+    """Every class at least once, the remaining images random, in a seeded order."""
+    extra = torch.randint(0, TRAIN_CLASSES, (TRAIN_IMAGES - TRAIN_CLASSES,), generator=gen)
+    labels = torch.cat([torch.arange(TRAIN_CLASSES), extra])
+    return labels[torch.randperm(TRAIN_IMAGES, generator=gen)]
+
+
+def replay_clipood(model: CLIPModel, class_ids: torch.Tensor, pixel_values: torch.Tensor,
+                   labels: torch.Tensor, lam: float, bma_betas: tuple[float, ...]) -> dict:
+    """Train `model` in place as CLIPood does, in the model's dtype; return the trajectory."""
+    dtype = next(model.parameters()).dtype
+    model.eval()  # the official loop calls model.eval() ("Freeze all Norm Layers"); CLIP has no dropout
+    trainable = [(n, p) for n, p in model.named_parameters() if is_vision_trainable(n)]
+    for n, p in model.named_parameters():
+        p.requires_grad_(is_vision_trainable(n))
+    with torch.no_grad():
+        text = model.text_projection(model.text_model(input_ids=class_ids).pooler_output)
+        text = text / text.norm(dim=-1, keepdim=True)
+        scale = model.logit_scale.exp()
+    px = pixel_values.to(dtype)
+
+    optimizer = torch.optim.AdamW([p for _, p in trainable], lr=TRAIN_LR, betas=TRAIN_BETAS, eps=TRAIN_EPS,
+                                  weight_decay=TRAIN_WEIGHT_DECAY, amsgrad=False, foreach=False)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=TRAIN_STEPS)
+    weights = {b: bma_weights(TRAIN_STEPS, b) for b in bma_betas}
+    weight_sum = {b: weights[b][0] for b in bma_betas}
+    averages = {b: {n: p.detach().clone() for n, p in trainable} for b in bma_betas}
+    thetas = [{n: p.detach().clone() for n, p in trainable}]
+
+    losses, accs, lrs = [], [], []
+    for t in range(1, TRAIN_STEPS + 1):
+        lrs.append(scheduler.get_last_lr()[0])
+        feats = model.visual_projection(model.vision_model(pixel_values=px).pooler_output)
+        feats = feats / feats.norm(dim=-1, keepdim=True)
+        feats = feats - lam * text[labels]
+        logits = scale * feats @ text.t()
+        loss = F.cross_entropy(logits, labels)
+        losses.append(float(loss.detach()))
+        accs.append(float((logits.detach().argmax(dim=-1) == labels).double().mean()))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            for b in bma_betas:  # GeneralMovingAverage.update()
+                r = weights[b][t] / weight_sum[b]
+                for n, p in trainable:
+                    averages[b][n] = (averages[b][n] + p * r) / (1 + r)
+                weight_sum[b] += weights[b][t]
+        thetas.append({n: p.detach().clone() for n, p in trainable})
+
+    # The incremental average is the explicit w-weighted mean of theta_0..theta_S.
+    for b in bma_betas:
+        w = torch.tensor(weights[b], dtype=torch.float64)
+        err = max(float(((sum(w[k] * thetas[k][n].double() for k in range(TRAIN_STEPS + 1)) / w.sum())
+                          - averages[b][n].double()).abs().max()) for n, _ in trainable)
+        if err >= BMA_CHECK_TOL:
+            raise RuntimeError(f"BMA beta={b}: incremental average differs from the weighted mean by {err:.2e}")
+    return {
+        "text_features": text.detach(), "scale": float(scale), "loss": losses, "train_acc": accs, "lr": lrs,
+        "theta0": thetas[0], "final": thetas[-1], "bma": averages, "bma_weights": weights,
+    }
+
+
+def _max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], keep=lambda n: True) -> float:
+    return max(float((a[n].double() - b[n].double()).abs().max()) for n in a if keep(n))
+
+
+def make_training_fixture(out_dir: Path) -> None:
+    print("[training] CLIPood replay", flush=True)
+    model_dir = out_dir / "models" / TRAIN_MODEL
+    if not (model_dir / "model.safetensors").exists():
+        raise FileNotFoundError(f"{model_dir} is missing: generate the model fixtures first")
+    spec = next(s for s in TINY_SPECS if s.name == TRAIN_MODEL)
+    gen = torch.Generator().manual_seed(TRAIN_SEED)
+    class_ids = make_class_input_ids(gen, spec.sot, spec.eot)
+    pixel_values = torch.randn(TRAIN_IMAGES, 3, spec.image_size, spec.image_size, generator=gen)
+    labels = make_train_labels(gen)
+
+    mms = replay_clipood(load_hf_reference(model_dir, torch.float32), class_ids, pixel_values, labels,
+                         TRAIN_LAMBDA, BMA_BETAS)
+    ce = replay_clipood(load_hf_reference(model_dir, torch.float32), class_ids, pixel_values, labels,
+                        0.0, ())
+    mms64 = replay_clipood(load_hf_reference(model_dir, torch.float64), class_ids, pixel_values, labels,
+                           TRAIN_LAMBDA, BMA_BETAS)
+
+    # k_proj.bias has zero gradient in exact arithmetic (softmax ignores a per-query constant), so
+    # there it only decays: theta_t = theta_0 * prod_{i<=t} (1 - lr_i * wd). In float32 its gradient
+    # is rounding noise of ~1e-8, comparable to eps, which Adam turns into O(lr) steps.
+    decay = [1.0]
+    for lr in mms["lr"]:
+        decay.append(decay[-1] * (1 - lr * TRAIN_WEIGHT_DECAY))
+    kbias_factor = {"final": decay[-1]}
+    for b in BMA_BETAS:
+        w = mms["bma_weights"][b]
+        kbias_factor[f"bma{b}"] = sum(wk * dk for wk, dk in zip(w, decay)) / sum(w)
+    kbias_exact_err = 0.0
+    for name in (n for n in mms64["final"] if n.endswith("k_proj.bias")):
+        theta0 = mms64["theta0"][name]
+        kbias_exact_err = max(kbias_exact_err, float((mms64["final"][name] - theta0 * kbias_factor["final"]).abs().max()),
+                              *(float((mms64["bma"][b][name] - theta0 * kbias_factor[f"bma{b}"]).abs().max())
+                                for b in BMA_BETAS))
+    if kbias_exact_err >= 1e-9:
+        raise RuntimeError(f"float64 k_proj.bias is not pure weight decay: {kbias_exact_err:.2e}")
+
+    not_kbias = lambda n: not n.endswith("k_proj.bias")  # noqa: E731
+    is_kbias = lambda n: n.endswith("k_proj.bias")  # noqa: E731
+    fp64_diff = {
+        "final": _max_diff(mms["final"], mms64["final"]),
+        "final_except_k_proj_bias": _max_diff(mms["final"], mms64["final"], not_kbias),
+        "final_k_proj_bias": _max_diff(mms["final"], mms64["final"], is_kbias),
+        **{f"bma{b}_except_k_proj_bias": _max_diff(mms["bma"][b], mms64["bma"][b], not_kbias) for b in BMA_BETAS},
+        **{f"bma{b}_k_proj_bias": _max_diff(mms["bma"][b], mms64["bma"][b], is_kbias) for b in BMA_BETAS},
+        "loss": max(abs(x - y) for x, y in zip(mms["loss"], mms64["loss"])),
+        "text_features": float((mms["text_features"].double() - mms64["text_features"]).abs().max()),
+    }
+    moved = {
+        "final": _max_diff(mms["final"], mms["theta0"]),
+        "final_except_k_proj_bias": _max_diff(mms["final"], mms["theta0"], not_kbias),
+        "final_k_proj_bias": _max_diff(mms["final"], mms["theta0"], is_kbias),
+        **{f"bma{b}": _max_diff(mms["bma"][b], mms["theta0"]) for b in BMA_BETAS},
+        "ce_final": _max_diff(ce["final"], ce["theta0"]),
+        "ce_final_vs_final": _max_diff(ce["final"], mms["final"]),
+    }
+
+    def vector(values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float64).float()
+
+    tensors: dict[str, torch.Tensor] = {
+        "pixel_values": pixel_values,
+        "labels": labels.to(torch.int32),
+        "class_input_ids": class_ids.to(torch.int32),
+        "text_features": mms["text_features"],
+        "loss": vector(mms["loss"]),
+        "train_acc": vector(mms["train_acc"]),
+        "lr": vector(mms["lr"]),
+        "ce_loss": vector(ce["loss"]),
+    }
+    for b in BMA_BETAS:
+        tensors[f"bma_weights.{b}"] = vector(mms["bma_weights"][b])
+    for name in sorted(mms["final"]):
+        tensors[f"final.{name}"] = mms["final"][name]
+        for b in BMA_BETAS:
+            tensors[f"bma{b}.{name}"] = mms["bma"][b][name]
+        tensors[f"ce_final.{name}"] = ce["final"][name]
+
+    r3 = lambda x: float(f"{x:.3g}")  # noqa: E731
+    meta = base_metadata(
+        fixture="training/mms_parity",
+        model=f"models/{TRAIN_MODEL}",
+        description=TRAINING_DESCRIPTION,
+        lr=TRAIN_LR, weight_decay=TRAIN_WEIGHT_DECAY, betas=list(TRAIN_BETAS), eps=TRAIN_EPS,
+        amsgrad=False, optimizer="torch.optim.AdamW(foreach=False), one param group",
+        scheduler="torch.optim.lr_scheduler.CosineAnnealingLR(T_max=steps, eta_min=0), stepped after every optimizer.step()",
+        attn_implementation="sdpa",
+        ce_lambda=0.0,
+        steps=TRAIN_STEPS, batch=TRAIN_IMAGES, classes=TRAIN_CLASSES, seed=TRAIN_SEED,
+        scale=mms["scale"], scale_rule="exp(logit_scale) of the checkpoint, computed in float32",
+        bma_betas=list(BMA_BETAS),
+        bma_weights="Beta(beta, beta) density at (k + 0.5)/(steps + 1), k = 0..steps (not summing to 1)",
+        bma_incremental_vs_weighted_mean_tol=BMA_CHECK_TOL,
+        trainable=sorted(mms["final"]),
+        trainable_count=sum(t.numel() for t in mms["final"].values()),
+        float32_vs_float64_max_abs_diff={k: r3(v) for k, v in fp64_diff.items()},
+        max_abs_weight_change_from_theta0={k: r3(v) for k, v in moved.items()},
+        k_proj_bias=("the attention key biases have zero gradient in exact arithmetic and no effect on any"
+                     " output; in float32 their gradient is rounding noise (~1e-8, comparable to eps) which"
+                     " AdamW turns into noise-driven steps of up to ~lr, so final/bma/ce_final k_proj.bias"
+                     " values are not reproducible across implementations. Exactly: k_proj.bias = theta_0 *"
+                     " k_proj_bias_exact_factor[final|bma<beta>] (pure weight decay; the float64 replay"
+                     " matches this to 1e-9); the float32 values stay within sum(lr) of it"),
+        k_proj_bias_exact_factor=kbias_factor,
+        sum_lr=sum(mms["lr"]),
+        precision=("everything float32 (the official code trains fp16 weights); metadata float32_vs_float64"
+                   " compares with the same replay in float64"),
+        keys=("pixel_values (N,3,48,48); labels (N,) int32; class_input_ids (C,77) int32; text_features (C,D)"
+              " normalised; loss, train_acc, lr, ce_loss (S,) per step, from the forward of step t before its"
+              " update, lr = the lr used by step t; bma_weights.<beta> (S+1,); final.<param>, bma<beta>.<param>,"
+              " ce_final.<param> for every trainable parameter in transformers names"),
+    )
+    meta["lambda"] = json.dumps(TRAIN_LAMBDA)
+    save_tensors(out_dir / "training" / "mms_parity.safetensors", tensors, meta)
+    print(f"  loss {mms['loss'][0]:.6f} -> {mms['loss'][-1]:.6f}, ce_loss {ce['loss'][0]:.6f} -> {ce['loss'][-1]:.6f}")
+    print(f"  max |theta_S - theta_0|: {moved}")
+    print(f"  float32 vs float64: {fp64_diff}")
+
+
+# --------------------------------------------------------------------------------------
 # Self-check: the saved weights reproduce the expected embeddings
 # --------------------------------------------------------------------------------------
 
@@ -1057,6 +1315,9 @@ def make_full(out: Path) -> None:
 
 # --------------------------------------------------------------------------------------
 
+FIXTURE_GROUPS = ("models", "tokenizer", "preprocess", "training")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1065,7 +1326,11 @@ def main() -> None:
     parser.add_argument("--full", type=Path, metavar="DIR",
                         help="instead, write a full-size random ViT-B/16 (HF dir + OpenAI .safetensors) to DIR")
     parser.add_argument("--skip-check", action="store_true", help="skip the reload self-check")
+    parser.add_argument("--only", action="append", choices=FIXTURE_GROUPS, metavar="GROUP",
+                        help=f"regenerate only this group (repeatable; one of {', '.join(FIXTURE_GROUPS)});"
+                             " 'training' needs the committed models/hf_quickgelu")
     args = parser.parse_args()
+    groups = args.only or list(FIXTURE_GROUPS)
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -1079,11 +1344,16 @@ def main() -> None:
     out: Path = args.out
     models_dir = out / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
-    for spec in TINY_SPECS:
-        make_model_fixture(spec, models_dir)
-    make_tokenizer_fixture(out)
-    make_preprocess_fixture(out)
-    if not args.skip_check:
+    if "models" in groups:
+        for spec in TINY_SPECS:
+            make_model_fixture(spec, models_dir)
+    if "tokenizer" in groups:
+        make_tokenizer_fixture(out)
+    if "preprocess" in groups:
+        make_preprocess_fixture(out)
+    if "training" in groups:
+        make_training_fixture(out)
+    if "models" in groups and not args.skip_check:
         self_check(out)
     print_summary(out)
 
