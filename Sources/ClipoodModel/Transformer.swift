@@ -111,6 +111,10 @@ final class TransformerStack {
             Linear.backward(dinp: A(g.datt), dweight: G(p.projw), dbias: G(p.projb), dout: A(g.dres1), inp: A(s.att), weight: P(p.projw), N: N, C: W, OC: W)
             Attention.backward(dqkv: A(g.dqkv), scratch: A(g.scratch), dout: A(g.datt), probs: A(s.probs), qkv: A(s.qkv), B: B, T: T, C: W, NH: heads)
             Linear.backward(dinp: A(g.dln), dweight: G(p.qkvw), dbias: G(p.qkvb), dout: A(g.dqkv), inp: A(s.ln1), weight: P(p.qkvw), N: N, C: W, OC: 3 * W)
+            // The key bias adds the same number to every score of a query, which softmax ignores:
+            // its gradient is exactly zero. Float rounding leaves ~1e-8 of noise that Adam would
+            // turn into ±lr steps (a random walk), so store the exact zero.
+            (G(p.qkvb) + W).update(repeating: 0, count: W)
             LayerNorm.backward(dinp: A(g.dx), dweight: G(p.ln1w), dbias: G(p.ln1b), dout: A(g.dln), inp: x, weight: P(p.ln1w),
                                mean: A(s.mean1), rstd: A(s.rstd1), N: N, C: W)
         }

@@ -1,0 +1,87 @@
+import ClipoodEngine
+import ClipoodModel
+
+/// The hyper-parameters of one CLIPood fine-tuning run (DESIGN.md §3).
+public struct TrainingConfig: Equatable, Sendable {
+    public var steps: Int
+    public var learningRate: Double = 5e-6
+    public var weightDecay: Double = 0.1
+    /// MMS margin strength; 0 is the plain cross-entropy baseline.
+    public var lambda: Float = 0.3
+    /// Betas of the Beta moving averages kept during the run.
+    public var betas: [Double] = [0.5]
+    /// Decay of an exponential moving average, if one is kept.
+    public var emaDecay: Float? = nil
+    /// Keep a uniform (SWA) average.
+    public var swa: Bool = true
+    /// Logit scale s; nil means exp(logit_scale) of the checkpoint.
+    public var scale: Float? = nil
+    public var trainable: VisionTower.Trainable = .full
+
+    public init(steps: Int) { self.steps = steps }
+}
+
+/// One optimisation step's record (a row of the run log).
+public struct StepRecord: Equatable, Sendable {
+    public let step: Int
+    public let loss: Float
+    public let accuracy: Float
+    public let learningRate: Double
+}
+
+/// Runs CLIPood's update on a model's image tower: MMS loss → backward through the trainable
+/// part → AdamW with cosine annealing → every weight average. The text side is frozen: its
+/// features come in once. All state (parameters, moments, averages) is fp32 and flat.
+public final class Trainer {
+    public let model: CLIPModel
+    public let config: TrainingConfig
+    public let loss: MMSLoss
+    public let range: Range<Int>
+    public let optimizer: AdamW
+    public let schedule: CosineSchedule
+    /// The trainable range before any step (θ_0, for WiSE-FT and `model=zeroshot`).
+    public let zeroShot: FloatBuffer
+    public private(set) var averages: [WeightAverage] = []
+    public private(set) var step = 0
+    private var dfeatures = FloatBuffer(count: 0)
+
+    public init(model: CLIPModel, textFeatures: FloatBuffer, classes: Int, config: TrainingConfig) {
+        self.model = model
+        self.config = config
+        let D = model.config.embedDim
+        loss = MMSLoss(textFeatures: textFeatures, classes: classes, dim: D, lambda: config.lambda, scale: config.scale ?? model.logitScale)
+        range = model.trainableRange(config.trainable)
+        optimizer = AdamW(range: range, weightDecay: config.weightDecay)
+        schedule = CosineSchedule(baseLR: config.learningRate, totalSteps: config.steps)
+        let params = model.parameters.values.base
+        zeroShot = FloatBuffer(count: range.count)
+        zeroShot.base.update(from: params + range.lowerBound, count: range.count)
+        for b in config.betas { averages.append(BetaMovingAverage(beta: b, totalSteps: config.steps, range: range, initial: params)) }
+        if let d = config.emaDecay { averages.append(ExponentialMovingAverage(decay: d, range: range, initial: params)) }
+        if config.swa { averages.append(UniformAverage(range: range, initial: params)) }
+    }
+
+    /// One step on a batch of B normalised images (B, 3, S, S) with labels.
+    @discardableResult
+    public func step(pixels: UnsafePointer<Float>, labels: [Int32], B: Int) -> StepRecord {
+        precondition(step < config.steps, "Trainer: all \(config.steps) steps are done")
+        let D = model.config.embedDim
+        if dfeatures.count < B * D { dfeatures = FloatBuffer(count: B * D) }
+        let lr = schedule.lr(atStep: step)
+        model.parameters.zeroGrads(range)
+        let features = model.vision.forward(pixels: pixels, B: B, saveForBackward: true)
+        let value = loss.forward(features: features, labels: labels, B: B)
+        let predicted = loss.predictions(B: B)
+        let correct = zip(predicted, labels).filter { $0 == $1 }.count
+        dfeatures.base.update(repeating: 0, count: B * D)
+        loss.backward(dfeatures: dfeatures.base, B: B)
+        model.vision.backward(dfeatures: dfeatures.base, B: B, trainable: config.trainable)
+        optimizer.update(params: model.parameters.values.base, grads: model.parameters.grads.base, lr: lr)
+        step += 1
+        for a in averages { a.observe(step: step, params: model.parameters.values.base) }
+        return StepRecord(step: step, loss: value, accuracy: Float(correct) / Float(B), learningRate: lr)
+    }
+
+    /// The average with this label ("bma:0.5", "ema", "swa").
+    public func average(_ label: String) -> WeightAverage? { averages.first { $0.label == label } }
+}

@@ -1,0 +1,138 @@
+import ClipoodEngine
+import ClipoodTrain
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("MMS loss, AdamW, schedule and weight averages")
+struct MethodTests {
+    /// Unit text features for K classes in D dimensions.
+    func textFeatures(K: Int, D: Int, seed: UInt64) -> FloatBuffer {
+        var v = TestValues(seed: seed)
+        var t = v.array(K * D)
+        for k in 0 ..< K {
+            let n = (0 ..< D).map { t[k * D + $0] * t[k * D + $0] }.reduce(0, +).squareRoot()
+            for i in 0 ..< D { t[k * D + i] /= n }
+        }
+        return FloatBuffer(t)
+    }
+
+    @Test func mmsGradientMatchesFiniteDifferences() {
+        let B = 4, K = 5, D = 6
+        let loss = MMSLoss(textFeatures: textFeatures(K: K, D: D, seed: 1), classes: K, dim: D, lambda: 0.3, scale: 10)
+        var v = TestValues(seed: 2)
+        let feats = FloatBuffer(v.array(B * D)), labels: [Int32] = [0, 3, 4, 3]
+        _ = loss.forward(features: feats.base, labels: labels, B: B)
+        let d = FloatBuffer(count: B * D)
+        loss.backward(dfeatures: d.base, B: B)
+        // h = 1e-3: scale 10 makes the loss curvature ~100× a plain softmax's.
+        let r = GradientCheck.check("mms dfeatures", x: feats.base, count: feats.count, analytic: d.toArray(), h: 1e-3) {
+            Double(loss.forward(features: feats.base, labels: labels, B: B))
+        }
+        #expect(r.passed, "\(r)")
+    }
+
+    /// logit_j = s·(cos(f, t_j) − λ·cos(t_y, t_j)): the text-derived margin of DESIGN.md §3.
+    @Test func mmsLogitsAreMarginShiftedCosines() {
+        let B = 3, K = 4, D = 5
+        let T = textFeatures(K: K, D: D, seed: 3)
+        let s: Float = 20, lambda: Float = 0.5
+        let loss = MMSLoss(textFeatures: T, classes: K, dim: D, lambda: lambda, scale: s)
+        var v = TestValues(seed: 4)
+        let feats = FloatBuffer(v.array(B * D)), labels: [Int32] = [2, 0, 1]
+        _ = loss.forward(features: feats.base, labels: labels, B: B)
+        func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float { (0 ..< D).map { a[$0] * b[$0] }.reduce(0, +) }
+        for b in 0 ..< B {
+            let f = feats.base + b * D
+            let norm = dot(f, f).squareRoot()
+            let y = Int(labels[b])
+            for j in 0 ..< K {
+                let expected = s * (dot(f, T.base + j * D) / norm - lambda * dot(T.base + y * D, T.base + j * D))
+                #expect(abs(loss.logits[b * K + j] - expected) < 1e-4)
+            }
+        }
+        let m = loss.margins()
+        #expect(abs(m[0]) < 1e-6)   // a class has no margin against itself
+        #expect(m[1] > 0 && m[1] <= 2 * lambda)
+    }
+
+    @Test func lambdaZeroIsPlainCrossEntropy() {
+        let B = 3, K = 4, D = 5
+        let T = textFeatures(K: K, D: D, seed: 5)
+        var v = TestValues(seed: 6)
+        let feats = FloatBuffer(v.array(B * D)), labels: [Int32] = [1, 1, 3]
+        let l = MMSLoss(textFeatures: T, classes: K, dim: D, lambda: 0, scale: 7).forward(features: feats.base, labels: labels, B: B)
+        var ref = 0.0
+        for b in 0 ..< B {
+            let f = (0 ..< D).map { Double(feats[b * D + $0]) }, n = f.map { $0 * $0 }.reduce(0, +).squareRoot()
+            let z = (0 ..< K).map { k in 7 * (0 ..< D).map { f[$0] / n * Double(T[k * D + $0]) }.reduce(0, +) }
+            ref += log(z.map(exp).reduce(0, +)) - z[Int(labels[b])]
+        }
+        #expect(abs(Double(l) - ref / Double(B)) < 1e-5)
+    }
+
+    /// Two steps of AdamW written out by hand in Double from PyTorch's documented algorithm.
+    @Test func adamWFollowsPyTorch() {
+        let params = FloatBuffer([0.5, -1.0, 2.0, 0.0, 3.0])
+        let opt = AdamW(range: 1 ..< 4, weightDecay: 0.1)
+        var ref = [-1.0, 2.0, 0.0], m = [0.0, 0, 0], vv = [0.0, 0, 0]
+        let gradsList: [[Float]] = [[0, 0.3, -0.2, 1e-3, 9], [0, -0.1, 0.4, 0, 9]]
+        for (t, g) in gradsList.enumerated() {
+            let lr = 0.01 * Double(t + 1)
+            let grads = FloatBuffer(g)   // kept alive across the call
+            opt.update(params: params.base, grads: grads.base, lr: lr)
+            for i in 0 ..< 3 {
+                let gi = Double(g[i + 1])
+                ref[i] *= 1 - lr * 0.1
+                m[i] = 0.9 * m[i] + 0.1 * gi
+                vv[i] = 0.999 * vv[i] + 0.001 * gi * gi
+                let step = Double(t + 1)
+                ref[i] -= lr / (1 - pow(0.9, step)) * m[i] / (vv[i].squareRoot() / (1 - pow(0.999, step)).squareRoot() + 1e-8)
+            }
+        }
+        for i in 0 ..< 3 { #expect(abs(Double(params[i + 1]) - ref[i]) < 1e-6, "θ[\(i + 1)] = \(params[i + 1]) vs \(ref[i])") }
+        #expect(params[0] == 0.5 && params[4] == 3)   // outside the range: untouched
+    }
+
+    @Test func cosineScheduleMatchesCosineAnnealingLR() {
+        let s = CosineSchedule(baseLR: 1e-3, totalSteps: 20)
+        #expect(s.lr(atStep: 0) == 1e-3)
+        #expect(abs(s.lr(atStep: 10) - 5e-4) < 1e-15)
+        #expect(abs(s.lr(atStep: 20)) < 1e-15)
+        #expect(abs(s.lr(atStep: 5) - 1e-3 * (1 + cos(Double.pi / 4)) / 2) < 1e-15)
+    }
+
+    @Test func betaWeights() {
+        let uniform = BetaSchedule.weights(beta: 1, steps: 9)
+        #expect(uniform.allSatisfy { abs($0 - 1) < 1e-12 })
+        let u = BetaSchedule.weights(beta: 0.5, steps: 10)
+        #expect(abs(u[0] - u[10]) < 1e-12)   // symmetric
+        #expect(u[0] > u[5])                 // U-shaped: the zero-shot and final weights dominate
+        #expect(abs(BetaSchedule.pdf(0.5, 2, 2) - 1.5) < 1e-12)
+    }
+
+    /// The incremental update equals the explicit weighted mean Σ w_k θ_k / Σ w_k.
+    @Test func bmaIsTheBetaWeightedMeanOfAllIterates() {
+        let T = 12, n = 4
+        var v = TestValues(seed: 7)
+        let iterates = (0 ... T).map { _ in v.array(n) }
+        let params = FloatBuffer(iterates[0])
+        let bma = BetaMovingAverage(beta: 0.5, totalSteps: T, range: 0 ..< n, initial: params.base)
+        let ema = ExponentialMovingAverage(decay: 0.9, range: 0 ..< n, initial: params.base)
+        let swa = UniformAverage(range: 0 ..< n, initial: params.base)
+        var emaRef = iterates[0].map(Double.init)
+        for t in 1 ... T {
+            params.base.update(from: iterates[t], count: n)
+            for a in [bma, ema, swa] as [WeightAverage] { a.observe(step: t, params: params.base) }
+            for i in 0 ..< n { emaRef[i] = 0.9 * emaRef[i] + 0.1 * Double(iterates[t][i]) }
+        }
+        let w = BetaSchedule.weights(beta: 0.5, steps: T), W = w.reduce(0, +)
+        for i in 0 ..< n {
+            let explicit = (0 ... T).map { w[$0] * Double(iterates[$0][i]) }.reduce(0, +) / W
+            #expect(abs(Double(bma.average[i]) - explicit) < 1e-5)
+            let mean = (0 ... T).map { Double(iterates[$0][i]) }.reduce(0, +) / Double(T + 1)
+            #expect(abs(Double(swa.average[i]) - mean) < 1e-5)
+            #expect(abs(Double(ema.average[i]) - emaRef[i]) < 1e-5)
+        }
+    }
+}
