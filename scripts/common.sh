@@ -50,4 +50,8 @@ clipood_setup() {
     cd "$(dirname "${BASH_SOURCE[0]}")/.." || die "cannot enter the repository"
     install_system_packages
     find_swift
+    # CLIP's real BPE vocabulary is not committed: it comes from the open_clip_torch wheel
+    # into ~/.cache/clipood (once; later runs find it there). Without it, only the real-vocabulary
+    # tokenizer tests and `tokenize` on OpenAI checkpoints fail, with a message saying so.
+    scripts/fetch_vocab || say "warning: could not fetch CLIP's vocabulary (see above); run scripts/fetch_vocab when online"
 }

@@ -16,6 +16,9 @@ public final class Workspace: CommandContext {
     public var outputIsTerminal = false
 
     public internal(set) var settings = Settings()
+    /// Loaded models by name, and the one commands use by default.
+    public internal(set) var models: [String: ModelEntry] = [:]
+    public internal(set) var activeModelName: String?
     public private(set) var interpreter: Interpreter<Workspace>!
 
     public init(write: @escaping (String) -> Void = { print($0) },
@@ -31,7 +34,8 @@ public final class Workspace: CommandContext {
 
     /// Every command of the language, in the order `help` lists them. Later issues add theirs here.
     public static var commands: [CommandSpec<Workspace>] {
-        [helpCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
+        [helpCommand, loadCommand, infoCommand, tokenizeCommand, preprocessCommand, embedCommand,
+         setCommand, showCommand, runCommand, benchCommand, quitCommand]
     }
 
     public var registry: Registry<Workspace> { interpreter.registry }
@@ -52,6 +56,7 @@ public final class Workspace: CommandContext {
         switch kind {
         case "command": return registry.commandNames
         case "setting": return Settings.specs.map(\.name)
+        case "model": return models.keys.sorted()
         default: return []
         }
     }
