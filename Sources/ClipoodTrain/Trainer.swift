@@ -61,9 +61,23 @@ public final class Trainer {
         if config.swa { averages.append(UniformAverage(range: range, initial: params)) }
     }
 
-    /// One step on a batch of B normalised images (B, 3, S, S) with labels.
+    /// Why training stopped before its last step.
+    public enum Stop: Error, CustomStringConvertible, Equatable {
+        case nonFiniteLoss(step: Int, loss: Float)
+        case nonFiniteGradient(step: Int)
+        public var description: String {
+            switch self {
+            case .nonFiniteLoss(let s, let l): return "the loss is \(l) at step \(s); training stopped there, keeping the weights and averages of step \(s - 1)"
+            case .nonFiniteGradient(let s): return "a gradient is NaN or infinite at step \(s); training stopped there, keeping the weights and averages of step \(s - 1)"
+            }
+        }
+    }
+
+    /// One step on a batch of B normalised images (B, 3, S, S) with labels. A non-finite loss
+    /// or gradient throws `Stop` before anything is updated, so the weights, the optimiser and
+    /// every average stay those of the last good step.
     @discardableResult
-    public func step(pixels: UnsafePointer<Float>, labels: [Int32], B: Int) -> StepRecord {
+    public func step(pixels: UnsafePointer<Float>, labels: [Int32], B: Int) throws -> StepRecord {
         precondition(step < config.steps, "Trainer: all \(config.steps) steps are done")
         let D = model.config.embedDim
         if dfeatures.count < B * D { dfeatures = FloatBuffer(count: B * D) }
@@ -71,11 +85,16 @@ public final class Trainer {
         model.parameters.zeroGrads(range)
         let features = model.vision.forward(pixels: pixels, B: B, saveForBackward: true)
         let value = loss.forward(features: features, labels: labels, B: B)
+        guard value.isFinite else { throw Stop.nonFiniteLoss(step: step + 1, loss: value) }
         let predicted = loss.predictions(B: B)
         let correct = zip(predicted, labels).filter { $0 == $1 }.count
         dfeatures.base.update(repeating: 0, count: B * D)
         loss.backward(dfeatures: dfeatures.base, B: B)
         model.vision.backward(dfeatures: dfeatures.base, B: B, trainable: config.trainable)
+        let g = model.parameters.grads.base + range.lowerBound
+        var sum: Float = 0
+        for i in 0 ..< range.count { sum += g[i] * 0 }   // NaN or ±inf anywhere makes the sum NaN
+        guard sum == 0 else { throw Stop.nonFiniteGradient(step: step + 1) }
         optimizer.update(params: model.parameters.values.base, grads: model.parameters.grads.base, lr: lr)
         step += 1
         for a in averages { a.observe(step: step, params: model.parameters.values.base) }

@@ -1,4 +1,5 @@
 import ClipoodEngine
+import ClipoodModel
 import ClipoodTrain
 import Foundation
 import TestSupport
@@ -134,5 +135,46 @@ struct MethodTests {
             #expect(abs(Double(swa.average[i]) - mean) < 1e-5)
             #expect(abs(Double(ema.average[i]) - emaRef[i]) < 1e-5)
         }
+    }
+
+    /// Two orthogonal classes, each image exactly on its class: cos 1 vs 0, so with s = ln 3 every
+    /// prediction is right with confidence 3/4 → accuracy 1, ECE 0.25.
+    @Test func accuracyAndCalibration() {
+        let text = FloatBuffer([1, 0, 0, 1]), feats = FloatBuffer([2, 0, 0, 5, 3, 0])
+        let r = Evaluation.classify(features: feats.base, N: 3, textFeatures: text.base, K: 2, D: 2, scale: Float(log(3.0)),
+                                    labels: [0, 1, 0], groups: [0, 1, 1], groupNames: ["a", "b"])
+        #expect(r.accuracy == 1)
+        #expect(abs(r.ece - 0.25) < 1e-6)
+        #expect(r.groups.map(\.count) == [1, 2])
+        let wrong = Evaluation.classify(features: feats.base, N: 3, textFeatures: text.base, K: 2, D: 2, scale: Float(log(3.0)),
+                                        labels: [1, 1, 1], groups: [0, 0, 0], groupNames: ["a"])
+        #expect(abs(wrong.accuracy - 1.0 / 3) < 1e-12)
+        #expect(abs(wrong.ece - abs(1.0 / 3 - 0.75)) < 1e-6)
+    }
+
+    /// A NaN loss stops before any update: weights and averages keep the last good step.
+    @Test func nonFiniteLossStopsCleanly() throws {
+        let model = try CheckpointLoader.load(path: fixtures.appendingPathComponent("models/hf_quickgelu").path).model
+        let K = 3, D = model.config.embedDim
+        var v = TestValues(seed: 9)
+        let text = FloatBuffer(v.array(K * D))
+        var config = TrainingConfig(steps: 5)
+        config.learningRate = 1e-3
+        let trainer = Trainer(model: model, textFeatures: text, classes: K, config: config)
+        let S = model.config.vision.imageSize
+        let pixels = FloatBuffer(v.array(2 * 3 * S * S))
+        try trainer.step(pixels: pixels.base, labels: [0, 2], B: 2)
+        let before = model.parameters.values.storage.toArray()
+        let bmaBefore = trainer.averages[0].average.toArray()
+        pixels.base[5] = .nan
+        do {
+            try trainer.step(pixels: pixels.base, labels: [0, 2], B: 2)
+            Issue.record("a NaN input trained on")
+        } catch Trainer.Stop.nonFiniteLoss(let step, let loss) {
+            #expect(step == 2 && loss.isNaN)
+        }
+        #expect(model.parameters.values.storage.toArray() == before)
+        #expect(trainer.averages[0].average.toArray() == bmaBefore)
+        #expect(trainer.step == 1)
     }
 }

@@ -81,7 +81,7 @@ struct OfficialLoopParityTests {
         config.swa = false
         let trainer = Trainer(model: model, textFeatures: text, classes: K, config: config)
         let pixels = FloatBuffer(try file.floats("pixel_values")), labels = try file.int32s("labels")
-        let records = (0 ..< config.steps).map { _ in trainer.step(pixels: pixels.base, labels: labels, B: labels.count) }
+        let records = try (0 ..< config.steps).map { _ in try trainer.step(pixels: pixels.base, labels: labels, B: labels.count) }
         return (trainer, records, file)
     }
 
