@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "ClipoodEngine", dependencies: ["CBLAS"], swiftSettings: fast),
         // CLIP's towers on the engine, safetensors and .npy files, checkpoint formats and name maps.
         .target(name: "ClipoodModel", dependencies: ["ClipoodEngine"], swiftSettings: fast),
+        // Datasets on disk (DomainBed / image-folder layouts), splits, per-domain sampling, batches with augmentation.
+        .target(name: "ClipoodData", dependencies: ["ClipoodEngine", "ClipoodImage"], swiftSettings: fast),
         // The CLIPood method: MMS loss, AdamW and cosine schedule, weight averages (BMA, EMA, SWA, WiSE-FT), trainer.
         .target(name: "ClipoodTrain", dependencies: ["ClipoodEngine", "ClipoodModel"], swiftSettings: fast),
         // CLIP's byte-level BPE tokenizer (vocab.json + merges.txt, or OpenAI's .txt.gz).
@@ -38,13 +40,14 @@ let package = Package(
         // Lexer, parser, command declarations, help, completion and diagnostics. Knows nothing of CLIP.
         .target(name: "ClipoodCommands", swiftSettings: swift5),
         // Workspace state and the commands a user types; everything that prints goes through here.
-        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage"], swiftSettings: swift5),
+        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage"], swiftSettings: swift5),
         // The thin executable: REPL, `run`, one-shot commands.
         .executableTarget(name: "clipood", dependencies: ["ClipoodWorkspace", "CReadline"], swiftSettings: swift5),
 
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swift5),
         .testTarget(name: "ClipoodEngineTests", dependencies: ["ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodModelTests", dependencies: ["ClipoodModel", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodDataTests", dependencies: ["ClipoodData", "ClipoodImage", "ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodTrainTests", dependencies: ["ClipoodTrain", "ClipoodModel", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodTokenizerTests", dependencies: ["ClipoodTokenizer", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodImageTests", dependencies: ["ClipoodImage", "ClipoodModel", "TestSupport"], swiftSettings: swift5),

@@ -42,8 +42,9 @@ public final class ModelEntry {
 extension Workspace {
     static let loadCommand = CommandSpec<Workspace>(
         "load",
-        summary: "load a model (and, later, data) into the workspace",
+        summary: "load a model or a dataset into the workspace",
         subcommands: [
+            loadDataCommand,
             CommandSpec(
                 "model",
                 summary: "load a CLIP checkpoint: a Hugging Face directory or an open_clip/OpenAI .safetensors",
@@ -66,6 +67,7 @@ extension Workspace {
         "info",
         summary: "describe something in the workspace",
         subcommands: [
+            infoDataCommand,
             CommandSpec("model", summary: "architecture, parameter count, source and format of a model",
                         arguments: [.positional("name", .name(kind: "model"), optional: true, help: "a loaded model (default: the active one)")],
                         run: { ws, args in try ws.infoModel(args) }),

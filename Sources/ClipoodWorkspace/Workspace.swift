@@ -1,4 +1,5 @@
 import ClipoodCommands
+import ClipoodData
 import ClipoodEngine
 import Foundation
 
@@ -19,6 +20,17 @@ public final class Workspace: CommandContext {
     /// Loaded models by name, and the one commands use by default.
     public internal(set) var models: [String: ModelEntry] = [:]
     public internal(set) var activeModelName: String?
+    /// Loaded datasets, and the active one.
+    public internal(set) var datasets: [String: DataEntry] = [:]
+    public internal(set) var activeDataName: String?
+    /// Training runs by name, in the order they were made.
+    public internal(set) var runs: [String: Run] = [:]
+    public internal(set) var runOrder: [String] = []
+    /// Decoded images shared by every command (a memory-bounded cache).
+    let images = BatchBuilder()
+    /// Caches: text features per model/prompt/class set, image features per model state and split part.
+    var textCache: [String: FloatBuffer] = [:]
+    var featureCache: [String: FloatBuffer] = [:]
     public private(set) var interpreter: Interpreter<Workspace>!
 
     public init(write: @escaping (String) -> Void = { print($0) },
@@ -34,8 +46,8 @@ public final class Workspace: CommandContext {
 
     /// Every command of the language, in the order `help` lists them. Later issues add theirs here.
     public static var commands: [CommandSpec<Workspace>] {
-        [helpCommand, loadCommand, infoCommand, tokenizeCommand, preprocessCommand, embedCommand,
-         setCommand, showCommand, runCommand, benchCommand, quitCommand]
+        [helpCommand, loadCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, trainCommand, evalCommand, compareCommand, saveCommand, exportCommand,
+         tokenizeCommand, preprocessCommand, embedCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
     }
 
     public var registry: Registry<Workspace> { interpreter.registry }
@@ -57,6 +69,9 @@ public final class Workspace: CommandContext {
         case "command": return registry.commandNames
         case "setting": return Settings.specs.map(\.name)
         case "model": return models.keys.sorted()
+        case "data": return datasets.keys.sorted()
+        case "run": return runOrder
+        case "domain": return activeDataName.flatMap { datasets[$0]?.dataset.domains } ?? []
         default: return []
         }
     }

@@ -1,0 +1,137 @@
+import ClipoodCommands
+import ClipoodData
+import ClipoodEngine
+import Foundation
+
+// load data, info data, split, prompt.
+
+extension Workspace {
+    static let loadDataCommand = CommandSpec<Workspace>(
+        "data",
+        summary: "load an image dataset: DomainBed layout root/DOMAIN/CLASS/IMAGE, or one domain as root/CLASS/IMAGE",
+        discussion: """
+        Domains and classes are sorted by name; `_` in a class name becomes a space in prompts.
+        Every image is checked once (its header decoded); unreadable ones are skipped and listed.
+        """,
+        arguments: [
+            .positional("source", .path(), metavar: "dir", help: "dataset root directory"),
+            .option("layout", .choice(["auto", "domainbed", "imagefolder"]), default: "auto", help: "directory layout (auto: domainbed when every entry of the root is a directory of directories)"),
+            .keyword("as", .name(kind: "data"), metavar: "NAME", help: "name in the workspace (default: the directory name)"),
+        ],
+        examples: ["load data ~/data/PACS", "load data ~/data/pets layout=imagefolder as pets"],
+        run: { ws, args in try ws.loadData(args) })
+
+    static let infoDataCommand = CommandSpec<Workspace>(
+        "data", summary: "images per domain × class, and the current split",
+        arguments: [.positional("name", .name(kind: "data"), optional: true, help: "a loaded dataset (default: the active one)")],
+        run: { ws, args in try ws.infoData(args) })
+
+    static let splitCommand = CommandSpec<Workspace>(
+        "split",
+        summary: "choose the train / val / test / open parts of the active dataset",
+        discussion: """
+        Each domain is split (seeded) into an in part (train, 1 − holdout) and an out part (val).
+        Domain shift: target=DOMAIN tests on the held-out domain — all of it (test=whole, the
+        default, as DomainBed scores) or only its out part (test=holdout, as the official CLIPood
+        code scores). Open class: open=0.5 makes the first ⌈C/2⌉ sorted classes base (trained and
+        tested among base names) and the rest new (the 'open' part, tested among new names only).
+        Both at once is "in the wild": the target domain is tested among all class names.
+        shots=N keeps N training images per base class and domain.
+        """,
+        arguments: [
+            .option("target", .list(.name(kind: "domain")), help: "held-out domain(s), comma-separated"),
+            .option("holdout", .float(0.01 ... 0.99), default: "0.2", help: "fraction of each domain held out for validation"),
+            .option("open", .float(0.01 ... 0.99), help: "fraction of classes (the last ones, sorted) that are new"),
+            .option("shots", .int(1 ... 1_000_000), help: "training images per base class and domain"),
+            .option("seed", .int(0 ... Int(Int32.max)), help: "split seed (default: the seed setting)"),
+            .option("test", .choice(["whole", "holdout"]), default: "whole", help: "score the whole target domain or only its held-out part"),
+        ],
+        examples: ["split target=sketch", "split open=0.5 shots=16", "split target=sketch open=0.5"],
+        run: { ws, args in try ws.makeSplit(args) })
+
+    static let promptCommand = CommandSpec<Workspace>(
+        "prompt",
+        summary: "set the prompt template(s) of the active dataset ({} is the class name)",
+        discussion: "Several templates are averaged after normalisation and re-normalised (CLIP's prompt ensembling).",
+        arguments: [.positional("templates", .string, variadic: true, metavar: "template", help: "quoted templates with {}")],
+        examples: [#"prompt "a photo of a {}.""#, #"prompt "a photo of a {}." "a sketch of a {}.""#],
+        run: { ws, args in try ws.setPrompt(args) })
+
+    func data(_ args: Arguments, argument: String = "name") throws -> DataEntry {
+        if let n = args.string(argument) {
+            guard let d = datasets[n] else {
+                throw args.error(argument, "no dataset named '\(n)'" + Suggestions.didYouMean(n, in: Array(datasets.keys)),
+                                 hint: datasets.isEmpty ? "load one with: load data DIR" : "loaded: " + datasets.keys.sorted().joined(separator: ", "))
+            }
+            return d
+        }
+        guard let n = activeDataName, let d = datasets[n] else { throw args.error("no dataset loaded", hint: "load one with: load data DIR") }
+        return d
+    }
+
+    func loadData(_ args: Arguments) throws {
+        let source = expandPath(args.string("source")!)
+        let layout = Layout(rawValue: args.string("layout")!) ?? .auto
+        var dataset: Dataset
+        do { dataset = try Dataset.load(root: source, layout: layout) } catch { throw args.error("source", String(describing: error)) }
+        let progress = ProgressLine("checking images", total: dataset.imageCount, workspace: self)
+        let bad = dataset.verifyImages(progress: { done, _ in progress.update(done) })
+        let name = args.string("as") ?? dataset.name
+        let entry = DataEntry(name: name, dataset: dataset)
+        entry.skipped = bad.map { "\($0.path): \($0.reason)" }
+        datasets[name] = entry
+        activeDataName = name
+        write("loaded data '\(name)': \(dataset.imageCount) images, \(dataset.domains.count) domain\(dataset.domains.count == 1 ? "" : "s") (\(dataset.domains.joined(separator: ", "))), \(dataset.classes.count) classes")
+        if !bad.isEmpty {
+            writeError("warning: skipped \(bad.count) unreadable image\(bad.count == 1 ? "" : "s"):\n" + entry.skipped.prefix(10).map { "  " + $0 }.joined(separator: "\n") + (bad.count > 10 ? "\n  …" : ""))
+        }
+        for w in dataset.warnings where !bad.contains(where: { w.contains($0.path) }) { writeError("warning: " + w) }
+    }
+
+    func infoData(_ args: Arguments) throws {
+        let d = try data(args)
+        write("dataset '\(d.name)' at \(d.dataset.root) (\(d.dataset.layout.rawValue))")
+        write(d.dataset.countTable)
+        write("prompt: " + d.templates.map { "\"\($0)\"" }.joined(separator: " "))
+        if let s = d.split { write("split: " + s.description) } else { write("split: none yet (see 'help split')") }
+        if !d.skipped.isEmpty { write("skipped \(d.skipped.count) unreadable image(s)") }
+    }
+
+    func makeSplit(_ args: Arguments) throws {
+        let d = try data(args, argument: "data")
+        let targets = args.list("target").map { Arguments.describeValue($0) }
+        for (i, t) in targets.enumerated() where d.dataset.domainIndex(t) == nil {
+            _ = i
+            throw args.error("target", "no domain '\(t)' in '\(d.name)'" + Suggestions.didYouMean(t, in: d.dataset.domains),
+                             hint: "domains: " + d.dataset.domains.joined(separator: ", "))
+        }
+        let spec = SplitSpec(targets: targets, holdout: args.double("holdout")!, openRatio: args.double("open"), shots: args.int("shots"),
+                             seed: args.int("seed") ?? settings.seed, testScope: args.string("test") == "holdout" ? .targetHoldout : .wholeTarget)
+        do { d.split = try Split.make(dataset: d.dataset, spec: spec) } catch { throw args.error(String(describing: error)) }
+        featureCache.removeAll()
+        write(d.split!.description)
+    }
+
+    func setPrompt(_ args: Arguments) throws {
+        let d = try data(args, argument: "data")
+        let templates = args.strings("templates")
+        for (t, tok) in zip(templates, args.tokens("templates")) where !t.contains("{}") {
+            throw CommandError("template \"\(t)\" has no {} for the class name", at: tok)
+        }
+        d.templates = templates
+        textCache.removeAll()
+        write("prompt for '\(d.name)': " + templates.map { "\"\($0)\"" }.joined(separator: " ") + " — e.g. \"\(d.prompts(forClass: 0)[0])\"")
+    }
+}
+
+extension Arguments {
+    static func describeValue(_ v: Value) -> String {
+        switch v {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .float(let d): return String(d)
+        case .bool(let b): return b ? "on" : "off"
+        case .list(let l): return l.map(describeValue).joined(separator: ",")
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import ClipoodCommands
+import ClipoodEngine
+import ClipoodModel
+import ClipoodTrain
+import Foundation
+
+// margins, save, export.
+
+extension Workspace {
+    static let marginsCommand = CommandSpec<Workspace>(
+        "margins",
+        summary: "the text-derived class margins λ·(1 − cos(t_y, t_j)) of the active model and dataset",
+        discussion: "Closest pairs get the smallest margins: MMS pushes hardest on classes whose names the text encoder confuses least… and least on near-synonyms.",
+        arguments: [
+            .option("lambda", .float(0 ... 10), default: "0.3", help: "margin strength λ"),
+            .option("top", .int(1 ... 10_000), default: "5", help: "how many closest and farthest pairs to list"),
+            .option("class", .string, help: "only the margins of this class (its display name)"),
+            .keyword("to", .path(extensions: ["csv", "npy"]), metavar: "FILE.csv|.npy", help: "write the full K×K matrix"),
+        ],
+        examples: ["margins", "margins lambda=0.1 top=10", "margins class=dog", "margins to plots/margins.csv"],
+        run: { ws, args in try ws.margins(args) })
+
+    static let saveCommand = CommandSpec<Workspace>(
+        "save",
+        summary: "write a run to a directory: config and results (JSON), log (CSV), weights (.safetensors)",
+        discussion: """
+        The weight files are full state dicts under the names of the checkpoint that was loaded —
+        final.safetensors and one per average (bma_0.5.safetensors, ema, swa) — so PyTorch loads
+        them back directly (transformers: CLIPModel.load_state_dict(load_file(f)); open_clip:
+        model.load_state_dict(load_file(f))).
+        """,
+        arguments: [
+            .positional("run", .name(kind: "run"), help: "the run"),
+            .keyword("to", .path(), metavar: "DIR", help: "output directory (created)"),
+        ],
+        examples: ["save mms to runs/mms"],
+        run: { ws, args in try ws.saveRun(args) })
+
+    static let exportCommand = CommandSpec<Workspace>(
+        "export",
+        summary: "write weights, a log or features to a file",
+        subcommands: [
+            CommandSpec("weights", summary: "a run's weights as a full .safetensors state dict (the loaded checkpoint's names)",
+                        arguments: [
+                            .positional("run", .name(kind: "run"), help: "the run"),
+                            .option("model", .string, default: "final", metavar: "final|bma|bma:B|ema|swa|zeroshot|wise:A", help: "which weights"),
+                            .keyword("to", .path(extensions: ["safetensors"]), metavar: "FILE.safetensors", help: "output file"),
+                        ],
+                        run: { ws, args in try ws.exportWeights(args) }),
+            CommandSpec("log", summary: "a run's per-step log as CSV (step, loss, accuracy, lr, BMA weight, seconds)",
+                        arguments: [
+                            .positional("run", .name(kind: "run"), help: "the run"),
+                            .keyword("to", .path(extensions: ["csv"]), metavar: "FILE.csv", help: "output file"),
+                        ],
+                        run: { ws, args in try ws.exportLog(args) }),
+        ])
+
+    func margins(_ args: Arguments) throws {
+        let m = try model(args, argument: "model"), d = try data(args, argument: "data")
+        let K = d.dataset.classes.count, D = m.model.config.embedDim
+        let text = try textFeatures(model: m, data: d, classes: Array(0 ..< K))
+        let lambda = args.float("lambda")!
+        let loss = MMSLoss(textFeatures: text, classes: K, dim: D, lambda: lambda, scale: 1)
+        let mm = loss.margins(), names = d.dataset.classNames
+        if let out = args.string("to") {
+            if out.hasSuffix(".npy") {
+                try wrapped(args, "to") { try NPY.write(floats: mm, shape: [K, K], to: expandPath(out)) }
+            } else {
+                var csv = "class," + names.map(csvField).joined(separator: ",") + "\n"
+                for y in 0 ..< K { csv += csvField(names[y]) + "," + (0 ..< K).map { String(format: "%.6f", mm[y * K + $0]) }.joined(separator: ",") + "\n" }
+                try wrapped(args, "to") { try csv.write(toFile: expandPath(out), atomically: true, encoding: .utf8) }
+            }
+            write("wrote the \(K)×\(K) margin matrix (λ=\(lambda)) to \(out)")
+            return
+        }
+        if let c = args.string("class") {
+            guard let y = names.firstIndex(of: c) ?? d.dataset.classes.firstIndex(of: c) else {
+                throw args.error("class", "no class '\(c)'" + Suggestions.didYouMean(c, in: names))
+            }
+            let rows = (0 ..< K).filter { $0 != y }.sorted { mm[y * K + $0] < mm[y * K + $1] }.map { [names[$0], String(format: "%.4f", mm[y * K + $0])] }
+            write("margins of '\(names[y])' against every other class (λ=\(lambda)), closest first:\n" + TextTable.render(header: ["class", "margin"], rows: rows))
+            return
+        }
+        var pairs: [(Int, Int, Float)] = []
+        for a in 0 ..< K { for b in (a + 1) ..< K { pairs.append((a, b, mm[a * K + b])) } }
+        pairs.sort { $0.2 < $1.2 }
+        let top = min(args.int("top")!, pairs.count)
+        func table(_ ps: ArraySlice<(Int, Int, Float)>) -> String {
+            TextTable.render(header: ["class", "class", "margin"], rows: ps.map { [names[$0.0], names[$0.1], String(format: "%.4f", $0.2)] })
+        }
+        write("text-derived margins λ·(1 − cos) with λ=\(lambda), prompt \"\(d.templates[0])\"")
+        write("closest pairs (smallest margins):\n" + table(pairs.prefix(top)))
+        write("farthest pairs (largest margins):\n" + table(pairs.suffix(top).reversed()[...]))
+        let meanPerClass = (0 ..< K).map { y in (0 ..< K).filter { $0 != y }.map { mm[y * K + $0] }.reduce(0, +) / Float(max(K - 1, 1)) }
+        write("mean margin per class: " + (0 ..< K).map { "\(names[$0]) \(String(format: "%.3f", meanPerClass[$0]))" }.joined(separator: ", "))
+    }
+
+    /// A full parameter buffer: the model's (zero-shot) parameters with a run state spliced in.
+    func stateDict(_ run: Run, state: String) throws -> FloatBuffer {
+        guard let m = models[run.modelName] else { throw CommandErrorText("model '\(run.modelName)' of run '\(run.name)' is no longer loaded") }
+        let full = FloatBuffer(count: m.model.parameters.count)
+        full.copy(from: m.model.parameters.values.storage)
+        (full.base + run.trainer.range.lowerBound).update(from: try run.weights(state).base, count: run.trainer.range.count)
+        return full
+    }
+
+    func exportWeights(_ args: Arguments) throws {
+        let run = try self.run(args)
+        guard let out = args.string("to") else { throw args.error("export weights needs 'to FILE.safetensors'") }
+        let state = args.string("model")!
+        let full: FloatBuffer
+        do { full = try stateDict(run, state: state) } catch { throw args.error("model", String(describing: error)) }
+        let m = models[run.modelName]!
+        try wrapped(args, "to") {
+            try CheckpointWriter.write(m.model, values: full.base, metadata: ["clipood.run": run.name, "clipood.weights": state], to: expandPath(out))
+        }
+        write("wrote \(run.name) \(state) weights (\(m.model.format.rawValue) names) to \(out)")
+    }
+
+    func logCSV(_ run: Run) -> String {
+        let bma = run.trainer.averages.compactMap { $0 as? BetaMovingAverage }.first
+        let total = bma.map { $0.weights.reduce(0, +) }
+        var csv = "step,loss,accuracy,lr,bma_weight,seconds\n"
+        for (r, s) in run.log {
+            let w = bma.map { String(format: "%.6g", $0.weights[r.step] / total!) } ?? ""
+            csv += "\(r.step),\(r.loss),\(r.accuracy),\(r.learningRate),\(w),\(String(format: "%.4f", s))\n"
+        }
+        return csv
+    }
+
+    func exportLog(_ args: Arguments) throws {
+        let run = try self.run(args)
+        guard let out = args.string("to") else { throw args.error("export log needs 'to FILE.csv'") }
+        try wrapped(args, "to") { try logCSV(run).write(toFile: expandPath(out), atomically: true, encoding: .utf8) }
+        write("wrote \(run.log.count) log rows of \(run.name) to \(out)")
+    }
+
+    func saveRun(_ args: Arguments) throws {
+        let run = try self.run(args)
+        guard let dir = args.string("to").map(expandPath) else { throw args.error("save needs 'to DIR'") }
+        guard let m = models[run.modelName] else { throw args.error("run", "model '\(run.modelName)' of this run is no longer loaded") }
+        try wrapped(args, "to") {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            var files: [String: String] = [:]
+            for state in run.stateNames where state != "zeroshot" {
+                let file = state.replacingOccurrences(of: ":", with: "_") + ".safetensors"
+                let full = try stateDict(run, state: state)
+                try CheckpointWriter.write(m.model, values: full.base, metadata: ["clipood.run": run.name, "clipood.weights": state], to: dir + "/" + file)
+                files[state] = file
+            }
+            try logCSV(run).write(toFile: dir + "/log.csv", atomically: true, encoding: .utf8)
+            let c = run.config
+            let config: [String: Any] = [
+                "run": run.name, "model": m.loaded.weightsFile, "model_format": m.model.format.rawValue, "data": datasets[run.dataName]?.dataset.root ?? run.dataName,
+                "steps": c.steps, "steps_done": run.stepsDone, "stopped": run.stopReason ?? NSNull(), "lr": c.learningRate, "weight_decay": c.weightDecay,
+                "lambda": Double(c.lambda), "betas": c.betas, "ema": c.emaDecay.map { Double($0) } ?? NSNull(), "swa": c.swa,
+                "scale": Double(run.trainer.loss.scale), "tune": run.tune, "batch_per_domain": run.batchPerDomain, "augment": run.augment,
+                "interpolation": run.interpolation, "seed": run.seed, "classes": run.classes.map { datasets[run.dataName]?.dataset.classes[$0] ?? String($0) },
+                "split": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(run.split))) ?? NSNull(),
+                "weights": files, "precision": "fp32 weights, moments and averages",
+            ]
+            let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+            try json.write(to: URL(fileURLWithPath: dir + "/run.json"), options: .atomic)
+        }
+        write("saved run '\(run.name)' to \(dir): run.json, log.csv, " + run.stateNames.filter { $0 != "zeroshot" }.map { $0.replacingOccurrences(of: ":", with: "_") + ".safetensors" }.joined(separator: ", "))
+    }
+}
+
+func csvField(_ s: String) -> String {
+    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}

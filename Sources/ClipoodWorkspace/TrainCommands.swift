@@ -1,0 +1,359 @@
+import ClipoodCommands
+import ClipoodData
+import ClipoodEngine
+import ClipoodImage
+import ClipoodModel
+import ClipoodTrain
+import Foundation
+
+// zeroshot, train, eval, compare, margins, save, export.
+
+extension Workspace {
+    static let zeroshotCommand = CommandSpec<Workspace>(
+        "zeroshot",
+        summary: "zero-shot accuracy of the active model on a part of the active split",
+        arguments: [.keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)")],
+        examples: ["zeroshot", "zeroshot on open"],
+        run: { ws, args in
+            let m = try ws.model(args, argument: "model"), d = try ws.data(args, argument: "data")
+            let part = args.string("on") ?? "test"
+            let r = try ws.evaluate(model: m, data: d, run: nil, state: "zeroshot", part: part, args: args)
+            ws.write(ws.describe(r, title: "zero-shot \(m.name) on \(d.name) \(part)"))
+        })
+
+    static let trainCommand = CommandSpec<Workspace>(
+        "train",
+        summary: "fine-tune the image tower with CLIPood (MMS loss + Beta moving average)",
+        discussion: """
+        Each step takes `batch` images from every training domain (without replacement within a
+        pass over a domain), computes the MMS loss against the frozen text features of the
+        training classes, and updates the trainable part with AdamW under cosine annealing. The
+        averages (BMA for every beta, EMA if ema= is given, SWA) are kept alongside, in fp32.
+        tune=full is the paper's setting; lastK / proj train only a suffix (a different, partial
+        fine-tuning). lambda=0 is the plain cross-entropy baseline. Ctrl-C stops at the next step
+        and keeps a usable run.
+        """,
+        arguments: [
+            .option("steps", .int(1 ... 10_000_000), help: "optimiser steps (default: 1 epoch)"),
+            .option("epochs", .float(0.001 ... 100_000), help: "passes over the largest training domain (instead of steps)"),
+            .option("batch", .int(1 ... 4096), default: "12", help: "images per training domain per step"),
+            .option("lr", .float(0 ... 10), default: "5e-6", help: "peak learning rate (cosine annealed to 0)"),
+            .option("wd", .float(0 ... 10), default: "0.1", help: "AdamW decoupled weight decay"),
+            .option("lambda", .float(0 ... 10), default: "0.3", help: "MMS margin strength (0: cross-entropy baseline)"),
+            .option("beta", .list(.float(0.001 ... 1000)), default: "0.5", help: "Beta(β, β) of the moving average(s)"),
+            .option("ema", .float(0 ... 0.999999), help: "also keep an EMA with this decay"),
+            .option("swa", .bool, default: "on", help: "also keep a uniform (SWA) average"),
+            .option("scale", .float(0.001 ... 1e6), help: "logit scale s (default: exp(logit_scale) of the model)"),
+            .option("tune", .string, default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection"),
+            .option("augment", .bool, default: "on", help: "RandomResizedCrop(0.7–1) + flip on training images"),
+            .option("interpolation", .choice(["bicubic", "bilinear"]), default: "bicubic", help: "resampling of images"),
+            .option("seed", .int(0 ... Int(Int32.max)), help: "seed for sampling and augmentation (default: the seed setting)"),
+            .keyword("as", .name(kind: "run"), metavar: "RUN", help: "name of the run (default run1, run2, …)"),
+        ],
+        examples: ["train steps=500 as mms", "train steps=500 lambda=0 as ce", "train epochs=2 tune=last1 beta=0.1,0.5,1"],
+        run: { ws, args in try ws.train(args) })
+
+    static let evalCommand = CommandSpec<Workspace>(
+        "eval",
+        summary: "accuracy and calibration of a run's weights on a split part",
+        arguments: [
+            .positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)"),
+            .option("model", .string, default: "final", metavar: "final|bma|bma:B|ema|swa|zeroshot|wise:A", help: "which weights"),
+            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)"),
+            .flag("per_class", help: "also print accuracy per class"),
+        ],
+        examples: ["eval", "eval mms model=bma on open", "eval mms model=wise:0.5"],
+        run: { ws, args in
+            let run = try ws.run(args)
+            let part = args.string("on") ?? "test"
+            let state = args.string("model")!
+            let r = try ws.evaluate(model: try ws.modelNamed(run.modelName, args), data: try ws.dataNamed(run.dataName, args), run: run, state: state, part: part, args: args)
+            ws.write(ws.describe(r, title: "\(run.name) \(state) on \(part)", perClass: args.flag("per_class") ? ws.datasets[run.dataName]?.dataset.classNames : nil,
+                                 classIDs: try ws.classSet(part: part, split: run.split, data: ws.dataNamed(run.dataName, args))))
+        })
+
+    static let compareCommand = CommandSpec<Workspace>(
+        "compare",
+        summary: "one table: zero-shot, final, each average and WiSE-FT of runs, on the split's parts",
+        arguments: [
+            .positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)"),
+            .keyword("on", .list(.choice(["test", "val", "open", "train"])), metavar: "PARTS", help: "parts (default: test and open when present)"),
+        ],
+        run: { ws, args in try ws.compare(args) })
+
+    // MARK: Shared pieces
+
+    func modelNamed(_ n: String, _ args: Arguments) throws -> ModelEntry {
+        guard let m = models[n] else { throw args.error("model '\(n)' of this run is no longer loaded") }
+        return m
+    }
+
+    func dataNamed(_ n: String, _ args: Arguments) throws -> DataEntry {
+        guard let d = datasets[n] else { throw args.error("dataset '\(n)' of this run is no longer loaded") }
+        return d
+    }
+
+    func run(_ args: Arguments) throws -> Run {
+        if let n = args.string("run") {
+            guard let r = runs[n] else {
+                throw args.error("run", "no run named '\(n)'" + Suggestions.didYouMean(n, in: Array(runs.keys)),
+                                 hint: runs.isEmpty ? "train one with: train" : "runs: " + runOrder.joined(separator: ", "))
+            }
+            return r
+        }
+        guard let last = runOrder.last, let r = runs[last] else { throw args.error("no run yet", hint: "train one with: train") }
+        return r
+    }
+
+    func requireSplit(_ d: DataEntry, _ args: Arguments) throws -> Split {
+        guard let s = d.split else { throw args.error("dataset '\(d.name)' has no split yet", hint: "e.g. split target=DOMAIN, or split holdout=0.2") }
+        return s
+    }
+
+    /// Class ids a part is scored among.
+    func classSet(part: String, split: Split, data: DataEntry) -> [Int] {
+        switch part {
+        case "open": return split.openClasses
+        case "test": return split.testClasses
+        default: return split.baseClasses.isEmpty ? Array(0 ..< data.dataset.classes.count) : split.baseClasses
+        }
+    }
+
+    func indices(part: String, split: Split) -> [Int] {
+        switch part {
+        case "val": return split.val
+        case "open": return split.open
+        case "train": return split.train
+        default: return split.test
+        }
+    }
+
+    /// Normalised, template-averaged text features (K, D) of `classes`, cached per model and prompt.
+    func textFeatures(model m: ModelEntry, data d: DataEntry, classes: [Int]) throws -> FloatBuffer {
+        let key = "\(m.name)|\(d.name)|\(d.templates.joined(separator: "\u{1}"))|\(classes.map(String.init).joined(separator: ","))"
+        if let t = textCache[key] { return t }
+        let tokenizer = try m.tokenizer()
+        let D = m.model.config.embedDim, ctx = m.model.config.text.contextLength, nT = d.templates.count
+        let out = FloatBuffer(count: classes.count * D)
+        let norms = FloatBuffer(count: nT), one = FloatBuffer(count: nT * D)
+        for (k, c) in classes.enumerated() {
+            let ids = tokenizer.tokenize(d.prompts(forClass: c), contextLength: ctx)
+            let f = m.model.text.forward(ids: ids, B: nT)
+            L2Normalize.forward(out: one.base, norms: norms.base, inp: f, N: nT, C: D)
+            let row = out.base + k * D
+            for t in 0 ..< nT { for i in 0 ..< D { row[i] += one.base[t * D + i] } }
+        }
+        let n2 = FloatBuffer(count: classes.count)
+        L2Normalize.forward(out: out.base, norms: n2.base, inp: out.base, N: classes.count, C: D)
+        textCache[key] = out
+        return out
+    }
+
+    /// Image features (N, D) of a split part under a run's weight state, batched and cached.
+    func imageFeatures(model m: ModelEntry, data d: DataEntry, indices: [Int], run: Run?, state: String, part: String, interpolation: Interpolation) throws -> FloatBuffer {
+        let key = "\(m.name)|\(d.name)|\(run?.name ?? "-")|\(run == nil ? "zeroshot" : state)|\(part)|\(indices.count)|\(interpolation.rawValue)"
+        if let f = featureCache[key] { return f }
+        let S = m.model.config.vision.imageSize, D = m.model.config.embedDim
+        let batch = 32
+        let out = FloatBuffer(count: indices.count * D)
+        let pixels = FloatBuffer(count: batch * 3 * S * S)
+        var rng = RNG(seed: 0)   // unused by the eval transform
+        try withWeights(m, run: run, state: state) {
+            let progress = ProgressLine("embedding \(part)", total: indices.count, workspace: self)
+            var start = 0
+            while start < indices.count {
+                let b = min(batch, indices.count - start)
+                try images.pixels(for: Array(indices[start ..< start + b]), in: d.dataset, size: S, augment: false,
+                                  interpolation: interpolation, rng: &rng, into: pixels.base)
+                let f = m.model.vision.forward(pixels: pixels.base, B: b)
+                (out.base + start * D).update(from: f, count: b * D)
+                start += b
+                progress.update(start)
+            }
+        }
+        featureCache[key] = out
+        return out
+    }
+
+    /// Runs `body` with a run's weight state in the model's trainable range, then restores it.
+    func withWeights(_ m: ModelEntry, run: Run?, state: String, _ body: () throws -> Void) throws {
+        guard let run, state != "zeroshot" else { try body(); return }
+        let weights = try run.weights(state)
+        let range = run.trainer.range
+        let params = m.model.parameters.values.base + range.lowerBound
+        let saved = FloatBuffer(count: range.count)
+        saved.base.update(from: params, count: range.count)
+        params.update(from: weights.base, count: range.count)
+        defer { params.update(from: saved.base, count: range.count) }
+        try body()
+    }
+
+    func evaluate(model m: ModelEntry, data d: DataEntry, run: Run?, state: String, part: String, args: Arguments) throws -> EvaluationResult {
+        let split = try run?.split ?? requireSplit(d, args)
+        let idx = indices(part: part, split: split)
+        guard !idx.isEmpty else { throw args.error("the split has no '\(part)' part" + (part == "open" ? " (use split open=RATIO)" : "")) }
+        let classes = classSet(part: part, split: split, data: d)
+        let text = try textFeatures(model: m, data: d, classes: classes)
+        let interp = Interpolation(rawValue: run?.interpolation ?? "bicubic") ?? .bicubic
+        let feats: FloatBuffer
+        do { feats = try imageFeatures(model: m, data: d, indices: idx, run: run, state: state, part: part, interpolation: interp) } catch let e as CommandError { throw e } catch {
+            throw args.error(String(describing: error))
+        }
+        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        let labels = idx.map { Int32(position[d.dataset.samples[$0].label] ?? -1) }
+        guard !labels.contains(-1) else { throw args.error("the '\(part)' part has images of classes outside its class set") }
+        let scale = run?.trainer.loss.scale ?? m.model.logitScale
+        return Evaluation.classify(features: feats.base, N: idx.count, textFeatures: text.base, K: classes.count, D: m.model.config.embedDim,
+                                   scale: scale, labels: labels, groups: idx.map { d.dataset.samples[$0].domain }, groupNames: d.dataset.domains)
+    }
+
+    func describe(_ r: EvaluationResult, title: String, perClass names: [String]? = nil, classIDs: [Int] = []) -> String {
+        var rows = r.groups.filter { $0.count > 0 }.map { [$0.name, String($0.count), pct(Double($0.correct) / Double($0.count))] }
+        rows.append(["all", String(r.count), pct(r.accuracy)])
+        var s = "\(title): accuracy \(pct(r.accuracy))%, ECE \(String(format: "%.3f", r.ece))\n" + TextTable.render(header: ["domain", "images", "acc %"], rows: rows)
+        if let names {
+            let pc = zip(classIDs, r.perClass).filter { $0.1.count > 0 }.map { [names[$0.0], String($0.1.count), pct(Double($0.1.correct) / Double($0.1.count))] }
+            s += "\n" + TextTable.render(header: ["class", "images", "acc %"], rows: pc)
+        }
+        return s
+    }
+
+    func pct(_ x: Double) -> String { x.isFinite ? String(format: "%.1f", 100 * x) : "–" }
+
+    // MARK: train
+
+    func train(_ args: Arguments) throws {
+        let m = try model(args, argument: "model"), d = try data(args, argument: "data")
+        let split = try requireSplit(d, args)
+        let name = args.string("as") ?? nextRunName()
+        if runs[name] != nil { throw args.error("as", "a run named '\(name)' exists already", hint: "choose another name with: as NAME") }
+        let tune = args.string("tune")!
+        let trainable: VisionTower.Trainable
+        switch tune {
+        case "full": trainable = .full
+        case "proj": trainable = .projection
+        default:
+            guard tune.hasPrefix("last"), let k = Int(tune.dropFirst(4)), k >= 1, k <= m.model.config.vision.layers else {
+                throw args.error("tune", "tune= expects full, proj or lastK with 1 ≤ K ≤ \(m.model.config.vision.layers), got '\(tune)'")
+            }
+            trainable = .lastBlocks(k)
+        }
+        let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
+        let byDomain = (0 ..< d.dataset.domains.count).map { dom in split.train.filter { d.dataset.samples[$0].domain == dom } }.filter { !$0.isEmpty }
+        guard !byDomain.isEmpty else { throw args.error("the split's training part is empty") }
+        let batch = args.int("batch")!
+        let steps: Int
+        if let s = args.int("steps") { steps = s } else {
+            let epochs = args.double("epochs") ?? 1
+            steps = max(1, Int((epochs * Double(byDomain.map(\.count).max()!) / Double(batch)).rounded(.up)))
+        }
+        var config = TrainingConfig(steps: steps)
+        config.learningRate = args.double("lr")!
+        config.weightDecay = args.double("wd")!
+        config.lambda = args.float("lambda")!
+        config.betas = args.list("beta").compactMap { if case .float(let b) = $0 { return b } else if case .int(let i) = $0 { return Double(i) } else { return nil } }
+        config.emaDecay = args.float("ema")
+        config.swa = args.flag("swa")
+        config.scale = args.float("scale")
+        config.trainable = trainable
+        let seed = args.int("seed") ?? settings.seed
+        let text = try textFeatures(model: m, data: d, classes: classes)
+        let trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)
+        let interp = args.string("interpolation")!
+        let run = Run(name: name, modelName: m.name, dataName: d.name, split: split, config: config, batchPerDomain: batch, augment: args.flag("augment"),
+                      seed: seed, interpolation: interp, tune: tune, classes: classes, trainer: trainer)
+        runs[name] = run
+        runOrder.append(name)
+        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
+        var sampler = DomainSampler(trainIndicesByDomain: byDomain, batchPerDomain: batch, rng: RNG(seed: seed).derived("sampler"))
+        var augmentRNG = RNG(seed: seed).derived("augment")
+        let S = m.model.config.vision.imageSize, B = batch * byDomain.count
+        let pixels = FloatBuffer(count: B * 3 * S * S)
+        write("training '\(name)': \(steps) steps × \(B) images (\(batch) from each of \(byDomain.count) domain\(byDomain.count == 1 ? "" : "s")), \(classes.count) classes, " +
+              "λ=\(config.lambda) lr=\(config.learningRate) tune=\(tune) (\(formatCount(trainer.range.count)) trainable), averages: \(trainer.averages.map(\.label).joined(separator: ", "))")
+        let progress = ProgressLine("train \(name)", total: steps, workspace: self)
+        let range = trainer.range
+        let params = m.model.parameters.values.base + range.lowerBound
+        defer {
+            // The workspace's model stays the zero-shot checkpoint; the run keeps its own weights.
+            run.final.base.update(from: params, count: range.count)
+            params.update(from: trainer.zeroShot.base, count: range.count)
+            featureCache = featureCache.filter { !$0.key.contains("|\(name)|") }
+        }
+        Interrupt.clear()
+        let start = Date()
+        for _ in 0 ..< steps {
+            if Interrupt.isRequested {
+                run.stopReason = "interrupted (Ctrl-C) after step \(trainer.step) of \(steps)"
+                progress.finish()
+                break
+            }
+            let idx = sampler.next()
+            do {
+                try images.pixels(for: idx, in: d.dataset, size: S, augment: run.augment, interpolation: Interpolation(rawValue: interp)!, rng: &augmentRNG, into: pixels.base)
+            } catch {
+                run.stopReason = "stopped at step \(trainer.step + 1): \(error)"
+                progress.finish()
+                break
+            }
+            let labels = idx.map { position[d.dataset.samples[$0].label]! }
+            let t0 = Date()
+            do {
+                let r = try trainer.step(pixels: pixels.base, labels: labels, B: idx.count)
+                run.log.append((r, Date().timeIntervalSince(t0)))
+                progress.update(r.step, detail: String(format: "loss %.4f acc %.2f lr %.2e", r.loss, r.accuracy, r.learningRate))
+            } catch {
+                run.stopReason = String(describing: error)
+                progress.finish()
+                break
+            }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        if let reason = run.stopReason {
+            writeError("train '\(name)': \(reason); the run keeps step \(trainer.step)'s weights and averages")
+        }
+        if let last = run.log.last {
+            write(String(format: "'%@' done: %d steps in %@, last loss %.4f, train accuracy %.2f", name, trainer.step, duration(elapsed), last.record.loss, last.record.accuracy))
+        }
+    }
+
+    func nextRunName() -> String {
+        var i = runs.count + 1
+        while runs["run\(i)"] != nil { i += 1 }
+        return "run\(i)"
+    }
+
+    // MARK: compare
+
+    func compare(_ args: Arguments) throws {
+        let names = args.strings("runs").isEmpty ? runOrder : args.strings("runs")
+        for (n, t) in zip(args.strings("runs"), args.tokens("runs")) where runs[n] == nil {
+            throw CommandError("no run named '\(n)'" + Suggestions.didYouMean(n, in: runOrder), at: t)
+        }
+        guard let first = names.first.flatMap({ runs[$0] }) else { throw args.error("no runs to compare", hint: "train one with: train") }
+        let d = try dataNamed(first.dataName, args), m = try modelNamed(first.modelName, args)
+        var parts = args.list("on").map { Arguments.describeValue($0) }
+        if parts.isEmpty { parts = first.split.open.isEmpty ? ["test"] : ["test", "open"] }
+        var header = ["weights"]
+        for p in parts { header += ["\(p) acc %", "\(p) ECE"] }
+        var rows: [[String]] = []
+        func row(_ label: String, run: Run?, state: String) throws {
+            var r = [label]
+            for p in parts {
+                let e = try evaluate(model: m, data: d, run: run, state: state, part: p, args: args)
+                r += [pct(e.accuracy), String(format: "%.3f", e.ece)]
+            }
+            rows.append(r)
+        }
+        try row("zero-shot", run: nil, state: "zeroshot")
+        for n in names {
+            let run = runs[n]!
+            let kind = run.config.lambda == 0 ? "CE" : "MMS λ=\(run.config.lambda)"
+            try row("\(n) final (\(kind))", run: run, state: "final")
+            for a in run.trainer.averages { try row("\(n) \(a.label)", run: run, state: a.label) }
+            try row("\(n) wise:0.5", run: run, state: "wise:0.5")
+        }
+        write("\(d.name), split \(first.split.spec.targets.isEmpty ? "" : "target=" + first.split.spec.targets.joined(separator: ","))")
+        write(TextTable.render(header: header, rows: rows))
+    }
+}
