@@ -10,7 +10,7 @@ public final class Interpreter<Context: CommandContext> {
     /// Files being run, innermost last (to refuse `run a.cood` inside a.cood).
     public private(set) var scriptStack: [String] = []
     /// Called with each non-blank line of a script before it runs (for `set echo=on`).
-    public var willExecuteScriptLine: ((String) -> Void)?
+    public var willExecuteScriptLine: ((String) throws -> Void)?
 
     public init(registry: Registry<Context>, context: Context) {
         self.registry = registry
@@ -61,7 +61,7 @@ public final class Interpreter<Context: CommandContext> {
             lineNumber += 1
             let line = raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
             do {
-                if let hook = willExecuteScriptLine, !(try Lexer.tokenize(line)).isEmpty { hook(line) }
+                if let hook = willExecuteScriptLine, !(try Lexer.tokenize(line)).isEmpty { try hook(line) }
                 try execute(line: line)
             } catch let e as CommandError {
                 let located = ScriptError(file: file, line: lineNumber, sourceLine: line, error: e)

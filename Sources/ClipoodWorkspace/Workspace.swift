@@ -39,6 +39,8 @@ public final class Workspace: CommandContext {
         self.writeError = writeError
         interpreter = Interpreter(registry: Registry(Workspace.commands), context: self)
         interpreter.willExecuteScriptLine = { [unowned self] line in
+            // A Ctrl-C during the previous line ends a session file (after that line stopped cleanly).
+            if Interrupt.isRequested { throw CommandError("interrupted (Ctrl-C)") }
             if self.settings.echo { self.write("› " + line.trimmingCharacters(in: .whitespaces)) }
         }
         settings.apply(to: self)

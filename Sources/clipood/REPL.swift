@@ -24,7 +24,9 @@ struct REPL {
             let line = String(cString: cLine)
             free(cLine)
             if !line.trimmingCharacters(in: .whitespaces).isEmpty { add_history(line) }
+            Interrupt.clear()
             do { try workspace.executeInteractive(line) } catch { return 0 }   // QuitRequest
+            Interrupt.clear()
         }
     }
 

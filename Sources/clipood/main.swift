@@ -7,6 +7,12 @@ setvbuf(stdout, nil, _IOLBF, 0)   // keep stdout and stderr in order when both g
 let arguments = Array(CommandLine.arguments.dropFirst())
 let workspace = Workspace()
 workspace.outputIsTerminal = isatty(STDOUT_FILENO) == 1
+// Ctrl-C asks long work to stop at its next safe point (training: the next step boundary);
+// a second Ctrl-C before that ends the process.
+signal(SIGINT) { _ in
+    if Interrupt.requested != 0 { _exit(130) }
+    Interrupt.requested = 1
+}
 
 switch arguments.first {
 case nil:

@@ -1,0 +1,130 @@
+import ClipoodModel
+import ClipoodWorkspace
+import Foundation
+import TestSupport
+import Testing
+
+/// A tiny world built on the fly: the fixture CLIP (vocabulary 1000) with a byte-level
+/// vocabulary of its own (256 bytes, 256 word ends, start/end: 514 ids, no merges), and a
+/// DomainBed-layout folder of 3 domains × 4 classes × 6 small PNGs.
+struct TinyWorld {
+    let root: URL
+    var model: String { root.appendingPathComponent("model").path }
+    var data: String { root.appendingPathComponent("data").path }
+
+    init() throws {
+        root = makeTemporaryDirectory("clipood-world")
+        let fm = FileManager.default
+        try fm.copyItem(atPath: fixtureRoot.appendingPathComponent("models/hf_quickgelu").path, toPath: model)
+        var vocab: [String: Int] = [:]
+        let bytes = TinyWorld.byteSymbols()
+        for (i, s) in bytes.enumerated() { vocab[s] = i; vocab[s + "</w>"] = 256 + i }
+        vocab["<|startoftext|>"] = 512
+        vocab["<|endoftext|>"] = 513
+        try JSONSerialization.data(withJSONObject: vocab).write(to: URL(fileURLWithPath: model + "/vocab.json"))
+        try "#version: 0.2\n".write(toFile: model + "/merges.txt", atomically: true, encoding: .utf8)
+        let colours: [[UInt8]] = [[220, 40, 40], [40, 200, 60], [50, 60, 230], [230, 210, 40]]
+        for (d, domain) in ["cartoon", "photo", "sketch"].enumerated() {
+            for (c, cls) in ["alarm_clock", "cat", "dog", "tree"].enumerated() {
+                let dir = data + "/\(domain)/\(cls)"
+                try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                for i in 0 ..< 6 {
+                    var px = [UInt8](repeating: 0, count: 20 * 16 * 3)
+                    for p in 0 ..< 20 * 16 {
+                        for ch in 0 ..< 3 { px[3 * p + ch] = UInt8(clamping: Int(colours[c][ch]) / (d + 1) + (p * (i + 1)) % 23) }
+                    }
+                    try TestPNG.write(dir + "/\(i).png", width: 20, height: 16, pixels: px)
+                }
+            }
+        }
+    }
+
+    /// GPT-2/CLIP's byte-to-unicode table, in byte order.
+    static func byteSymbols() -> [String] {
+        var printable = Array(33 ... 126) + Array(161 ... 172) + Array(174 ... 255)
+        var n = 0
+        var map: [Int: Int] = [:]
+        for b in printable { map[b] = b }
+        for b in 0 ..< 256 where map[b] == nil { map[b] = 256 + n; n += 1; printable.append(b) }
+        return (0 ..< 256).map { String(Unicode.Scalar(UInt32(map[$0]!))!) }
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: root) }
+}
+
+@Suite("experiments end to end")
+struct ExperimentTests {
+    func session(_ world: TinyWorld, _ lines: [String]) throws -> Captured {
+        let c = Captured()
+        for l in lines {
+            let ok = try c.workspace.executeInteractive(l)
+            #expect(ok, "'\(l)' failed: \(c.stderr)")
+        }
+        return c
+    }
+
+    @Test func domainShiftTrainEvaluateCompareSave() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let out = world.root.appendingPathComponent("runs/mms").path
+        let c = try session(world, [
+            "load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch", "zeroshot", "margins top=2",
+            "train steps=3 batch=2 lr=1e-3 beta=0.1,0.5 ema=0.9 as mms", "train steps=3 batch=2 lr=1e-3 lambda=0 as ce",
+            "eval mms model=bma:0.5", "eval ce model=wise:0.5 on val per_class", "compare", "save mms to \(out)",
+        ])
+        #expect(c.stdout.contains("zero-shot tiny on toy test: accuracy"))
+        #expect(c.stdout.contains("closest pairs (smallest margins):"))
+        for row in ["zero-shot", "mms final (MMS λ=0.3)", "mms bma:0.1", "mms bma:0.5", "mms ema", "mms swa", "mms wise:0.5", "ce final (CE)"] {
+            #expect(c.stdout.contains("\n" + row), "compare lacks \(row)")
+        }
+        // Saved weights are full state dicts in the loaded checkpoint's (transformers) names.
+        for f in ["run.json", "log.csv", "final.safetensors", "bma_0.5.safetensors", "bma_0.1.safetensors", "ema.safetensors", "swa.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + f), "missing \(f)")
+        }
+        let saved = try SafeTensorsFile(path: out + "/bma_0.5.safetensors")
+        let original = try SafeTensorsFile(path: world.model + "/model.safetensors")
+        #expect(Set(saved.names) == Set(original.names))
+        let log = try String(contentsOfFile: out + "/log.csv", encoding: .utf8)
+        #expect(log.hasPrefix("step,loss,accuracy,lr,bma_weight,seconds\n1,"))
+        #expect(log.split(separator: "\n").count == 4)
+        // The workspace model is still the zero-shot checkpoint after training.
+        let reloaded = try CheckpointLoader.load(path: world.model).model
+        #expect(c.workspace.models["tiny"]!.model.parameters.values.storage.toArray() == reloaded.parameters.values.storage.toArray())
+    }
+
+    @Test func openClassAndInTheWild() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = try session(world, [
+            "load model \(world.model)", "load data \(world.data)", "split open=0.5 shots=2", "train steps=2 batch=2 as open", "compare",
+            "split target=sketch open=0.5", "train steps=2 batch=2 as wild", "compare wild on test,open",
+        ])
+        #expect(c.stdout.contains("test acc %  test ECE  open acc %  open ECE"))
+        #expect(c.stdout.contains("\nopen final"))
+        #expect(c.stdout.contains("\nwild bma:0.5"))
+    }
+
+    /// Each bad input is one clear error; nothing already in the workspace is lost.
+    @Test func badInputsKeepTheWorkspace() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = try session(world, ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch"])
+        let bad: [(String, String)] = [
+            ("load data /nonexistent/dir", "/nonexistent/dir"),
+            ("split target=skech", "no domain 'skech' in 'toy' (did you mean 'sketch'?)"),
+            ("train lambda=abc", "lambda= expects a number, got 'abc'"),
+            ("train steps=-1", "steps= must be in 1…10000000, got -1"),
+            ("train tune=last9", "tune= expects full, proj or lastK with 1 ≤ K ≤ 2"),
+            ("eval nope", "no run named 'nope'"),
+            ("info model nope", "no model named 'nope'"),
+            ("prompt \"no placeholder\"", "has no {} for the class name"),
+        ]
+        for (line, message) in bad {
+            #expect(try !c.workspace.executeInteractive(line), "'\(line)' succeeded")
+            #expect(c.stderr.contains(message), "'\(line)': \(c.stderr)")
+        }
+        #expect(c.workspace.models.count == 1 && c.workspace.datasets.count == 1)
+        #expect(c.workspace.datasets["toy"]?.split != nil)
+        #expect(try c.workspace.executeInteractive("train steps=1 batch=1 as ok"))
+    }
+}
