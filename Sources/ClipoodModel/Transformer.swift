@@ -59,13 +59,15 @@ final class TransformerStack {
                          datt: a("datt", [N, W]), dfc: a("dfc", [N, H]), dact: a("dact", [N, H]), scratch: a("scratch", [T, T]))
     }
 
-    /// Runs every block on `input`; returns the pointer to the last block's output.
-    func forward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena, slots: [LayerSlots]) -> UnsafeMutablePointer<Float> {
+    /// Runs blocks `start ..< count` on `input` (the input of block `start`); returns the
+    /// pointer to the last block's output.
+    func forward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena, slots: [LayerSlots],
+                 start: Int = 0, end: Int? = nil) -> UnsafeMutablePointer<Float> {
         let N = B * T, W = width, H = mlpWidth
         var x = input
         var last: UnsafeMutablePointer<Float>? = nil
-        for (l, p) in blocks.enumerated() {
-            let s = slots[l]
+        for l in start ..< (end ?? blocks.count) {
+            let p = blocks[l], s = slots[l]
             func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
             func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
             LayerNorm.forward(out: A(s.ln1), mean: A(s.mean1), rstd: A(s.rstd1), inp: x, weight: P(p.ln1w), bias: P(p.ln1b), N: N, C: W, eps: eps)
@@ -84,11 +86,13 @@ final class TransformerStack {
         return last ?? UnsafeMutablePointer(mutating: input)
     }
 
-    /// Backward through blocks `firstLayer ..< count`, in reverse. On entry `g.dx` holds the
-    /// gradient w.r.t. the last block's output; on exit it holds the gradient w.r.t. the input
-    /// of block `firstLayer`. Parameter gradients accumulate into `params.grads`.
+    /// Backward through blocks `firstLayer ..< count`, in reverse, after a forward that started
+    /// at block `start` (≤ firstLayer) with `input`. On entry `g.dx` holds the gradient w.r.t.
+    /// the last block's output; on exit it holds the gradient w.r.t. the input of block
+    /// `firstLayer`. Parameter gradients accumulate into `params.grads`.
     func backward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena,
-                  slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0) {
+                  slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0, start: Int = 0) {
+        precondition(firstLayer >= start, "TransformerStack.backward: block \(firstLayer) is before the forward's first block \(start)")
         let N = B * T, W = width, H = mlpWidth
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
@@ -96,7 +100,7 @@ final class TransformerStack {
         func zero(_ t: TensorSlot) { A(t).update(repeating: 0, count: t.count) }
         for l in stride(from: blocks.count - 1, through: firstLayer, by: -1) {
             let p = blocks[l], s = slots[l]
-            let x: UnsafePointer<Float> = l == 0 ? input : UnsafePointer(A(slots[l - 1].out))
+            let x: UnsafePointer<Float> = l == start ? input : UnsafePointer(A(slots[l - 1].out))
             // MLP half: out = res1 + c_proj(act(c_fc(ln_2(res1)))).
             A(g.dres1).update(from: A(g.dx), count: N * W)
             zero(g.dact); zero(g.dfc); zero(g.dln)

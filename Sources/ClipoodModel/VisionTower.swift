@@ -56,6 +56,8 @@ public final class VisionTower {
     @discardableResult
     public func forward(pixels: UnsafePointer<Float>, B: Int, saveForBackward: Bool = false) -> UnsafeMutablePointer<Float> {
         prepare(B: B, saved: saveForBackward)
+        forwardStart = 0
+        streamInput = nil
         let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
@@ -72,6 +74,50 @@ public final class VisionTower {
 
     /// The (B, W) class-token vector after ln_post, before projection (for debugging and probes).
     public var pooledOutput: UnsafeMutablePointer<Float> { arena.pointer(lnPost) }
+
+    // MARK: Frozen prefix and trainable suffix
+
+    /// Floats per image of the residual stream entering a block: T·W.
+    public var streamSize: Int { config.vision.tokens * config.vision.width }
+
+    /// The block where the last forward started (0 for images; more for `forward(stream:…)`).
+    private var forwardStart = 0
+    private var streamInput: UnsafePointer<Float>? = nil
+
+    /// Runs the frozen prefix — patch embedding, ln_pre and blocks 0 ..< `layer` — and writes the
+    /// residual stream entering block `layer`, (B, T, W), to `out`. Nothing is kept for backward.
+    public func prefix(pixels: UnsafePointer<Float>, B: Int, upTo layer: Int, into out: UnsafeMutablePointer<Float>) {
+        precondition(layer >= 0 && layer <= config.vision.layers)
+        prepare(B: B, saved: false)
+        let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize
+        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
+        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
+        PatchEmbedding.forward(out: A(embedded), patches: A(patches), images: pixels, weight: P(conv1), bias: nil,
+                               B: B, CI: 3, H: S, W: S, P: v.patchSize, C: W)
+        ClassPositionEmbedding.forward(out: A(tokens), patches: A(embedded), classToken: P(classEmbedding), positions: P(positions), B: B, T: T, C: W)
+        LayerNorm.forward(out: A(lnPre), mean: A(meanPre), rstd: A(rstdPre), inp: A(tokens), weight: P(lnPreW), bias: P(lnPreB), N: B * T, C: W, eps: config.layerNormEps)
+        let x = layer == 0 ? A(lnPre) : stack.forward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers, start: 0, end: layer)
+        out.update(from: x, count: B * T * W)
+    }
+
+    /// Runs blocks `layer ..< L` and the head on a residual stream (B, T, W) computed by `prefix`
+    /// (e.g. from a cache). `stream` must stay valid until `backward`. Same result as
+    /// `forward(pixels:)` on the pixels that produced the stream.
+    @discardableResult
+    public func forward(stream: UnsafePointer<Float>, fromLayer layer: Int, B: Int, saveForBackward: Bool = false) -> UnsafeMutablePointer<Float> {
+        prepare(B: B, saved: saveForBackward)
+        forwardStart = layer
+        streamInput = stream
+        let v = config.vision, W = v.width, T = v.tokens
+        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
+        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
+        let out: UnsafePointer<Float> = layer == v.layers ? stream
+            : UnsafePointer(stack.forward(input: stream, B: B, T: T, params: params, arena: arena, slots: layers, start: layer))
+        clsIndex.withUnsafeBufferPointer { GatherRows.forward(out: A(pooled), inp: out, index: $0.baseAddress!, B: B, T: T, C: W) }
+        LayerNorm.forward(out: A(lnPost), mean: A(meanPost), rstd: A(rstdPost), inp: A(pooled), weight: P(lnPostW), bias: P(lnPostB), N: B, C: W, eps: config.layerNormEps)
+        Projection.forward(out: A(features), inp: A(lnPost), weight: P(proj), N: B, C: W, OC: config.embedDim)
+        return A(features)
+    }
 
     /// What `backward` trains: everything (the paper's "full"), the last k blocks + ln_post +
     /// proj, or the projection only. Frozen parts get no gradient and cost no backward work.
@@ -102,6 +148,12 @@ public final class VisionTower {
         switch trainable {
         case .full, .projection: first = 0
         case .lastBlocks(let k): first = max(0, v.layers - k)
+        }
+        if let stream = streamInput, forwardStart > 0 {
+            // The forward started from a cached stream: nothing below block `forwardStart` ran.
+            precondition(first >= forwardStart && dpixels == nil, "VisionTower.backward: the forward started at block \(forwardStart); cannot train below it")
+            stack.backward(input: stream, B: B, T: T, params: params, arena: arena, slots: layers, g: grads, firstLayer: first, start: forwardStart)
+            return
         }
         stack.backward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers, g: grads, firstLayer: first)
         if first > 0 && dpixels == nil { return }

@@ -78,12 +78,35 @@ public final class Trainer {
     /// every average stay those of the last good step.
     @discardableResult
     public func step(pixels: UnsafePointer<Float>, labels: [Int32], B: Int) throws -> StepRecord {
+        try step(labels: labels, B: B) { model.vision.forward(pixels: pixels, B: B, saveForBackward: true) }
+    }
+
+    /// The first block that gets gradients under `config.trainable` (the layer count for `proj`).
+    public var firstTrainableLayer: Int {
+        let L = model.config.vision.layers
+        switch config.trainable {
+        case .full: return 0
+        case .projection: return L
+        case .lastBlocks(let k): return max(0, L - k)
+        }
+    }
+
+    /// The same step from cached residual streams (B, T, W) entering block `firstTrainableLayer`,
+    /// as `VisionTower.prefix` computes them: the frozen prefix is not run again. Identical to
+    /// `step(pixels:…)` on the pixels the streams came from, up to float rounding.
+    @discardableResult
+    public func step(streams: UnsafePointer<Float>, labels: [Int32], B: Int) throws -> StepRecord {
+        precondition(config.trainable != .full, "Trainer: cached streams need a frozen prefix (tune=lastK or proj)")
+        return try step(labels: labels, B: B) { model.vision.forward(stream: streams, fromLayer: firstTrainableLayer, B: B, saveForBackward: true) }
+    }
+
+    private func step(labels: [Int32], B: Int, forward: () -> UnsafeMutablePointer<Float>) throws -> StepRecord {
         precondition(step < config.steps, "Trainer: all \(config.steps) steps are done")
         let D = model.config.embedDim
         if dfeatures.count < B * D { dfeatures = FloatBuffer(count: B * D) }
         let lr = schedule.lr(atStep: step)
         model.parameters.zeroGrads(range)
-        let features = model.vision.forward(pixels: pixels, B: B, saveForBackward: true)
+        let features = forward()
         let value = loss.forward(features: features, labels: labels, B: B)
         guard value.isFinite else { throw Stop.nonFiniteLoss(step: step + 1, loss: value) }
         let predicted = loss.predictions(B: B)

@@ -153,7 +153,7 @@ extension Workspace {
             let config: [String: Any] = [
                 "run": run.name, "model": m.loaded.weightsFile, "model_format": m.model.format.rawValue, "data": datasets[run.dataName]?.dataset.root ?? run.dataName,
                 "steps": c.steps, "steps_done": run.stepsDone, "stopped": run.stopReason ?? NSNull(), "lr": c.learningRate, "weight_decay": c.weightDecay,
-                "lambda": Double(c.lambda), "betas": c.betas, "ema": c.emaDecay.map { Double($0) } ?? NSNull(), "swa": c.swa,
+                "lambda": Double("\(c.lambda)") ?? Double(c.lambda), "betas": c.betas, "ema": c.emaDecay.map { Double($0) } ?? NSNull(), "swa": c.swa,
                 "scale": Double(run.trainer.loss.scale), "tune": run.tune, "batch_per_domain": run.batchPerDomain, "augment": run.augment,
                 "interpolation": run.interpolation, "seed": run.seed, "classes": run.classes.map { datasets[run.dataName]?.dataset.classes[$0] ?? String($0) },
                 "split": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(run.split))) ?? NSNull(),

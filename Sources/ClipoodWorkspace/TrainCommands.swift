@@ -32,6 +32,13 @@ extension Workspace {
         tune=full is the paper's setting; lastK / proj train only a suffix (a different, partial
         fine-tuning). lambda=0 is the plain cross-entropy baseline. Ctrl-C stops at the next step
         and keeps a usable run.
+
+        Prefix cache (tune=lastK or proj): the frozen part of the tower — patch embedding up to the
+        first trainable block — is run once per training image view and its output kept, so a step
+        runs only the trainable blocks: same result as without the cache for the same inputs. With
+        augment on, each training image gets `views` augmented views drawn once before training
+        (seeded), and every time the sampler picks the image one of its views is used — a finite
+        set of augmentations instead of a fresh one per draw. cache=off restores fresh draws.
         """,
         arguments: [
             .option("steps", .int(1 ... 10_000_000), help: "optimiser steps (default: 1 epoch)"),
@@ -47,6 +54,8 @@ extension Workspace {
             .option("tune", .string, default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection"),
             .option("augment", .bool, default: "on", help: "RandomResizedCrop(0.7–1) + flip on training images"),
             .option("interpolation", .choice(["bicubic", "bilinear"]), default: "bicubic", help: "resampling of images"),
+            .option("cache", .choice(["auto", "on", "off"]), default: "auto", help: "cache the frozen prefix's output per image view (auto: on for lastK / proj)"),
+            .option("views", .int(1 ... 1000), default: "4", help: "augmented views cached per training image (with cache and augment on)"),
             .option("seed", .int(0 ... Int(Int32.max)), help: "seed for sampling and augmentation (default: the seed setting)"),
             .keyword("as", .name(kind: "run"), metavar: "RUN", help: "name of the run (default run1, run2, …)"),
         ],
@@ -269,6 +278,20 @@ extension Workspace {
         var augmentRNG = RNG(seed: seed).derived("augment")
         let S = m.model.config.vision.imageSize, B = batch * byDomain.count
         let pixels = FloatBuffer(count: B * 3 * S * S)
+        let useCache = tune != "full" && args.string("cache") != "off"
+        if args.string("cache") == "on" && tune == "full" { throw args.error("cache", "cache=on needs a frozen prefix: tune=lastK or proj") }
+        var cache: PrefixCache? = nil
+        if useCache {
+            do {
+                cache = try PrefixCache(workspace: self, model: m, data: d, samples: split.train, views: run.augment ? args.int("views")! : 1,
+                                        layer: trainer.firstTrainableLayer, augment: run.augment, interpolation: Interpolation(rawValue: interp)!,
+                                        rng: RNG(seed: seed).derived("views"))
+            } catch let e as CommandError { runs[name] = nil; runOrder.removeLast(); throw e } catch {
+                runs[name] = nil; runOrder.removeLast()
+                throw args.error(String(describing: error))
+            }
+        }
+        let streams = FloatBuffer(count: useCache ? B * m.model.vision.streamSize : 0)
         write("training '\(name)': \(steps) steps × \(B) images (\(batch) from each of \(byDomain.count) domain\(byDomain.count == 1 ? "" : "s")), \(classes.count) classes, " +
               "λ=\(config.lambda) lr=\(config.learningRate) tune=\(tune) (\(formatCount(trainer.range.count)) trainable), averages: \(trainer.averages.map(\.label).joined(separator: ", "))")
         let progress = ProgressLine("train \(name)", total: steps, workspace: self)
@@ -290,7 +313,11 @@ extension Workspace {
             }
             let idx = sampler.next()
             do {
-                try images.pixels(for: idx, in: d.dataset, size: S, augment: run.augment, interpolation: Interpolation(rawValue: interp)!, rng: &augmentRNG, into: pixels.base)
+                if let cache {
+                    cache.gather(idx, rng: &augmentRNG, into: streams.base)
+                } else {
+                    try images.pixels(for: idx, in: d.dataset, size: S, augment: run.augment, interpolation: Interpolation(rawValue: interp)!, rng: &augmentRNG, into: pixels.base)
+                }
             } catch {
                 run.stopReason = "stopped at step \(trainer.step + 1): \(error)"
                 progress.finish()
@@ -299,7 +326,8 @@ extension Workspace {
             let labels = idx.map { position[d.dataset.samples[$0].label]! }
             let t0 = Date()
             do {
-                let r = try trainer.step(pixels: pixels.base, labels: labels, B: idx.count)
+                let r = cache == nil ? try trainer.step(pixels: pixels.base, labels: labels, B: idx.count)
+                                     : try trainer.step(streams: streams.base, labels: labels, B: idx.count)
                 run.log.append((r, Date().timeIntervalSince(t0)))
                 progress.update(r.step, detail: String(format: "loss %.4f acc %.2f lr %.2e", r.loss, r.accuracy, r.learningRate))
             } catch {
@@ -355,5 +383,59 @@ extension Workspace {
         }
         write("\(d.name), split \(first.split.spec.targets.isEmpty ? "" : "target=" + first.split.spec.targets.joined(separator: ","))")
         write(TextTable.render(header: header, rows: rows))
+    }
+}
+
+/// The frozen prefix's output for every (training image, view), computed once (see `train`'s help).
+final class PrefixCache {
+    let views: Int
+    let rowSize: Int
+    let rows: [Int: Int]        // sample index → first row
+    let storage: FloatBuffer
+
+    /// Refuses to use more than this much memory; the error says how to need less.
+    static let budgetBytes = 8 << 30
+
+    init(workspace ws: Workspace, model m: ModelEntry, data d: DataEntry, samples: [Int], views: Int, layer: Int,
+         augment: Bool, interpolation: Interpolation, rng: RNG) throws {
+        self.views = views
+        rowSize = m.model.vision.streamSize
+        let count = samples.count * views
+        let bytes = count * rowSize * MemoryLayout<Float>.size
+        guard bytes <= PrefixCache.budgetBytes else {
+            throw CommandErrorText(String(format: "the prefix cache would need %.1f GB (%d images × %d views × %d floats)", Double(bytes) / 1e9, samples.count, views, rowSize)
+                                   + "; use fewer views=, augment=off, or cache=off")
+        }
+        storage = FloatBuffer(count: count * rowSize)
+        rows = Dictionary(uniqueKeysWithValues: samples.enumerated().map { ($1, $0 * views) })
+        let S = m.model.config.vision.imageSize, batch = 16
+        let pixels = FloatBuffer(count: batch * 3 * S * S)
+        var rng = rng
+        let progress = ProgressLine("caching prefix", total: count, workspace: ws)
+        var done = 0
+        for v in 0 ..< views {
+            var start = 0
+            while start < samples.count {
+                let chunk = Array(samples[start ..< min(start + batch, samples.count)])
+                try ws.images.pixels(for: chunk, in: d.dataset, size: S, augment: augment, interpolation: interpolation, rng: &rng, into: pixels.base)
+                let out = FloatBuffer(count: chunk.count * rowSize)
+                m.model.vision.prefix(pixels: pixels.base, B: chunk.count, upTo: layer, into: out.base)
+                for (i, sample) in chunk.enumerated() {
+                    (storage.base + (rows[sample]! + v) * rowSize).update(from: out.base + i * rowSize, count: rowSize)
+                }
+                start += chunk.count
+                done += chunk.count
+                progress.update(done)
+            }
+        }
+        ws.write(String(format: "cached the frozen prefix (blocks 0..<%d) of %d images × %d view%@: %.0f MB", layer, samples.count, views, views == 1 ? "" : "s", Double(bytes) / 1e6))
+    }
+
+    /// Copies one view of each sample's cached stream into `out` (B, T, W).
+    func gather(_ samples: [Int], rng: inout RNG, into out: UnsafeMutablePointer<Float>) {
+        for (i, s) in samples.enumerated() {
+            let view = views == 1 ? 0 : rng.below(views)
+            (out + i * rowSize).update(from: storage.base + (rows[s]! + view) * rowSize, count: rowSize)
+        }
     }
 }

@@ -178,3 +178,42 @@ struct MethodTests {
         #expect(trainer.step == 1)
     }
 }
+
+@Suite("training from cached prefix streams")
+struct PrefixCacheTests {
+    /// tune=last1 and proj from cached streams give the same trajectory as from pixels.
+    @Test(arguments: [VisionTower.Trainable.lastBlocks(1), .projection])
+    func cachedEqualsUncached(_ trainable: VisionTower.Trainable) throws {
+        func trainer() throws -> Trainer {
+            let model = try CheckpointLoader.load(path: fixtures.appendingPathComponent("models/hf_quickgelu").path).model
+            var v = TestValues(seed: 10)
+            var config = TrainingConfig(steps: 6)
+            config.learningRate = 1e-3
+            config.trainable = trainable
+            config.betas = [0.5]
+            return Trainer(model: model, textFeatures: FloatBuffer(v.array(3 * model.config.embedDim)), classes: 3, config: config)
+        }
+        let a = try trainer(), b = try trainer()
+        let S = a.model.config.vision.imageSize, B = 4
+        var v = TestValues(seed: 11)
+        let batches = (0 ..< 2).map { _ in FloatBuffer(v.array(B * 3 * S * S)) }
+        let labels: [[Int32]] = [[0, 1, 2, 1], [2, 2, 0, 1]]
+        // The cache: each batch's stream entering the first trainable block, computed once.
+        let streams = batches.map { px -> FloatBuffer in
+            let s = FloatBuffer(count: B * b.model.vision.streamSize)
+            b.model.vision.prefix(pixels: px.base, B: B, upTo: b.firstTrainableLayer, into: s.base)
+            return s
+        }
+        for t in 0 ..< 6 {
+            let ra = try a.step(pixels: batches[t % 2].base, labels: labels[t % 2], B: B)
+            let rb = try b.step(streams: streams[t % 2].base, labels: labels[t % 2], B: B)
+            #expect(abs(ra.loss - rb.loss) <= 1e-5 * max(1, abs(ra.loss)), "step \(t + 1): \(ra.loss) vs \(rb.loss)")
+        }
+        let pa = a.model.parameters.values.storage.toArray(), pb = b.model.parameters.values.storage.toArray()
+        #expect(maxAbsDifference(pa, pb).value <= 1e-5)
+        #expect(maxAbsDifference(a.averages[0].average.toArray(), b.averages[0].average.toArray()).value <= 1e-5)
+        // And training changed something, so the equality above is not vacuous.
+        let moved = maxAbsDifference(Array(pa[a.range]), a.zeroShot.toArray()).value
+        #expect(moved > 1e-3)
+    }
+}
