@@ -26,6 +26,19 @@ public struct RNG: RandomNumberGenerator, Sendable {
 
     public init(seed: Int) { self.init(seed: UInt64(bitPattern: Int64(seed))) }
 
+    /// The generator's full state, to save with a run and continue the same stream later:
+    /// [seed, s0, s1, s2, s3, cached normal's bit pattern or 0, 1 if a normal is cached].
+    public var state: [UInt64] {
+        [seed, s0, s1, s2, s3, cachedNormal?.bitPattern ?? 0, cachedNormal == nil ? 0 : 1]
+    }
+
+    public init?(state: [UInt64]) {
+        guard state.count == 7, state[1] | state[2] | state[3] | state[4] != 0 else { return nil }
+        seed = state[0]
+        s0 = state[1]; s1 = state[2]; s2 = state[3]; s3 = state[4]
+        cachedNormal = state[6] == 1 ? Double(bitPattern: state[5]) : nil
+    }
+
     @inline(__always)
     public mutating func next() -> UInt64 {
         let result = rotl(s1 &* 5, 7) &* 9

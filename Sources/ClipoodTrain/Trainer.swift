@@ -27,6 +27,10 @@ public struct StepRecord: Equatable, Sendable {
     public let loss: Float
     public let accuracy: Float
     public let learningRate: Double
+
+    public init(step: Int, loss: Float, accuracy: Float, learningRate: Double) {
+        self.step = step; self.loss = loss; self.accuracy = accuracy; self.learningRate = learningRate
+    }
 }
 
 /// Runs CLIPood's update on a model's image tower: MMS loss → backward through the trainable
@@ -124,6 +128,32 @@ public final class Trainer {
         return StepRecord(step: step, loss: value, accuracy: Float(correct) / Float(B), learningRate: lr)
     }
 
+    /// Puts the trainer back to the state of a saved run after `step` steps: the trainable
+    /// range's weights, Adam's moments and every average (with the BMA weight sums).
+    public func restore(step: Int, weights: [Float], m: [Float], v: [Float], averages saved: [String: [Float]], bmaWeightSums: [String: Double]) throws {
+        guard step <= config.steps, weights.count == range.count else {
+            throw CommandlessError("saved state does not fit this run (\(weights.count) values for a range of \(range.count), step \(step) of \(config.steps))")
+        }
+        for a in averages {
+            guard let values = saved[a.label], values.count == range.count else { throw CommandlessError("saved state lacks the average '\(a.label)'") }
+            values.withUnsafeBufferPointer { a.average.base.update(from: $0.baseAddress!, count: range.count) }
+            if let bma = a as? BetaMovingAverage {
+                guard let sum = bmaWeightSums[a.label] else { throw CommandlessError("saved state lacks the weight sum of '\(a.label)'") }
+                bma.restore(weightSum: sum)
+            }
+        }
+        weights.withUnsafeBufferPointer { (model.parameters.values.base + range.lowerBound).update(from: $0.baseAddress!, count: range.count) }
+        optimizer.restore(step: step, m: m, v: v)
+        self.step = step
+    }
+
     /// The average with this label ("bma:0.5", "ema", "swa").
     public func average(_ label: String) -> WeightAverage? { averages.first { $0.label == label } }
+}
+
+
+/// An error message from below the command language.
+public struct CommandlessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }

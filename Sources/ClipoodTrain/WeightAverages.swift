@@ -34,6 +34,9 @@ public final class BetaMovingAverage: WeightAverage {
     public private(set) var weightSum: Double
     public var label: String { "bma:\(formatBeta(beta))" }
 
+    /// Resumes a saved average: Σ of the weights seen so far (w_0 … w_t).
+    public func restore(weightSum: Double) { self.weightSum = weightSum }
+
     public init(beta: Double, totalSteps: Int, range: Range<Int>, initial params: UnsafePointer<Float>) {
         self.beta = beta
         self.range = range

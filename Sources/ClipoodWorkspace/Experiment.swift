@@ -44,13 +44,22 @@ public final class Run {
     public internal(set) var stopReason: String?
     /// Snapshot of the trainable range after the last completed step.
     public internal(set) var final: FloatBuffer
+    /// Where the batches and augmentations continue from (saved with the run, for resume).
+    var sampler: DomainSampler
+    var augmentRNG: RNG
+    let usesCache: Bool
+    let views: Int
+    var cache: PrefixCache?
 
     init(name: String, modelName: String, dataName: String, split: Split, config: TrainingConfig, batchPerDomain: Int, augment: Bool,
-         seed: Int, interpolation: String, tune: String, classes: [Int], trainer: Trainer) {
+         seed: Int, interpolation: String, tune: String, classes: [Int], trainer: Trainer, sampler: DomainSampler, augmentRNG: RNG,
+         usesCache: Bool, views: Int) {
         self.name = name; self.modelName = modelName; self.dataName = dataName; self.split = split; self.config = config
         self.batchPerDomain = batchPerDomain; self.augment = augment; self.seed = seed; self.interpolation = interpolation
         self.tune = tune; self.classes = classes; self.trainer = trainer
+        self.sampler = sampler; self.augmentRNG = augmentRNG; self.usesCache = usesCache; self.views = views
         final = FloatBuffer(count: trainer.range.count)
+        final.copy(from: trainer.zeroShot)
     }
 
     public var stepsDone: Int { trainer.step }

@@ -149,6 +149,14 @@ extension Workspace {
                 files[state] = file
             }
             try logCSV(run).write(toFile: dir + "/log.csv", atomically: true, encoding: .utf8)
+            // Everything `train resume=` needs, so a resumed run ends as the uninterrupted one would.
+            let t = run.trainer
+            var state = SafeTensorsWriter(metadata: ["clipood.run": run.name, "step": String(t.step)])
+            state.add("final", shape: [t.range.count], floats: run.final.base)
+            state.add("adam.m", shape: [t.range.count], floats: t.optimizer.m.base)
+            state.add("adam.v", shape: [t.range.count], floats: t.optimizer.v.base)
+            for a in t.averages { state.add("average." + a.label, shape: [t.range.count], floats: a.average.base) }
+            try state.write(to: dir + "/state.safetensors")
             let c = run.config
             let config: [String: Any] = [
                 "run": run.name, "model": m.loaded.weightsFile, "model_format": m.model.format.rawValue, "data": datasets[run.dataName]?.dataset.root ?? run.dataName,
@@ -158,11 +166,18 @@ extension Workspace {
                 "interpolation": run.interpolation, "seed": run.seed, "classes": run.classes.map { datasets[run.dataName]?.dataset.classes[$0] ?? String($0) },
                 "split": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(run.split))) ?? NSNull(),
                 "weights": files, "precision": "fp32 weights, moments and averages",
+                "cache": run.usesCache, "views": run.views, "range": [t.range.lowerBound, t.range.upperBound],
+                "resume": [
+                    "step": t.step,
+                    "sampler": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(run.sampler.state))) ?? NSNull(),
+                    "augment_rng": run.augmentRNG.state.map { String($0) },
+                    "bma_weight_sums": Dictionary(uniqueKeysWithValues: t.averages.compactMap { $0 as? BetaMovingAverage }.map { ($0.label, $0.weightSum) }),
+                ] as [String: Any],
             ]
             let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             try json.write(to: URL(fileURLWithPath: dir + "/run.json"), options: .atomic)
         }
-        write("saved run '\(run.name)' to \(dir): run.json, log.csv, " + run.stateNames.filter { $0 != "zeroshot" }.map { $0.replacingOccurrences(of: ":", with: "_") + ".safetensors" }.joined(separator: ", "))
+        write("saved run '\(run.name)' to \(dir): run.json, log.csv, state.safetensors, " + run.stateNames.filter { $0 != "zeroshot" }.map { $0.replacingOccurrences(of: ":", with: "_") + ".safetensors" }.joined(separator: ", "))
     }
 }
 

@@ -42,9 +42,10 @@ public final class ModelEntry {
 extension Workspace {
     static let loadCommand = CommandSpec<Workspace>(
         "load",
-        summary: "load a model or a dataset into the workspace",
+        summary: "load a model, a dataset or a saved run into the workspace",
         subcommands: [
             loadDataCommand,
+            loadRunCommand,
             CommandSpec(
                 "model",
                 summary: "load a CLIP checkpoint: a Hugging Face directory or an open_clip/OpenAI .safetensors",

@@ -57,9 +57,11 @@ extension Workspace {
             .option("cache", .choice(["auto", "on", "off"]), default: "auto", help: "cache the frozen prefix's output per image view (auto: on for lastK / proj)"),
             .option("views", .int(1 ... 1000), default: "4", help: "augmented views cached per training image (with cache and augment on)"),
             .option("seed", .int(0 ... Int(Int32.max)), help: "seed for sampling and augmentation (default: the seed setting)"),
+            .option("pause", .int(1 ... 10_000_000), help: "stop after this many steps (the schedule still spans steps=); continue with train resume=RUN"),
+            .option("resume", .name(kind: "run"), metavar: "RUN", help: "continue a run (interrupted, loaded with 'load run', or cut short by steps=) with its own settings"),
             .keyword("as", .name(kind: "run"), metavar: "RUN", help: "name of the run (default run1, run2, …)"),
         ],
-        examples: ["train steps=500 as mms", "train steps=500 lambda=0 as ce", "train epochs=2 tune=last1 beta=0.1,0.5,1"],
+        examples: ["train steps=500 as mms", "train steps=500 lambda=0 as ce", "train epochs=2 tune=last1 beta=0.1,0.5,1", "train resume=mms"],
         run: { ws, args in try ws.train(args) })
 
     static let evalCommand = CommandSpec<Workspace>(
@@ -232,23 +234,29 @@ extension Workspace {
     // MARK: train
 
     func train(_ args: Arguments) throws {
+        if let resume = args.string("resume") {
+            let allowed: Set<String> = ["resume", "steps"]
+            for a in ["epochs", "batch", "lr", "wd", "lambda", "beta", "ema", "swa", "scale", "tune", "augment", "interpolation", "cache", "views", "seed", "pause", "as"]
+                where args.has(a) && !allowed.contains(a) {
+                throw args.error(a, "'\(a)' cannot change when resuming: the run keeps its own settings (only steps= limits how many more steps run)")
+            }
+            guard let run = runs[resume] else {
+                throw args.error("resume", "no run named '\(resume)'" + Suggestions.didYouMean(resume, in: runOrder), hint: "load a saved one with: load run DIR")
+            }
+            guard run.stepsDone < run.config.steps else { throw args.error("resume", "run '\(resume)' has done all its \(run.config.steps) steps") }
+            run.stopReason = nil
+            try runSteps(run, limit: args.int("steps"), args: args)
+            return
+        }
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
         let split = try requireSplit(d, args)
         let name = args.string("as") ?? nextRunName()
         if runs[name] != nil { throw args.error("as", "a run named '\(name)' exists already", hint: "choose another name with: as NAME") }
         let tune = args.string("tune")!
-        let trainable: VisionTower.Trainable
-        switch tune {
-        case "full": trainable = .full
-        case "proj": trainable = .projection
-        default:
-            guard tune.hasPrefix("last"), let k = Int(tune.dropFirst(4)), k >= 1, k <= m.model.config.vision.layers else {
-                throw args.error("tune", "tune= expects full, proj or lastK with 1 ≤ K ≤ \(m.model.config.vision.layers), got '\(tune)'")
-            }
-            trainable = .lastBlocks(k)
-        }
+        let trainable = try parseTune(tune, model: m, args: args)
+        if args.string("cache") == "on" && tune == "full" { throw args.error("cache", "cache=on needs a frozen prefix: tune=lastK or proj") }
         let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
-        let byDomain = (0 ..< d.dataset.domains.count).map { dom in split.train.filter { d.dataset.samples[$0].domain == dom } }.filter { !$0.isEmpty }
+        let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }
         guard !byDomain.isEmpty else { throw args.error("the split's training part is empty") }
         let batch = args.int("batch")!
         let steps: Int
@@ -265,58 +273,85 @@ extension Workspace {
         config.swa = args.flag("swa")
         config.scale = args.float("scale")
         config.trainable = trainable
-        let seed = args.int("seed") ?? settings.seed
-        let text = try textFeatures(model: m, data: d, classes: classes)
-        let trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)
-        let interp = args.string("interpolation")!
-        let run = Run(name: name, modelName: m.name, dataName: d.name, split: split, config: config, batchPerDomain: batch, augment: args.flag("augment"),
-                      seed: seed, interpolation: interp, tune: tune, classes: classes, trainer: trainer)
+        let augment = args.flag("augment")
+        let run = try makeRun(name: name, model: m, data: d, split: split, config: config, batchPerDomain: batch, augment: augment,
+                              seed: args.int("seed") ?? settings.seed, interpolation: args.string("interpolation")!, tune: tune,
+                              cache: tune != "full" && args.string("cache") != "off", views: augment ? args.int("views")! : 1)
         runs[name] = run
         runOrder.append(name)
-        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
-        var sampler = DomainSampler(trainIndicesByDomain: byDomain, batchPerDomain: batch, rng: RNG(seed: seed).derived("sampler"))
-        var augmentRNG = RNG(seed: seed).derived("augment")
-        let S = m.model.config.vision.imageSize, B = batch * byDomain.count
-        let pixels = FloatBuffer(count: B * 3 * S * S)
-        let useCache = tune != "full" && args.string("cache") != "off"
-        if args.string("cache") == "on" && tune == "full" { throw args.error("cache", "cache=on needs a frozen prefix: tune=lastK or proj") }
-        var cache: PrefixCache? = nil
-        if useCache {
-            do {
-                cache = try PrefixCache(workspace: self, model: m, data: d, samples: split.train, views: run.augment ? args.int("views")! : 1,
-                                        layer: trainer.firstTrainableLayer, augment: run.augment, interpolation: Interpolation(rawValue: interp)!,
-                                        rng: RNG(seed: seed).derived("views"))
-            } catch let e as CommandError { runs[name] = nil; runOrder.removeLast(); throw e } catch {
-                runs[name] = nil; runOrder.removeLast()
-                throw args.error(String(describing: error))
+        try runSteps(run, limit: args.int("pause"), args: args)
+    }
+
+    func parseTune(_ tune: String, model m: ModelEntry, args: Arguments) throws -> VisionTower.Trainable {
+        switch tune {
+        case "full": return .full
+        case "proj": return .projection
+        default:
+            guard tune.hasPrefix("last"), let k = Int(tune.dropFirst(4)), k >= 1, k <= m.model.config.vision.layers else {
+                throw args.error("tune", "tune= expects full, proj or lastK with 1 ≤ K ≤ \(m.model.config.vision.layers), got '\(tune)'")
             }
+            return .lastBlocks(k)
         }
-        let streams = FloatBuffer(count: useCache ? B * m.model.vision.streamSize : 0)
-        write("training '\(name)': \(steps) steps × \(B) images (\(batch) from each of \(byDomain.count) domain\(byDomain.count == 1 ? "" : "s")), \(classes.count) classes, " +
-              "λ=\(config.lambda) lr=\(config.learningRate) tune=\(tune) (\(formatCount(trainer.range.count)) trainable), averages: \(trainer.averages.map(\.label).joined(separator: ", "))")
-        let progress = ProgressLine("train \(name)", total: steps, workspace: self)
+    }
+
+    func makeRun(name: String, model m: ModelEntry, data d: DataEntry, split: Split, config: TrainingConfig, batchPerDomain: Int, augment: Bool,
+                 seed: Int, interpolation: String, tune: String, cache: Bool, views: Int) throws -> Run {
+        let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
+        let text = try textFeatures(model: m, data: d, classes: classes)
+        let trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)
+        let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }
+        return Run(name: name, modelName: m.name, dataName: d.name, split: split, config: config, batchPerDomain: batchPerDomain, augment: augment,
+                   seed: seed, interpolation: interpolation, tune: tune, classes: classes, trainer: trainer,
+                   sampler: DomainSampler(trainIndicesByDomain: byDomain, batchPerDomain: batchPerDomain, rng: RNG(seed: seed).derived("sampler")),
+                   augmentRNG: RNG(seed: seed).derived("augment"), usesCache: cache, views: views)
+    }
+
+    /// Runs steps of `run` until its last step, `limit` more steps, Ctrl-C, or a non-finite
+    /// loss. Between commands the workspace's model holds the zero-shot weights; the run's own
+    /// weights are swapped in for the duration and saved back after.
+    func runSteps(_ run: Run, limit: Int?, args: Arguments) throws {
+        let m = try modelNamed(run.modelName, args), d = try dataNamed(run.dataName, args)
+        let trainer = run.trainer
+        let S = m.model.config.vision.imageSize, B = run.sampler.batchSize
+        let interp = Interpolation(rawValue: run.interpolation) ?? .bicubic
+        if run.usesCache && run.cache == nil {
+            do {
+                run.cache = try PrefixCache(workspace: self, model: m, data: d, samples: run.split.train, views: run.views,
+                                            layer: trainer.firstTrainableLayer, augment: run.augment, interpolation: interp, rng: RNG(seed: run.seed).derived("views"))
+            } catch let e as CommandError { throw e } catch { throw args.error(String(describing: error)) }
+        }
+        let pixels = FloatBuffer(count: run.cache == nil ? B * 3 * S * S : 0)
+        let streams = FloatBuffer(count: run.cache == nil ? 0 : B * m.model.vision.streamSize)
+        let position = Dictionary(uniqueKeysWithValues: run.classes.enumerated().map { ($1, Int32($0)) })
         let range = trainer.range
         let params = m.model.parameters.values.base + range.lowerBound
+        if run.stepsDone > 0 { params.update(from: run.final.base, count: range.count) }
         defer {
             // The workspace's model stays the zero-shot checkpoint; the run keeps its own weights.
             run.final.base.update(from: params, count: range.count)
             params.update(from: trainer.zeroShot.base, count: range.count)
-            featureCache = featureCache.filter { !$0.key.contains("|\(name)|") }
+            featureCache = featureCache.filter { !$0.key.contains("|\(run.name)|") }
         }
+        let target = min(run.config.steps, trainer.step + (limit ?? run.config.steps))
+        let first = trainer.step
+        write("\(first == 0 ? "training" : "resuming") '\(run.name)' at step \(first + 1): \(run.config.steps) steps × \(B) images (\(run.batchPerDomain) from each training domain), " +
+              "\(run.classes.count) classes, λ=\(run.config.lambda) lr=\(run.config.learningRate) tune=\(run.tune) (\(formatCount(range.count)) trainable)" +
+              "\(run.cache == nil ? "" : ", prefix cached"), averages: \(trainer.averages.map(\.label).joined(separator: ", "))")
+        let progress = ProgressLine("train \(run.name)", total: target - first, workspace: self)
         Interrupt.clear()
         let start = Date()
-        for _ in 0 ..< steps {
+        while trainer.step < target {
             if Interrupt.isRequested {
-                run.stopReason = "interrupted (Ctrl-C) after step \(trainer.step) of \(steps)"
+                run.stopReason = "interrupted (Ctrl-C) after step \(trainer.step) of \(run.config.steps)"
                 progress.finish()
                 break
             }
-            let idx = sampler.next()
+            let idx = run.sampler.next()
             do {
-                if let cache {
-                    cache.gather(idx, rng: &augmentRNG, into: streams.base)
+                if let cache = run.cache {
+                    cache.gather(idx, rng: &run.augmentRNG, into: streams.base)
                 } else {
-                    try images.pixels(for: idx, in: d.dataset, size: S, augment: run.augment, interpolation: Interpolation(rawValue: interp)!, rng: &augmentRNG, into: pixels.base)
+                    try images.pixels(for: idx, in: d.dataset, size: S, augment: run.augment, interpolation: interp, rng: &run.augmentRNG, into: pixels.base)
                 }
             } catch {
                 run.stopReason = "stopped at step \(trainer.step + 1): \(error)"
@@ -326,10 +361,10 @@ extension Workspace {
             let labels = idx.map { position[d.dataset.samples[$0].label]! }
             let t0 = Date()
             do {
-                let r = cache == nil ? try trainer.step(pixels: pixels.base, labels: labels, B: idx.count)
-                                     : try trainer.step(streams: streams.base, labels: labels, B: idx.count)
+                let r = run.cache == nil ? try trainer.step(pixels: pixels.base, labels: labels, B: idx.count)
+                                         : try trainer.step(streams: streams.base, labels: labels, B: idx.count)
                 run.log.append((r, Date().timeIntervalSince(t0)))
-                progress.update(r.step, detail: String(format: "loss %.4f acc %.2f lr %.2e", r.loss, r.accuracy, r.learningRate))
+                progress.update(r.step - first, detail: String(format: "loss %.4f acc %.2f lr %.2e", r.loss, r.accuracy, r.learningRate))
             } catch {
                 run.stopReason = String(describing: error)
                 progress.finish()
@@ -338,10 +373,12 @@ extension Workspace {
         }
         let elapsed = Date().timeIntervalSince(start)
         if let reason = run.stopReason {
-            writeError("train '\(name)': \(reason); the run keeps step \(trainer.step)'s weights and averages")
+            writeError("train '\(run.name)': \(reason); the run keeps step \(trainer.step)'s weights and averages" +
+                       (reason.hasPrefix("interrupted") ? " (continue with: train resume=\(run.name))" : ""))
         }
         if let last = run.log.last {
-            write(String(format: "'%@' done: %d steps in %@, last loss %.4f, train accuracy %.2f", name, trainer.step, duration(elapsed), last.record.loss, last.record.accuracy))
+            write(String(format: "'%@': %d of %d steps done (%d in %@), last loss %.4f, train accuracy %.2f", run.name, trainer.step, run.config.steps,
+                         trainer.step - first, duration(elapsed), last.record.loss, last.record.accuracy))
         }
     }
 

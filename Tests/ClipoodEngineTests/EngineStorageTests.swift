@@ -49,6 +49,15 @@ struct EngineStorageTests {
         #expect([r.next(), r.next(), r.next()] == [0x99EC_5F36_CB75_F2B4, 0xBF6E_1F78_4956_452A, 0x1A5F_849D_4933_E6E0])
     }
 
+    @Test func rngStateRestoresTheStream() {
+        var a = RNG(seed: 5)
+        _ = a.next(); _ = a.normal()   // leaves a cached normal
+        var b = RNG(state: a.state)!
+        #expect((0 ..< 4).map { _ in a.normal() } == (0 ..< 4).map { _ in b.normal() })
+        #expect(a.next() == b.next())
+        #expect(RNG(state: [1, 0, 0, 0, 0, 0, 0]) == nil)   // all-zero xoshiro state is invalid
+    }
+
     @Test func rngDistributions() {
         var r = RNG(seed: 7)
         let n = 200_000

@@ -128,3 +128,46 @@ struct ExperimentTests {
         #expect(try c.workspace.executeInteractive("train steps=1 batch=1 as ok"))
     }
 }
+
+@Suite("runs that save, load and resume")
+struct ResumeTests {
+    /// Interrupted after 3 of 6 steps, saved, loaded into a fresh workspace and resumed, a run
+    /// ends with exactly the weights, averages and losses of the uninterrupted run.
+    @Test(arguments: ["full", "last1"])
+    func resumedRunIsBitIdentical(_ tune: String) throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let dirA = world.root.appendingPathComponent("a").path, dirB = world.root.appendingPathComponent("b").path
+        let dirC = world.root.appendingPathComponent("c").path
+        let setup = ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch seed=2"]
+        let train = "train steps=6 batch=2 lr=1e-3 seed=3 beta=0.1,0.5 ema=0.9 tune=\(tune) views=2"
+        let w1 = Captured(), w2 = Captured(), w3 = Captured()
+        for l in setup + ["\(train) as run", "save run to \(dirA)"] { #expect(try w1.workspace.executeInteractive(l), "\(l): \(w1.stderr)") }
+        for l in setup + ["\(train) pause=3 as run", "save run to \(dirB)"] { #expect(try w2.workspace.executeInteractive(l), "\(l): \(w2.stderr)") }
+        #expect(w2.stdout.contains("'run': 3 of 6 steps done"))
+        for l in ["load run \(dirB)", "train resume=run", "save run to \(dirC)"] { #expect(try w3.workspace.executeInteractive(l), "\(l): \(w3.stderr)") }
+        #expect(w3.stdout.contains("resuming 'run' at step 4"))
+        for file in ["final", "bma_0.1", "bma_0.5", "ema", "swa"] {
+            let a = try SafeTensorsFile(path: "\(dirA)/\(file).safetensors"), c = try SafeTensorsFile(path: "\(dirC)/\(file).safetensors")
+            for n in a.names { #expect(try a.floats(n) == c.floats(n), "\(file): \(n) differs") }
+        }
+        let logA = try String(contentsOfFile: dirA + "/log.csv", encoding: .utf8), logC = try String(contentsOfFile: dirC + "/log.csv", encoding: .utf8)
+        func losses(_ csv: String) -> [String] { csv.split(separator: "\n").map { $0.split(separator: ",").prefix(4).joined(separator: ",") } }
+        #expect(losses(logA) == losses(logC))
+        #expect(losses(logA).count == 7)
+    }
+
+    @Test func resumeRefusesNewSettings() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = Captured()
+        for l in ["load model \(world.model)", "load data \(world.data)", "split target=sketch", "train steps=4 batch=1 pause=1 as r"] {
+            #expect(try c.workspace.executeInteractive(l))
+        }
+        #expect(try !c.workspace.executeInteractive("train resume=r lr=1"))
+        #expect(c.stderr.contains("'lr' cannot change when resuming"))
+        #expect(try c.workspace.executeInteractive("train resume=r"))
+        #expect(try !c.workspace.executeInteractive("train resume=r"))
+        #expect(c.stderr.contains("has done all its 4 steps"))
+    }
+}
