@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodEngine
+import ClipoodImage
 import ClipoodModel
 import ClipoodTrain
 import Foundation
@@ -47,6 +48,22 @@ extension Workspace {
                             .keyword("to", .path(extensions: ["safetensors"]), metavar: "FILE.safetensors", help: "output file"),
                         ],
                         run: { ws, args in try ws.exportWeights(args) }),
+            CommandSpec("features", summary: "image features (N×D float32, L2-normalised) of a split part under a run's weights, or zero-shot",
+                        arguments: [
+                            .positional("run", .name(kind: "run"), optional: true, help: "a run (default: zero-shot weights of the active model)"),
+                            .option("model", .string, default: "final", metavar: "final|bma|bma:B|ema|swa|zeroshot|wise:A", help: "which weights of the run"),
+                            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)"),
+                            .keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file; FILE.labels.npy gets the labels"),
+                        ],
+                        run: { ws, args in try ws.exportFeatures(args, logits: false) }),
+            CommandSpec("logits", summary: "the scaled logits (N×K float32) of a split part among its class set; FILE.labels.npy gets the labels",
+                        arguments: [
+                            .positional("run", .name(kind: "run"), optional: true, help: "a run (default: zero-shot weights of the active model)"),
+                            .option("model", .string, default: "final", metavar: "final|bma|bma:B|ema|swa|zeroshot|wise:A", help: "which weights of the run"),
+                            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)"),
+                            .keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file"),
+                        ],
+                        run: { ws, args in try ws.exportFeatures(args, logits: true) }),
             CommandSpec("log", summary: "a run's per-step log as CSV (step, loss, accuracy, lr, BMA weight, seconds)",
                         arguments: [
                             .positional("run", .name(kind: "run"), help: "the run"),
@@ -115,6 +132,40 @@ extension Workspace {
             try CheckpointWriter.write(m.model, values: full.base, metadata: ["clipood.run": run.name, "clipood.weights": state], to: expandPath(out))
         }
         write("wrote \(run.name) \(state) weights (\(m.model.format.rawValue) names) to \(out)")
+    }
+
+    func exportFeatures(_ args: Arguments, logits: Bool) throws {
+        guard let out = args.string("to").map(expandPath) else { throw args.error("export needs 'to FILE.npy'") }
+        let run: Run? = args.has("run") ? try self.run(args) : nil
+        let m = try run.map { try modelNamed($0.modelName, args) } ?? model(args, argument: "model-name")
+        let d = try run.map { try dataNamed($0.dataName, args) } ?? data(args, argument: "data")
+        let split = try run?.split ?? requireSplit(d, args)
+        let part = args.string("on") ?? "test"
+        let state = run == nil ? "zeroshot" : args.string("model")!
+        let idx = indices(part: part, split: split)
+        guard !idx.isEmpty else { throw args.error("the split has no '\(part)' part") }
+        let classes = classSet(part: part, split: split, data: d)
+        let D = m.model.config.embedDim, N = idx.count, K = classes.count
+        let feats = try imageFeatures(model: m, data: d, indices: idx, run: run, state: state, part: part,
+                                      interpolation: Interpolation(rawValue: run?.interpolation ?? "bicubic") ?? .bicubic)
+        let normed = FloatBuffer(count: N * D), norms = FloatBuffer(count: N)
+        L2Normalize.forward(out: normed.base, norms: norms.base, inp: feats.base, N: N, C: D)
+        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
+        let labels = idx.map { position[d.dataset.samples[$0].label] ?? -1 }
+        let labelsPath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + ".labels.npy"
+        try wrapped(args, "to") {
+            if logits {
+                let text = try textFeatures(model: m, data: d, classes: classes)
+                let z = FloatBuffer(count: N * K)
+                BLAS.sgemm(transB: true, M: N, N: K, K: D, alpha: run?.trainer.loss.scale ?? m.model.logitScale, A: normed.base, lda: D,
+                           B: text.base, ldb: D, C: z.base, ldc: K)
+                try NPY.write(floats: z.base, shape: [N, K], to: out)
+            } else {
+                try NPY.write(floats: normed.base, shape: [N, D], to: out)
+            }
+            try NPY.write(ints: labels, shape: [N], to: labelsPath)
+        }
+        write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run?.name ?? "zero-shot") \(state), \(part)) to \(args.string("to")!), labels to \(labelsPath)")
     }
 
     func logCSV(_ run: Run) -> String {

@@ -13,6 +13,11 @@ signal(SIGINT) { _ in
     if Interrupt.requested != 0 { _exit(130) }
     Interrupt.requested = 1
 }
+// A parent may start us with SIGINT blocked (some test runners and job launchers do): unblock it.
+var interruptSet = sigset_t()
+sigemptyset(&interruptSet)
+sigaddset(&interruptSet, SIGINT)
+pthread_sigmask(SIG_UNBLOCK, &interruptSet, nil)
 
 switch arguments.first {
 case nil:

@@ -71,7 +71,13 @@ struct ExperimentTests {
             "load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch", "zeroshot", "margins top=2",
             "train steps=3 batch=2 lr=1e-3 beta=0.1,0.5 ema=0.9 as mms", "train steps=3 batch=2 lr=1e-3 lambda=0 as ce",
             "eval mms model=bma:0.5", "eval ce model=wise:0.5 on val per_class", "compare", "save mms to \(out)",
+            "export logits mms model=bma:0.5 to \(out)/logits.npy", "export features to \(out)/zs.npy", "export weights ce model=swa to \(out)/ce_swa.safetensors",
         ])
+        let logits = try NPY.read(out + "/logits.npy"), labels = try NPY.read(out + "/logits.labels.npy")
+        #expect(logits.shape == [24, 4] && labels.shape == [24])   // the whole sketch domain, 4 classes
+        let zs = try NPY.read(out + "/zs.npy")
+        #expect(zs.shape == [24, 32])
+        #expect(Set(try SafeTensorsFile(path: out + "/ce_swa.safetensors").names) == Set(try SafeTensorsFile(path: world.model + "/model.safetensors").names))
         #expect(c.stdout.contains("zero-shot tiny on toy test: accuracy"))
         #expect(c.stdout.contains("closest pairs (smallest margins):"))
         for row in ["zero-shot", "mms final (MMS λ=0.3)", "mms bma:0.1", "mms bma:0.5", "mms ema", "mms swa", "mms wise:0.5", "ce final (CE)"] {
@@ -169,5 +175,59 @@ struct ResumeTests {
         #expect(try c.workspace.executeInteractive("train resume=r"))
         #expect(try !c.workspace.executeInteractive("train resume=r"))
         #expect(c.stderr.contains("has done all its 4 steps"))
+    }
+}
+
+@Suite("Ctrl-C during training")
+struct InterruptTests {
+    /// SIGINT while `train` runs: training stops at the next step boundary, says where, keeps a
+    /// usable run, and the session file stops there (exit 1) instead of running on.
+    @Test func ctrlCStopsAtAStepBoundary() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let session = world.root.appendingPathComponent("long.cood")
+        try """
+        load model \(world.model) as tiny
+        load data \(world.data) as toy
+        split target=sketch
+        train steps=10000000 batch=1 lr=1e-4 as long
+        save long to \(world.root.path)/saved
+        """.write(to: session, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = Executable.url
+        p.arguments = ["run", session.path]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        final class Text: @unchecked Sendable { var s = ""; let lock = NSLock() }
+        let stdout = Text(), stderr = Text()
+        out.fileHandleForReading.readabilityHandler = { h in let d = h.availableData; stdout.lock.lock(); stdout.s += String(decoding: d, as: UTF8.self); stdout.lock.unlock() }
+        err.fileHandleForReading.readabilityHandler = { h in let d = h.availableData; stderr.lock.lock(); stderr.s += String(decoding: d, as: UTF8.self); stderr.lock.unlock() }
+        try p.run()
+        // Wait (bounded, so a broken build cannot hang the suite) until training has started.
+        var waited = 0
+        while waited < 600 {
+            stdout.lock.lock(); let started = stdout.s.contains("training 'long'"); stdout.lock.unlock()
+            if started { break }
+            usleep(100_000); waited += 1
+        }
+        usleep(300_000)
+        kill(p.processIdentifier, SIGINT)
+        // Bounded wait: a process that ignores Ctrl-C is a failure, not a hung suite.
+        var polls = 0
+        while p.isRunning && polls < 600 { usleep(100_000); polls += 1 }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            Issue.record("clipood did not stop within 60 s of SIGINT")
+        }
+        p.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
+        err.fileHandleForReading.readabilityHandler = nil
+        let e = stderr.s + String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 1)
+        #expect(e.contains("train 'long': interrupted (Ctrl-C) after step "), "\(e)")
+        #expect(e.contains("(continue with: train resume=long)"))
+        #expect(e.contains("long.cood:5:1: interrupted (Ctrl-C)"))
+        #expect(!FileManager.default.fileExists(atPath: world.root.path + "/saved"))
     }
 }
