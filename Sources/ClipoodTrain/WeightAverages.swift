@@ -99,6 +99,6 @@ public func wiseInterpolate(zeroShot: UnsafePointer<Float>, final: UnsafePointer
     for i in 0 ..< count { out[i] = (1 - alpha) * zeroShot[i] + alpha * final[i] }
 }
 
-func formatBeta(_ b: Double) -> String {
+public func formatBeta(_ b: Double) -> String {
     b == b.rounded() ? String(Int(b)) : String(b)
 }

@@ -31,6 +31,8 @@ public final class Workspace: CommandContext {
     /// Caches: text features per model/prompt/class set, image features per model state and split part.
     var textCache: [String: FloatBuffer] = [:]
     var featureCache: [String: FloatBuffer] = [:]
+    /// The `record` file being written, if any.
+    public internal(set) var recording: Recording?
     public private(set) var interpreter: Interpreter<Workspace>!
 
     public init(write: @escaping (String) -> Void = { print($0) },
@@ -48,7 +50,8 @@ public final class Workspace: CommandContext {
 
     /// Every command of the language, in the order `help` lists them. Later issues add theirs here.
     public static var commands: [CommandSpec<Workspace>] {
-        [helpCommand, loadCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, trainCommand, evalCommand, compareCommand, saveCommand, exportCommand,
+        [helpCommand, loadCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, trainCommand, evalCommand, compareCommand, bmaCommand, curvesCommand,
+         saveCommand, exportCommand, recordCommand,
          tokenizeCommand, preprocessCommand, embedCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
     }
 
@@ -62,6 +65,11 @@ public final class Workspace: CommandContext {
         default: return outputIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
             && ProcessInfo.processInfo.environment["TERM"] != "dumb"
         }
+    }
+
+    /// The prompt's context: the active model and dataset, e.g. "b16·PACS".
+    public var promptContext: String {
+        [activeModelName, activeDataName].compactMap { $0 }.joined(separator: "·")
     }
 
     // MARK: CommandContext
@@ -86,6 +94,7 @@ public final class Workspace: CommandContext {
     public func executeInteractive(_ line: String) throws -> Bool {
         do {
             try interpreter.execute(line: line)
+            recordIfNeeded(line)
             return true
         } catch let e as CommandError {
             writeError(Diagnostic.render(e, line: line, color: useColor))

@@ -20,7 +20,9 @@ struct REPL {
         defer { write_history(historyPath) }
         print("clipood \(clipoodVersion) — type 'help' for commands, Tab to complete, Ctrl-D to quit")
         while true {
+            ReadlineBridge.atPrompt = 1
             guard let cLine = readline(prompt) else { print(""); return 0 }
+            ReadlineBridge.atPrompt = 0
             let line = String(cString: cLine)
             free(cLine)
             if !line.trimmingCharacters(in: .whitespaces).isEmpty { add_history(line) }
@@ -39,8 +41,11 @@ struct REPL {
         return failed ? 1 : 0
     }
 
+    /// "clipood›", or "clipood b16·PACS›" once a model or dataset is active.
     var prompt: String {
-        workspace.useColor ? "\u{01}\u{1B}[1;36m\u{02}clipood›\u{01}\u{1B}[0m\u{02} " : "clipood› "
+        let context = workspace.promptContext
+        let label = context.isEmpty ? "clipood" : "clipood \(context)"
+        return workspace.useColor ? "\u{01}\u{1B}[1;36m\u{02}\(label)›\u{01}\u{1B}[0m\u{02} " : "\(label)› "
     }
 }
 
@@ -50,6 +55,17 @@ enum ReadlineBridge {
     nonisolated(unsafe) static var workspace: Workspace?
     nonisolated(unsafe) static var matches: [String] = []
     nonisolated(unsafe) static var next = 0
+    /// 1 while readline is waiting for a line (Ctrl-C then clears the line instead of interrupting work).
+    nonisolated(unsafe) static var atPrompt: Int32 = 0
+
+    /// Ctrl-C at the prompt: drop the typed line and show a fresh prompt, as shells do.
+    static func clearLine() {
+        rl_free_line_state()
+        rl_replace_line("", 0)
+        rl_crlf()
+        rl_on_new_line()
+        rl_redisplay()
+    }
 
     static func install(_ ws: Workspace) {
         workspace = ws

@@ -10,6 +10,7 @@ workspace.outputIsTerminal = isatty(STDOUT_FILENO) == 1
 // Ctrl-C asks long work to stop at its next safe point (training: the next step boundary);
 // a second Ctrl-C before that ends the process.
 signal(SIGINT) { _ in
+    if ReadlineBridge.atPrompt != 0 { ReadlineBridge.clearLine(); return }
     if Interrupt.requested != 0 { _exit(130) }
     Interrupt.requested = 1
 }

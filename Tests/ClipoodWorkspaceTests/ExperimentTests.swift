@@ -231,3 +231,34 @@ struct InterruptTests {
         #expect(!FileManager.default.fileExists(atPath: world.root.path + "/saved"))
     }
 }
+
+@Suite("inspection and recording")
+struct InspectionTests {
+    @Test func bmaScheduleWithoutARun() throws {
+        let c = Captured()
+        #expect(try c.workspace.executeInteractive("bma beta=0.1,0.5,1 steps=200"))
+        // β = 1 is uniform: θ_0 holds 1/201 of the weight; β < 1 gives the ends more.
+        #expect(c.stdout.contains("\n  1           0.0050      0.100     0.100       0.0050          201  ▄▄▄▄▄▄▄▄▄▄"))
+        #expect(c.stdout.contains("\n0.1           0.1089"))
+    }
+
+    @Test func curvesAndRecording() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = Captured()
+        let file = world.root.appendingPathComponent("rec.cood").path
+        for l in ["record \(file)", "load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                  "split target=nowhere", "train steps=4 batch=1 as r", "curves", "bma r", "record stop"] {
+            _ = try c.workspace.executeInteractive(l)
+        }
+        #expect(c.stdout.contains("run 'r': 4 of 4 steps"))
+        #expect(c.stdout.contains("\nloss  "))
+        #expect(c.stdout.contains("recorded 6 commands to \(file)"))
+        let recorded = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(recorded == ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                             "train steps=4 batch=1 as r", "curves", "bma r"].map { Substring($0) })
+        // The recording replays (failed lines were left out).
+        let replay = Captured()
+        #expect(replay.workspace.runSession(path: file) == 0, "\(replay.stderr)")
+    }
+}

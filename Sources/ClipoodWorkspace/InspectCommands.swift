@@ -1,0 +1,129 @@
+import ClipoodCommands
+import ClipoodTrain
+import Foundation
+
+// bma, curves, record, show models/data/runs.
+
+extension Workspace {
+    static let bmaCommand = CommandSpec<Workspace>(
+        "bma",
+        summary: "the Beta moving average's weight schedule: per step, and the shares of zero-shot and late weights",
+        discussion: """
+        BMA averages θ_0 (zero-shot) … θ_T with weights BetaPDF((k + 0.5)/(T + 1); β, β). β < 1 is
+        U-shaped: the zero-shot and the final weights dominate; β = 1 is a uniform average (SWA);
+        β > 1 favours the middle of training. Give a run to see its betas and step count, or
+        beta= and steps= to explore without one.
+        """,
+        arguments: [
+            .positional("run", .name(kind: "run"), optional: true, help: "a run (its betas and steps)"),
+            .option("beta", .list(.float(0.001 ... 1000)), help: "beta(s) to show (default: the run's, else 0.1,0.5,1)"),
+            .option("steps", .int(1 ... 100_000_000), help: "total steps T (default: the run's, else 1000)"),
+        ],
+        examples: ["bma mms", "bma beta=0.1 steps=5000", "bma beta=0.1,0.5,1,2 steps=500"],
+        run: { ws, args in try ws.bmaSummary(args) })
+
+    static let curvesCommand = CommandSpec<Workspace>(
+        "curves",
+        summary: "a run's logged loss, accuracy and learning rate, summarised",
+        arguments: [.positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)")],
+        run: { ws, args in try ws.curves(args) })
+
+    static let recordCommand = CommandSpec<Workspace>(
+        "record",
+        summary: "write the commands that succeed from now on into a replayable session file",
+        discussion: "Each successful line is appended at once (nothing is lost if the session ends abruptly); failed lines are left out. 'record stop' ends it.",
+        arguments: [.positional("file", .path(extensions: ["cood"]), metavar: "FILE.cood|stop", help: "session file to write, or 'stop'")],
+        examples: ["record Sessions/today.cood", "record stop"],
+        run: { ws, args in
+            let f = args.string("file")!
+            if f == "stop" {
+                guard let r = ws.recording else { throw args.error("not recording") }
+                ws.recording = nil
+                ws.write("recorded \(r.count) command\(r.count == 1 ? "" : "s") to \(r.path)")
+                return
+            }
+            let path = expandPath(f)
+            let header = "# recorded by clipood on \(ISO8601DateFormatter().string(from: Date()))\n"
+            do { try header.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                throw args.error("file", "cannot write '\(f)': \(error.localizedDescription)")
+            }
+            ws.recording = Recording(path: path)
+            ws.write("recording successful commands to \(f) (record stop to end)")
+        })
+
+    func bmaSummary(_ args: Arguments) throws {
+        let run: Run? = args.has("run") ? try self.run(args) : nil
+        let betas: [Double] = args.has("beta") ? args.list("beta").compactMap { if case .float(let b) = $0 { return b } else if case .int(let i) = $0 { return Double(i) } else { return nil } }
+            : run.map { $0.config.betas } ?? [0.1, 0.5, 1]
+        guard !betas.isEmpty else { throw args.error("run '\(run!.name)' kept no BMA; give beta= to explore") }
+        let T = args.int("steps") ?? run?.config.steps ?? 1000
+        var rows: [[String]] = []
+        for b in betas {
+            let w = BetaSchedule.weights(beta: b, steps: T)
+            let total = w.reduce(0, +)
+            let p = w.map { $0 / total }
+            let tail = max(1, (T + 1) / 10)
+            let ess = 1 / p.map { $0 * $0 }.reduce(0, +)
+            rows.append([formatBeta(b), String(format: "%.4f", p[0]), String(format: "%.3f", p.prefix(tail).reduce(0, +)),
+                         String(format: "%.3f", p.suffix(tail).reduce(0, +)), String(format: "%.4f", p[T / 2]), String(format: "%.0f", ess),
+                         sparkline(p, width: 40)])
+        }
+        write("Beta moving average over θ_0 … θ_\(T)\(run.map { " (run '\($0.name)')" } ?? ""): normalised weights")
+        write(TextTable.render(header: ["β", "θ_0 (zero-shot)", "first 10%", "last 10%", "middle step", "effective n", "weights over steps"], rows: rows))
+        write("effective n = 1/Σw²: how many equally weighted checkpoints the average is worth.")
+    }
+
+    func curves(_ args: Arguments) throws {
+        let run = try self.run(args)
+        guard !run.log.isEmpty else { throw args.error("run '\(run.name)' has no logged steps yet") }
+        let losses = run.log.map { Double($0.record.loss) }, accs = run.log.map { Double($0.record.accuracy) }
+        let tail = max(1, losses.count / 10)
+        func mean(_ a: ArraySlice<Double>) -> Double { a.reduce(0, +) / Double(max(a.count, 1)) }
+        let secs = run.log.map(\.seconds)
+        write("run '\(run.name)': \(run.log.count) of \(run.config.steps) steps\(run.stopReason.map { " — " + $0 } ?? "")")
+        write(TextTable.render(header: ["", "first", "last 10% mean", "min", "max", "over steps"], rows: [
+            ["loss", String(format: "%.4f", losses[0]), String(format: "%.4f", mean(losses.suffix(tail))), String(format: "%.4f", losses.min()!),
+             String(format: "%.4f", losses.max()!), sparkline(losses, width: 40)],
+            ["accuracy", String(format: "%.3f", accs[0]), String(format: "%.3f", mean(accs.suffix(tail))), String(format: "%.3f", accs.min()!),
+             String(format: "%.3f", accs.max()!), sparkline(accs, width: 40)],
+            ["lr", String(format: "%.2e", run.log[0].record.learningRate), String(format: "%.2e", run.log.last!.record.learningRate), "", "",
+             sparkline(run.log.map(\.record.learningRate), width: 40)],
+        ]))
+        write(String(format: "%.3f s per step on average (%.1f s in all)", secs.reduce(0, +) / Double(secs.count), secs.reduce(0, +)))
+    }
+
+    /// After every successful interactive line: append it to the recording, if any.
+    func recordIfNeeded(_ line: String) {
+        guard var r = recording else { return }
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, !trimmed.hasPrefix("record"), !trimmed.hasPrefix("#") else { return }
+        if let h = FileHandle(forWritingAtPath: r.path) {
+            h.seekToEndOfFile()
+            h.write((trimmed + "\n").data(using: .utf8)!)
+            h.closeFile()
+            r.count += 1
+            recording = r
+        }
+    }
+}
+
+/// An active `record` session.
+public struct Recording {
+    public let path: String
+    public var count = 0
+}
+
+/// A one-line chart of a series with the block characters ▁▂▃▄▅▆▇█ (means over buckets).
+func sparkline(_ values: [Double], width: Int) -> String {
+    guard !values.isEmpty else { return "" }
+    let n = min(width, values.count)
+    let buckets = (0 ..< n).map { i -> Double in
+        let a = i * values.count / n, b = max(a + 1, (i + 1) * values.count / n)
+        return values[a ..< b].reduce(0, +) / Double(b - a)
+    }
+    let lo = buckets.min()!, hi = buckets.max()!
+    let ticks = Array("▁▂▃▄▅▆▇█")
+    // A flat series (up to rounding) draws as a flat line, not as magnified noise.
+    let flat = hi - lo <= 1e-9 * max(abs(hi), abs(lo))
+    return String(buckets.map { flat ? ticks[3] : ticks[min(7, Int((($0 - lo) / (hi - lo)) * 7.999))] })
+}
