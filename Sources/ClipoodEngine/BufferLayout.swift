@@ -87,12 +87,12 @@ public final class NamedBuffer {
 public final class ParameterStore {
     public let layout: BufferLayout
     public let values: NamedBuffer
-    public let grads: NamedBuffer
+    /// Allocated on first use, so a model that only runs inference holds one copy of its weights.
+    public private(set) lazy var grads = NamedBuffer(layout: layout)
 
     public init(layout: BufferLayout) {
         self.layout = layout
         values = NamedBuffer(layout: layout)
-        grads = NamedBuffer(layout: layout)
     }
 
     public var count: Int { layout.count }

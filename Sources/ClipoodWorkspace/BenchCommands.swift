@@ -1,5 +1,8 @@
 import ClipoodCommands
 import ClipoodEngine
+import ClipoodModel
+import ClipoodTokenizer
+import ClipoodTrain
 import Foundation
 
 // `bench`: measured ceilings that later performance work is compared against.
@@ -25,6 +28,7 @@ extension Workspace {
                 ],
                 examples: ["bench gemm", "bench gemm runs=9 threads=1"],
                 run: { ws, args in try ws.benchGemm(args) }),
+            benchClipCommand,
         ])
 
     func benchGemm(_ args: Arguments) throws {
@@ -47,5 +51,144 @@ extension Workspace {
         }
         write(TextTable.render(header: ["shape", "M×K·K×N", "GFLOP", "median ms", "best ms", "GFLOPS", "best GFLOPS"], rows: rows))
         write("OpenBLAS: " + BLAS.configuration)
+    }
+}
+
+// MARK: bench clip — the workloads that scripts/bench_torch.py runs in PyTorch
+
+extension Workspace {
+    static let benchClipCommand = CommandSpec<Workspace>(
+        "clip",
+        summary: "one CLIP workload on a random-weight ViT-B/32 or ViT-B/16 (224 px, fp32): throughput, GFLOPS, peak memory",
+        discussion: """
+        Workloads: image (encode_image at batch B), text (100 prompts "a photo of a {}." from
+        scripts/bench_classes.txt, context 77), train (one CLIPood step of the full image tower:
+        MMS loss, backward, AdamW, one BMA update), train-last1 (the same step training the last
+        block + ln_post + proj, the frozen prefix's output computed once before timing).
+        One warm-up call, then `runs` timed calls; median and best. FLOPs count 2·M·N·K for every
+        matrix product (patch embedding, qkv, QKᵀ, PV, out proj, MLP, projection); training counts
+        3× the forward of the trained part. Run one workload per process (as scripts/bench_compare
+        does) so that peak memory belongs to that workload.
+        """,
+        arguments: [
+            .option("model", .choice(["b32", "b16"]), default: "b16", help: "architecture"),
+            .option("workload", .choice(["image", "text", "train", "train-last1"]), default: "image", help: "what to time"),
+            .option("batch", .int(1 ... 4096), default: "8", help: "images per call (text: ignored, 100 prompts)"),
+            .option("runs", .int(1 ... 1000), default: "5", help: "timed calls after one warm-up"),
+            .option("threads", .int(1 ... 1024), help: "BLAS threads (default: the threads setting)"),
+            .option("format", .choice(["table", "tsv"]), default: "table", help: "a readable line, or the tab-separated line bench_compare reads"),
+        ],
+        examples: ["bench clip model=b32 workload=image batch=32", "bench clip workload=train batch=12 format=tsv"],
+        run: { ws, args in try ws.benchCLIP(args) })
+
+    func benchCLIP(_ args: Arguments) throws {
+        let name = args.string("model")!, workload = args.string("workload")!
+        let runs = args.int("runs")!
+        let threads = args.int("threads") ?? settings.threads
+        BLAS.threads = threads
+        let config = name == "b32" ? CLIPConfig.vitB32 : CLIPConfig.vitB16
+        let model = CLIPModel(config: config)
+        model.initialiseRandomly(seed: 0)
+        let v = config.vision, S = v.imageSize, D = config.embedDim
+        var rng = RNG(seed: 1)
+        var B = workload == "text" ? 100 : args.int("batch")!
+        var call: () throws -> Void
+        switch workload {
+        case "image":
+            let px = FloatBuffer(count: B * 3 * S * S)
+            rng.fillNormal(px.base, count: px.count)
+            call = { _ = model.vision.forward(pixels: px.base, B: B) }
+        case "text":
+            let classes = try benchClasses()
+            B = classes.count
+            let tokenizer = try wrapped { try CLIPTokenizer.cached() }
+            let ids = tokenizer.tokenize(classes.map { "a photo of a \($0)." }, contextLength: config.text.contextLength)
+            call = { _ = model.text.forward(ids: ids, B: B) }
+        default:
+            let K = 7
+            let text = FloatBuffer(count: K * D)
+            rng.fillNormal(text.base, count: text.count)
+            let norms = FloatBuffer(count: K)
+            L2Normalize.forward(out: text.base, norms: norms.base, inp: text.base, N: K, C: D)
+            var tc = TrainingConfig(steps: runs + 1)
+            tc.learningRate = 5e-6
+            tc.betas = [0.5]
+            tc.swa = false
+            tc.scale = 100
+            tc.trainable = workload == "train" ? .full : .lastBlocks(1)
+            let trainer = Trainer(model: model, textFeatures: text, classes: K, config: tc)
+            let px = FloatBuffer(count: B * 3 * S * S)
+            rng.fillNormal(px.base, count: px.count)
+            let labels = (0 ..< B).map { _ in Int32(rng.below(K)) }
+            if workload == "train" {
+                call = { try trainer.step(pixels: px.base, labels: labels, B: B) }
+            } else {
+                let streams = FloatBuffer(count: B * model.vision.streamSize)
+                model.vision.prefix(pixels: px.base, B: B, upTo: trainer.firstTrainableLayer, into: streams.base)
+                call = { try trainer.step(streams: streams.base, labels: labels, B: B) }
+            }
+        }
+        try call()
+        var seconds: [Double] = []
+        for _ in 0 ..< runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try call()
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        let sorted = seconds.sorted()
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let flops = CLIPFlops.count(config, workload: workload, batch: B)
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let peakMiB = Double(usage.ru_maxrss) / 1024
+        let isStep = workload.hasPrefix("train")
+        let unit = isStep ? "s/step" : workload == "text" ? "prompts/s" : "images/s"
+        let value = isStep ? median : Double(B) / median
+        let batchLabel = workload == "text" ? 100 : B
+        if args.string("format") == "tsv" {
+            write([name, workload, String(batchLabel), unit, String(format: "%.4g", value), String(format: "%.4f", sorted[0]), String(format: "%.4f", median),
+                   String(format: "%.1f", flops / median / 1e9), String(format: "%.0f", peakMiB)].joined(separator: "\t"))
+        } else {
+            write(String(format: "%@ %@ batch %d: %.3g %@ (median of %d; best %.3f s, median %.3f s), %.1f GFLOPS, peak %.0f MiB, %d BLAS threads",
+                         name, workload, batchLabel, value, unit, runs, sorted[0], median, flops / median / 1e9, peakMiB, threads))
+        }
+    }
+
+    /// The 100 class names of scripts/bench_classes.txt (shared with bench_torch.py).
+    func benchClasses() throws -> [String] {
+        let candidates = ["scripts/bench_classes.txt", URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("../../scripts/bench_classes.txt").path]
+        for c in candidates {
+            if let text = try? String(contentsOfFile: c, encoding: .utf8) {
+                let names = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                if !names.isEmpty { return names }
+            }
+        }
+        throw CommandError("cannot find scripts/bench_classes.txt (run from the repository root)")
+    }
+}
+
+/// Analytic FLOPs of the benchmark workloads: 2·M·N·K per matrix product.
+/// Per image (T tokens, width W, L blocks, patch P, MLP width H, embedding D):
+///   patch embedding 2·(T−1)·3P²·W; per block qkv 2·T·W·3W, QKᵀ 2·T²·W, PV 2·T²·W,
+///   out proj 2·T·W², MLP 2·T·W·H·2; projection 2·W·D.
+/// Text per prompt: the same blocks with T = 77 (as CLIP pads; clipood itself stops at the
+/// last end token, so its real work is smaller) and width/MLP of the text tower.
+/// Training: 3× the forward FLOPs of the trained part (forward + two backward products).
+public enum CLIPFlops {
+    static func block(T: Double, W: Double, H: Double) -> Double { 2 * T * W * 3 * W + 4 * T * T * W + 2 * T * W * W + 4 * T * W * H }
+
+    public static func count(_ c: CLIPConfig, workload: String, batch B: Int) -> Double {
+        let v = c.vision, b = Double(B)
+        let T = Double(v.tokens), W = Double(v.width), H = Double(v.mlpWidth), P = Double(v.patchSize), D = Double(c.embedDim)
+        let patch = 2 * (T - 1) * 3 * P * P * W, head = 2 * W * D
+        let visionForward = patch + Double(v.layers) * block(T: T, W: W, H: H) + head
+        switch workload {
+        case "image": return b * visionForward
+        case "text":
+            let t = c.text
+            return b * (Double(t.layers) * block(T: Double(t.contextLength), W: Double(t.width), H: Double(t.mlpWidth)) + 2 * Double(t.width) * D)
+        case "train": return 3 * b * visionForward
+        default: return 3 * b * (block(T: T, W: W, H: H) + head)   // train-last1: only the last block and the head run
+        }
     }
 }

@@ -1,0 +1,308 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// A small gnuplot driver: find the program, feed it a script (data inline as datablocks) on
+// standard input, and turn its failures into errors that quote gnuplot's own message.
+//
+// Safety. gnuplot substitutes `backquoted` shell commands inside double-quoted strings and
+// has system(); every string that comes from data or the user therefore goes into a script
+// only through `gnuplotQuote`, which makes a single-quoted string (where backquotes, `@` and
+// backslashes are literal and a quote is written ''), with line breaks and other control
+// characters replaced by spaces. Datablocks hold numbers only (`GnuplotScript.data`), and the
+// output file is always an absolute path, so `set output '|command'` cannot happen.
+
+/// `s` as a gnuplot single-quoted string literal that evaluates to exactly `s` (control
+/// characters, line breaks included, become spaces: a gnuplot command is one line).
+///
+/// With `enhanced: true` the enhanced-text markup characters `^ _ @ & ~ { }` and the
+/// backslash are escaped with a backslash as well, so that a label drawn in enhanced mode
+/// shows `s` literally. Without it, use the string where enhanced text is off (`noenhanced`).
+public func gnuplotQuote(_ s: String, enhanced: Bool = false) -> String {
+    var out = "'"
+    for scalar in gnuplotSanitize(s).unicodeScalars {
+        if scalar == "'" {
+            out += "''"
+            continue
+        }
+        if enhanced && "\\^_@&~{}".unicodeScalars.contains(scalar) { out += "\\" }
+        out.unicodeScalars.append(scalar)
+    }
+    return out + "'"
+}
+
+/// `s` with every control character (C0, DEL, C1) and Unicode line/paragraph separator replaced by a space.
+public func gnuplotSanitize(_ s: String) -> String {
+    var out = String.UnicodeScalarView()
+    for scalar in s.unicodeScalars {
+        let v = scalar.value
+        let control = v < 0x20 || (v >= 0x7F && v <= 0x9F) || v == 0x2028 || v == 0x2029
+        out.append(control ? " " : scalar)
+    }
+    return String(out)
+}
+
+/// A number for a gnuplot script or datablock: `%.9g`, and `NaN` for anything not finite.
+public func gnuplotNumber(_ x: Double) -> String {
+    x.isFinite ? String(format: "%.9g", x) : "NaN"
+}
+
+/// A failure of gnuplot or of finding it; `description` is the message for the user.
+public struct GnuplotError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ d: String) { description = d }
+
+    static let notInstalled = "gnuplot is not installed: apt-get install gnuplot-nox"
+}
+
+/// Where figures go: a PNG or SVG file of `width`×`height` pixels, or text (gnuplot's `dumb`
+/// terminal) of `columns`×`rows` characters.
+public enum GnuplotTerminal: Equatable, Sendable {
+    case png(width: Int, height: Int)
+    case svg(width: Int, height: Int)
+    case dumb(columns: Int, rows: Int)
+
+    /// The `set terminal` line(s). PNG uses pngcairo when this gnuplot has it (its list of
+    /// terminals is checked in the script itself) and libgd's png otherwise.
+    var setup: String {
+        switch self {
+        case .png(let w, let h):
+            let cairo = "set terminal pngcairo size \(w),\(h) enhanced font 'sans,10'"
+            let gd = "set terminal png size \(w),\(h) enhanced font 'sans,10'"
+            return "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) { \(cairo) } else { \(gd) }"
+        case .svg(let w, let h):
+            return "set terminal svg size \(w),\(h) dynamic enhanced font 'sans,10'"
+        case .dumb(let c, let r):
+            return "set terminal dumb size \(c),\(r)"
+        }
+    }
+
+    public var isText: Bool { if case .dumb = self { return true } else { return false } }
+
+    /// "PNG", "SVG" or "text".
+    public var kind: String {
+        switch self {
+        case .png: return "PNG"
+        case .svg: return "SVG"
+        case .dumb: return "text"
+        }
+    }
+}
+
+/// A gnuplot script under construction: numeric datablocks first, then commands.
+public struct GnuplotScript {
+    public private(set) var datablocks: [String] = []
+    public private(set) var commands: [String] = []
+
+    public init() {}
+
+    /// Adds a datablock of numeric rows (one line per row, values separated by spaces) and
+    /// returns its name (`$name`) for `plot`. Names are made of letters, digits and _.
+    @discardableResult
+    public mutating func data(_ name: String, rows: [[Double]]) -> String {
+        let id = "$" + String(name.unicodeScalars.filter { ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || $0 == "_" })
+        var block = "\(id) << EOD\n"
+        block.reserveCapacity(rows.count * 12 * (rows.first?.count ?? 1) + 32)
+        for r in rows { block += r.map(gnuplotNumber).joined(separator: " ") + "\n" }
+        block += "EOD"
+        datablocks.append(block)
+        return id
+    }
+
+    /// Adds a datablock holding a matrix (rows × columns, row-major) for `plot $m matrix …`.
+    @discardableResult
+    public mutating func matrix(_ name: String, values: [Double], rows: Int, columns: Int) -> String {
+        precondition(values.count == rows * columns, "GnuplotScript.matrix: \(values.count) values for \(rows)×\(columns)")
+        return data(name, rows: (0 ..< rows).map { Array(values[$0 * columns ..< ($0 + 1) * columns]) })
+    }
+
+    /// Adds command lines. Strings from users or data must go through `gnuplotQuote`.
+    public mutating func add(_ lines: String...) { commands += lines }
+
+    public mutating func add(contentsOf lines: [String]) { commands += lines }
+
+    /// The whole script for `terminal`, writing to `output` (an absolute path) or to standard output.
+    public func text(terminal: GnuplotTerminal, output: String?) -> String {
+        var lines = ["set encoding utf8", terminal.setup]
+        if let output { lines.append("set output " + gnuplotQuote(output)) }
+        lines += datablocks
+        lines += commands
+        lines.append("unset output")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Where to look for gnuplot (tests replace it for one task with `Gnuplot.$search.withValue`).
+public struct GnuplotSearch: Sendable {
+    public var environment: [String: String]
+    /// Tried in order after `PATH`.
+    public var fallbacks: [String]
+
+    public init(environment: [String: String], fallbacks: [String] = ["/usr/bin/gnuplot"]) {
+        self.environment = environment
+        self.fallbacks = fallbacks
+    }
+
+    public static var process: GnuplotSearch { GnuplotSearch(environment: ProcessInfo.processInfo.environment) }
+}
+
+/// What gnuplot wrote: standard output (the dumb terminal's text) and its warnings.
+public struct GnuplotOutput: Sendable {
+    public let text: String
+    public let warnings: [String]
+}
+
+/// The gnuplot program, found once per use.
+public struct Gnuplot: Sendable {
+    /// The search for this task; nil: the process environment and /usr/bin/gnuplot.
+    @TaskLocal public static var search: GnuplotSearch?
+
+    public let executable: String
+
+    /// Finds gnuplot: `CLIPOOD_GNUPLOT` (a path to the program) when set, else the first
+    /// `gnuplot` on `PATH`, else the fallbacks (/usr/bin/gnuplot).
+    public static func locate(_ search: GnuplotSearch = Gnuplot.search ?? .process) throws -> String {
+        let fm = FileManager.default
+        func runnable(_ p: String) -> Bool {
+            var isDir: ObjCBool = false
+            return fm.fileExists(atPath: p, isDirectory: &isDir) && !isDir.boolValue && fm.isExecutableFile(atPath: p)
+        }
+        if let forced = search.environment["CLIPOOD_GNUPLOT"], !forced.isEmpty {
+            guard runnable(forced) else {
+                throw GnuplotError(GnuplotError.notInstalled + " (CLIPOOD_GNUPLOT=\(forced) is not an executable file)")
+            }
+            return forced
+        }
+        for dir in (search.environment["PATH"] ?? "").split(separator: ":") where !dir.isEmpty {
+            let p = String(dir) + "/gnuplot"
+            if runnable(p) { return p }
+        }
+        if let p = search.fallbacks.first(where: runnable) { return p }
+        throw GnuplotError(GnuplotError.notInstalled)
+    }
+
+    public init(executable: String? = nil) throws {
+        self.executable = try executable ?? Gnuplot.locate()
+    }
+
+    /// Draws `script` on `terminal` into `output` (made absolute here; nil: standard output,
+    /// for the dumb terminal's text). A PNG or SVG that gnuplot did not write is an error.
+    public func draw(_ script: GnuplotScript, terminal: GnuplotTerminal, output: String?, timeout: TimeInterval = 300) throws -> GnuplotOutput {
+        var path: String?
+        if let output {
+            guard gnuplotSanitize(output) == output else { throw GnuplotError("the output path contains control characters") }
+            path = Gnuplot.absolute(output)
+            try? FileManager.default.removeItem(atPath: path!)
+        }
+        let result = try run(script.text(terminal: terminal, output: path), timeout: timeout)
+        if let path {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+            guard let size, size > 0 else { throw GnuplotError("gnuplot wrote nothing to \(path)") }
+        }
+        let text = terminal.isText ? Gnuplot.cleanText(result.text) : result.text
+        return GnuplotOutput(text: text, warnings: result.warnings)
+    }
+
+    /// Runs a whole script (fed on standard input, read as a file so the first error stops it)
+    /// and returns what it printed; a failure throws gnuplot's message with the script line.
+    public func run(_ script: String, timeout: TimeInterval = 300) throws -> GnuplotOutput {
+        _ = Gnuplot.ignoreSIGPIPE
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        // -d: no ~/.gnuplot; /dev/stdin: a load file, so gnuplot stops at the first error.
+        process.arguments = FileManager.default.fileExists(atPath: "/dev/stdin") ? ["-d", "/dev/stdin"] : ["-d"]
+        var env = ProcessInfo.processInfo.environment
+        env["LC_NUMERIC"] = "C"
+        env.removeValue(forKey: "DISPLAY")
+        process.environment = env
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        do { try process.run() } catch {
+            throw GnuplotError("cannot start gnuplot (\(executable)): \(error.localizedDescription)")
+        }
+        let group = DispatchGroup()
+        let outBox = DataBox(), errBox = DataBox()
+        let input = Data(script.utf8)
+        group.enter()
+        DispatchQueue.global().async {
+            // gnuplot may stop early (an error) and close its end: EPIPE, not a signal.
+            try? stdin.fileHandleForWriting.write(contentsOf: input)
+            try? stdin.fileHandleForWriting.close()
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            outBox.data = stdout.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            errBox.data = stderr.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let finished = group.wait(timeout: .now() + timeout) == .success
+        if !finished {
+            process.terminate()
+            _ = group.wait(timeout: .now() + 5)
+        }
+        process.waitUntilExit()
+        if !finished { throw GnuplotError("gnuplot did not finish within \(Int(timeout)) s") }
+        let out = String(decoding: outBox.data, as: UTF8.self)
+        let err = String(decoding: errBox.data, as: UTF8.self)
+        let lines = err.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let isWarning = { (l: String) in l.lowercased().contains("warning:") }
+        let failure = process.terminationStatus != 0 || process.terminationReason != .exit
+            || lines.contains { !isWarning($0) && ($0.range(of: #"line \d+:"#, options: .regularExpression) != nil || $0.hasPrefix("system error")) }
+        if failure {
+            throw GnuplotError(Gnuplot.describeFailure(lines.filter { !isWarning($0) }, status: process.terminationStatus, script: script))
+        }
+        return GnuplotOutput(text: out, warnings: lines.filter(isWarning))
+    }
+
+    /// "gnuplot failed: MESSAGE (script line N: `LINE`)", from its stderr.
+    static func describeFailure(_ lines: [String], status: Int32, script: String) -> String {
+        var message = lines.filter { !$0.hasPrefix("^") && !$0.hasPrefix("gnuplot>") }
+        var where_ = ""
+        if let i = message.firstIndex(where: { $0.range(of: #"line \d+:"#, options: .regularExpression) != nil }) {
+            let l = message[i]
+            let r = l.range(of: #"line \d+:"#, options: .regularExpression)!
+            let n = Int(l[r].dropFirst(5).dropLast()) ?? 0
+            message[i] = String(l[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+            let scriptLines = script.split(separator: "\n", omittingEmptySubsequences: false)
+            if n >= 1 && n <= scriptLines.count {
+                var s = String(scriptLines[n - 1])
+                if s.count > 160 { s = String(s.prefix(157)) + "…" }
+                where_ = " (script line \(n): \(s))"
+            }
+        }
+        let text = message.joined(separator: "; ")
+        return "gnuplot failed: " + (text.isEmpty ? "exit status \(status)" : text) + where_
+    }
+
+    /// The dumb terminal's text without its form feed, trailing blanks and blank edges.
+    static func cleanText(_ s: String) -> String {
+        var lines = s.replacingOccurrences(of: "\u{0C}", with: "").split(separator: "\n", omittingEmptySubsequences: false)
+            .map { String($0).replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression) }
+        while lines.first?.isEmpty == true { lines.removeFirst() }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        return lines.joined(separator: "\n")
+    }
+
+    /// An absolute, standardised path (relative ones against the current directory).
+    static func absolute(_ p: String) -> String {
+        let base = p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+        return URL(fileURLWithPath: base).standardizedFileURL.path
+    }
+
+    /// Writing to a gnuplot that already stopped must fail with EPIPE, not kill the process.
+    static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+}
+
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
