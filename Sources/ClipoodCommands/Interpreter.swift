@@ -57,9 +57,11 @@ public final class Interpreter<Context: CommandContext> {
         scriptStack.append(file)
         defer { scriptStack.removeLast() }
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on the newline byte: Swift treats "\r\n" as one Character, so splitting
+        // Characters on "\n" would run a CRLF file as a single line.
+        for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
+            let line = String(raw.last == "\r" ? raw.dropLast() : raw)
             do {
                 if let hook = willExecuteScriptLine, !(try Lexer.tokenize(line)).isEmpty { try hook(line) }
                 try execute(line: line)

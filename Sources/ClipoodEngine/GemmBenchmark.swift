@@ -26,8 +26,9 @@ public enum GemmBenchmark {
         public var bestGFLOPS: Double { shape.gflop / bestSeconds }
     }
 
-    /// One warm-up call, then `runs` timed calls, on seeded random inputs.
-    public static func run(_ shape: GemmShape, runs: Int) -> Result {
+    /// One warm-up call, then `runs` timed calls, on seeded random inputs. `shouldStop` is
+    /// asked between calls (Ctrl-C); the result then has fewer timings.
+    public static func run(_ shape: GemmShape, runs: Int, shouldStop: () -> Bool = { false }) -> Result {
         let a = FloatBuffer(count: shape.M * shape.K), b = FloatBuffer(count: shape.K * shape.N), c = FloatBuffer(count: shape.M * shape.N)
         var rng = RNG(seed: 1)
         rng.fillUniform(a.base, count: a.count, -1, 1)
@@ -36,6 +37,7 @@ public enum GemmBenchmark {
         call()
         var seconds: [Double] = []
         for _ in 0 ..< max(1, runs) {
+            if shouldStop() && !seconds.isEmpty { break }
             let t0 = DispatchTime.now().uptimeNanoseconds
             call()
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)

@@ -44,12 +44,14 @@ extension Workspace {
         write("sgemm, fp32, \(threads) BLAS thread\(threads == 1 ? "" : "s"), median of \(runs) after warm-up")
         var rows: [[String]] = []
         for s in shapes {
-            let r = GemmBenchmark.run(s, runs: runs)
+            if Interrupt.isRequested { break }
+            let r = GemmBenchmark.run(s, runs: runs, shouldStop: { Interrupt.isRequested })
             rows.append([s.label, "\(s.M)×\(s.K)·\(s.K)×\(s.N)", String(format: "%.2f", s.gflop),
                          String(format: "%.1f", r.medianSeconds * 1000), String(format: "%.1f", r.bestSeconds * 1000),
                          String(format: "%.1f", r.medianGFLOPS), String(format: "%.1f", r.bestGFLOPS)])
         }
         write(TextTable.render(header: ["shape", "M×K·K×N", "GFLOP", "median ms", "best ms", "GFLOPS", "best GFLOPS"], rows: rows))
+        if Interrupt.isRequested { throw CommandError("interrupted (Ctrl-C); the table shows the runs made so far") }
         write("OpenBLAS: " + BLAS.configuration)
     }
 }

@@ -9,29 +9,43 @@ import Darwin
 // standard input, and turn its failures into errors that quote gnuplot's own message.
 //
 // Safety. gnuplot substitutes `backquoted` shell commands inside double-quoted strings and
-// has system(); every string that comes from data or the user therefore goes into a script
-// only through `gnuplotQuote`, which makes a single-quoted string (where backquotes, `@` and
-// backslashes are literal and a quote is written ''), with line breaks and other control
-// characters replaced by spaces. Datablocks hold numbers only (`GnuplotScript.data`), and the
-// output file is always an absolute path, so `set output '|command'` cannot happen.
+// has system(); every string that comes from data or the user (titles, labels, class names,
+// paths) therefore enters a script only through `gnuplotQuote`. Datablocks hold numbers only
+// (`GnuplotScript.data`), and the output file is always an absolute path, so
+// `set output '|command'` cannot happen.
 
-/// `s` as a gnuplot single-quoted string literal that evaluates to exactly `s` (control
-/// characters, line breaks included, become spaces: a gnuplot command is one line).
+/// `s` as a gnuplot string literal that evaluates to exactly `s`, whatever it holds; control
+/// characters (line breaks included: a gnuplot command is one line) become spaces.
+///
+/// The literal is double-quoted, with the characters gnuplot could act on written as octal
+/// escapes: `"` \042, `\` \134, the backquote \140 (so command substitution never sees one)
+/// and `@` \100 (no macro). Single-quoted strings would need no escapes, but gnuplot 5.4's
+/// scanner misreads a doubled quote `''` at the start of a string or next to another one
+/// (`'''x'` scans as an empty string and a stray token), which breaks names like `'a` or `a''`.
 ///
 /// With `enhanced: true` the enhanced-text markup characters `^ _ @ & ~ { }` and the
-/// backslash are escaped with a backslash as well, so that a label drawn in enhanced mode
-/// shows `s` literally. Without it, use the string where enhanced text is off (`noenhanced`).
+/// backslash get a backslash in front as well, so that a label drawn in enhanced mode shows
+/// `s` literally. Without it, use the string where enhanced text is off (`noenhanced`).
+/// Tic labels of `set xtics ("label" pos, …)` are printf formats too: see `gnuplotTicLabel`.
 public func gnuplotQuote(_ s: String, enhanced: Bool = false) -> String {
-    var out = "'"
+    var out = "\""
     for scalar in gnuplotSanitize(s).unicodeScalars {
-        if scalar == "'" {
-            out += "''"
-            continue
+        if enhanced && "\\^_@&~{}".unicodeScalars.contains(scalar) { out += "\\134" }
+        switch scalar {
+        case "\"": out += "\\042"
+        case "\\": out += "\\134"
+        case "`": out += "\\140"
+        case "@": out += "\\100"
+        default: out.unicodeScalars.append(scalar)
         }
-        if enhanced && "\\^_@&~{}".unicodeScalars.contains(scalar) { out += "\\" }
-        out.unicodeScalars.append(scalar)
     }
-    return out + "'"
+    return out + "\""
+}
+
+/// A tic label for `set xtics ("label" pos, …)`: gnuplot formats those with the tic's
+/// position, so `%` is doubled (a class called "100%" stays "100%"; "%s" never reaches printf).
+public func gnuplotTicLabel(_ s: String) -> String {
+    gnuplotQuote(s.replacingOccurrences(of: "%", with: "%%"))
 }
 
 /// `s` with every control character (C0, DEL, C1) and Unicode line/paragraph separator replaced by a space.
@@ -197,13 +211,17 @@ public struct Gnuplot: Sendable {
             path = Gnuplot.absolute(output)
             try? FileManager.default.removeItem(atPath: path!)
         }
-        let result = try run(script.text(terminal: terminal, output: path), timeout: timeout)
+        let text = script.text(terminal: terminal, output: path)
+        // For debugging a figure: CLIPOOD_GNUPLOT_SCRIPT=FILE keeps the last script.
+        if let keep = ProcessInfo.processInfo.environment["CLIPOOD_GNUPLOT_SCRIPT"], !keep.isEmpty {
+            try? text.write(toFile: keep, atomically: true, encoding: .utf8)
+        }
+        let result = try run(text, timeout: timeout)
         if let path {
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
             guard let size, size > 0 else { throw GnuplotError("gnuplot wrote nothing to \(path)") }
         }
-        let text = terminal.isText ? Gnuplot.cleanText(result.text) : result.text
-        return GnuplotOutput(text: text, warnings: result.warnings)
+        return GnuplotOutput(text: terminal.isText ? Gnuplot.cleanText(result.text) : result.text, warnings: result.warnings)
     }
 
     /// Runs a whole script (fed on standard input, read as a file so the first error stops it)

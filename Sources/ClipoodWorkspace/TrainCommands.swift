@@ -173,6 +173,7 @@ extension Workspace {
             let progress = ProgressLine("embedding \(part)", total: indices.count, workspace: self)
             var start = 0
             while start < indices.count {
+                if Interrupt.isRequested { progress.finish(); throw CommandError("interrupted (Ctrl-C) while embedding \(part)") }
                 let b = min(batch, indices.count - start)
                 try images.pixels(for: Array(indices[start ..< start + b]), in: d.dataset, size: S, augment: false,
                                   interpolation: interpolation, rng: &rng, into: pixels.base)

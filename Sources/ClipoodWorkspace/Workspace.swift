@@ -52,7 +52,7 @@ public final class Workspace: CommandContext {
     public static var commands: [CommandSpec<Workspace>] {
         [helpCommand, loadCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, trainCommand, evalCommand, compareCommand, bmaCommand, curvesCommand,
          saveCommand, exportCommand, recordCommand,
-         tokenizeCommand, preprocessCommand, embedCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
+         tokenizeCommand, preprocessCommand, embedCommand, plotCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
     }
 
     public var registry: Registry<Workspace> { interpreter.registry }

@@ -29,10 +29,13 @@ case "run":
         exit(2)
     }
     exit(workspace.runSession(path: arguments[1]))
+case "notebook":
+    exit(workspace.runNotebook(arguments: Array(arguments.dropFirst())))
 case "-h", "--help":
     print("""
     usage: clipood                  start the interactive prompt
            clipood run FILE.cood    run a session file (- reads standard input); stops at the first error
+           clipood notebook [--check] FILE.md   run a notebook's clipood cells and write their outputs into it
            clipood COMMAND …        run one command, e.g. `clipood bench gemm` or `clipood help train`
     """)
     exit(workspace.executeArguments(["help"]))

@@ -234,3 +234,13 @@ struct ScriptTests {
         do { try interp.execute(line: "  boom") } catch let e as CommandError { #expect(e.column == 3) }
     }
 }
+
+@Suite("line endings")
+struct LineEndingTests {
+    @Test func crlfSessionFilesRunLineByLine() throws {
+        let ctx = FakeContext()
+        let interp = Interpreter(registry: testRegistry, context: ctx)
+        try interp.runScript(text: "plot\r\nprompt\r\n", file: "w.cood")
+        #expect(ctx.log == ["plot", "prompt"])
+    }
+}
