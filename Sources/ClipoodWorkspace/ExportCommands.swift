@@ -74,11 +74,9 @@ extension Workspace {
 
     func margins(_ args: Arguments) throws {
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
-        let K = d.dataset.classes.count, D = m.model.config.embedDim
-        let text = try textFeatures(model: m, data: d, classes: Array(0 ..< K))
+        let K = d.dataset.classes.count
         let lambda = args.float("lambda")!
-        let loss = MMSLoss(textFeatures: text, classes: K, dim: D, lambda: lambda, scale: 1)
-        let mm = loss.margins(), names = d.dataset.classNames
+        let mm = try marginMatrix(model: m, data: d, lambda: lambda), names = d.dataset.classNames
         if let out = args.string("to") {
             if out.hasSuffix(".npy") {
                 try wrapped(args, "to") { try NPY.write(floats: mm, shape: [K, K], to: expandPath(out)) }

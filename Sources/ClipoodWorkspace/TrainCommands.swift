@@ -256,7 +256,6 @@ extension Workspace {
         let tune = args.string("tune")!
         let trainable = try parseTune(tune, model: m, args: args)
         if args.string("cache") == "on" && tune == "full" { throw args.error("cache", "cache=on needs a frozen prefix: tune=lastK or proj") }
-        let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
         let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }
         guard !byDomain.isEmpty else { throw args.error("the split's training part is empty") }
         let batch = args.int("batch")!
