@@ -53,7 +53,7 @@ public final class TextTower {
         let W = config.text.width
         var l = BufferLayout()
         embedded = l.add("embedded", [B, T, W])
-        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, saved: saved)
+        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: saved ? 0 : config.text.layers)
         pooled = l.add("pooled", [B, W]); lnFinal = l.add("ln_final", [B, W]); meanF = l.add("ln_final.mean", [B]); rstdF = l.add("ln_final.rstd", [B])
         features = l.add("features", [B, config.embedDim])
         if saved {

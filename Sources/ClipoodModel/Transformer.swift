@@ -38,18 +38,21 @@ final class TransformerStack {
         self.activation = activation; self.causal = causal; self.eps = eps
     }
 
-    /// Adds the stack's activation slots for (B, T) to `layout`; `saved` layers get their own slots.
-    func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, saved: Bool) -> [LayerSlots] {
+    /// Adds the stack's activation slots for (B, T) to `layout`. Blocks from `keptFrom` on get
+    /// their own slots (kept for backward); the blocks before it share one set, reused layer after
+    /// layer (their activations are never needed again). Inference: keptFrom = count.
+    func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, keptFrom: Int) -> [LayerSlots] {
         let N = B * T, W = width, H = mlpWidth
-        let count = saved ? blocks.count : min(1, blocks.count)
-        let slots = (0 ..< count).map { l -> LayerSlots in
-            func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(l).\(n)", shape) }
+        func slots(_ label: String) -> LayerSlots {
+            func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(label).\(n)", shape) }
             return LayerSlots(ln1: a("ln1", [N, W]), mean1: a("mean1", [N]), rstd1: a("rstd1", [N]), qkv: a("qkv", [N, 3 * W]),
                               probs: a("probs", [B, heads, T, T]), att: a("att", [N, W]), res1: a("res1", [N, W]),
                               ln2: a("ln2", [N, W]), mean2: a("mean2", [N]), rstd2: a("rstd2", [N]), fc: a("fc", [N, H]),
                               act: a("act", [N, H]), out: a("out", [N, W]))
         }
-        return saved ? slots : Array(repeating: slots[0], count: blocks.count)
+        let kept = max(0, min(keptFrom, blocks.count))
+        let shared = kept > 0 ? slots("shared") : nil
+        return (0 ..< blocks.count).map { l in l < kept ? shared! : slots(String(l)) }
     }
 
     func addGradSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int) -> GradSlots {

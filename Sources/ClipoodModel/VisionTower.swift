@@ -10,7 +10,7 @@ public final class VisionTower {
     let arena = Arena(layout: BufferLayout())
 
     // Activation slots for the current (B, saved) shape.
-    private var shape: (B: Int, saved: Bool)? = nil
+    private var shape: (B: Int, saved: Bool, keptFrom: Int)? = nil
     private var patches: TensorSlot!, embedded: TensorSlot!, tokens: TensorSlot!, lnPre: TensorSlot!, meanPre: TensorSlot!, rstdPre: TensorSlot!
     private var pooled: TensorSlot!, lnPost: TensorSlot!, meanPost: TensorSlot!, rstdPost: TensorSlot!, features: TensorSlot!
     private var layers: [TransformerStack.LayerSlots] = []
@@ -31,13 +31,15 @@ public final class VisionTower {
     }
 
     /// Lays out activations for batch B once; later calls with the same shape allocate nothing.
-    func prepare(B: Int, saved: Bool) {
-        if let s = shape, s.B == B, s.saved == saved { return }
+    /// With `saved`, blocks from `keptFrom` on keep their activations for backward.
+    func prepare(B: Int, saved: Bool, keptFrom: Int = 0) {
+        let keptFrom = saved ? keptFrom : config.vision.layers
+        if let s = shape, s.B == B, s.saved == saved, s.keptFrom == keptFrom { return }
         let v = config.vision, W = v.width, T = v.tokens, NP = T - 1, K = 3 * v.patchSize * v.patchSize
         var l = BufferLayout()
         patches = l.add("patches", [B * NP, K]); embedded = l.add("embedded", [B, NP, W]); tokens = l.add("tokens", [B, T, W])
         lnPre = l.add("ln_pre", [B, T, W]); meanPre = l.add("ln_pre.mean", [B * T]); rstdPre = l.add("ln_pre.rstd", [B * T])
-        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, saved: saved)
+        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: keptFrom)
         pooled = l.add("pooled", [B, W]); lnPost = l.add("ln_post", [B, W]); meanPost = l.add("ln_post.mean", [B]); rstdPost = l.add("ln_post.rstd", [B])
         features = l.add("features", [B, config.embedDim])
         if saved {
@@ -48,14 +50,17 @@ public final class VisionTower {
         }
         arena.ensure(layout: l)
         clsIndex = [Int32](repeating: 0, count: B)
-        shape = (B, saved)
+        shape = (B, saved, keptFrom)
     }
 
     /// Encodes B images (B, 3, S, S), already normalised. With `saveForBackward`, keeps every
     /// activation for `backward`. Returns a pointer to the (B, D) features, valid until the next call.
+    /// `keepFrom`: with `saveForBackward`, the first block whose activations are kept (blocks
+    /// below it are frozen and need none) — pass the first trainable block.
     @discardableResult
-    public func forward(pixels: UnsafePointer<Float>, B: Int, saveForBackward: Bool = false) -> UnsafeMutablePointer<Float> {
-        prepare(B: B, saved: saveForBackward)
+    public func forward(pixels: UnsafePointer<Float>, B: Int, saveForBackward: Bool = false, keepFrom: Int = 0) -> UnsafeMutablePointer<Float> {
+        prepare(B: B, saved: saveForBackward, keptFrom: keepFrom)
+        keptFrom = saveForBackward ? keepFrom : config.vision.layers
         forwardStart = 0
         streamInput = nil
         let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize
@@ -82,6 +87,8 @@ public final class VisionTower {
 
     /// The block where the last forward started (0 for images; more for `forward(stream:…)`).
     private var forwardStart = 0
+    /// The first block whose activations the last forward kept.
+    private var keptFrom = 0
     private var streamInput: UnsafePointer<Float>? = nil
 
     /// Runs the frozen prefix — patch embedding, ln_pre and blocks 0 ..< `layer` — and writes the
@@ -105,7 +112,8 @@ public final class VisionTower {
     /// `forward(pixels:)` on the pixels that produced the stream.
     @discardableResult
     public func forward(stream: UnsafePointer<Float>, fromLayer layer: Int, B: Int, saveForBackward: Bool = false) -> UnsafeMutablePointer<Float> {
-        prepare(B: B, saved: saveForBackward)
+        prepare(B: B, saved: saveForBackward, keptFrom: layer)
+        keptFrom = saveForBackward ? layer : config.vision.layers
         forwardStart = layer
         streamInput = stream
         let v = config.vision, W = v.width, T = v.tokens
@@ -149,6 +157,7 @@ public final class VisionTower {
         case .full, .projection: first = 0
         case .lastBlocks(let k): first = max(0, v.layers - k)
         }
+        precondition(first >= keptFrom || trainable == .projection, "VisionTower.backward: blocks below \(keptFrom) kept no activations; forward with keepFrom ≤ \(first)")
         if let stream = streamInput, forwardStart > 0 {
             // The forward started from a cached stream: nothing below block `forwardStart` ran.
             precondition(first >= forwardStart && dpixels == nil, "VisionTower.backward: the forward started at block \(forwardStart); cannot train below it")

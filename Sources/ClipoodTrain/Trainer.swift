@@ -82,7 +82,7 @@ public final class Trainer {
     /// every average stay those of the last good step.
     @discardableResult
     public func step(pixels: UnsafePointer<Float>, labels: [Int32], B: Int) throws -> StepRecord {
-        try step(labels: labels, B: B) { model.vision.forward(pixels: pixels, B: B, saveForBackward: true) }
+        try step(labels: labels, B: B) { model.vision.forward(pixels: pixels, B: B, saveForBackward: true, keepFrom: firstTrainableLayer) }
     }
 
     /// The first block that gets gradients under `config.trainable` (the layer count for `proj`).
