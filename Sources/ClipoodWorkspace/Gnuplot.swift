@@ -233,6 +233,10 @@ public struct Gnuplot: Sendable {
         // -d: no ~/.gnuplot; /dev/stdin: a load file, so gnuplot stops at the first error.
         process.arguments = FileManager.default.fileExists(atPath: "/dev/stdin") ? ["-d", "/dev/stdin"] : ["-d"]
         var env = ProcessInfo.processInfo.environment
+        // Scripts are UTF-8 (`set encoding utf8`); under a C/POSIX locale gnuplot warns that iconv
+        // cannot convert (seen under `sudo` and in minimal environments), so give it a UTF-8 one.
+        // C.UTF-8 is built into glibc, so it exists even where no locales are installed.
+        env["LC_ALL"] = "C.UTF-8"
         env["LC_NUMERIC"] = "C"
         env.removeValue(forKey: "DISPLAY")
         process.environment = env
