@@ -11,7 +11,7 @@ extension Workspace {
     static let marginsCommand = CommandSpec<Workspace>(
         "margins",
         summary: "the text-derived class margins λ·(1 − cos(t_y, t_j)) of the active model and dataset",
-        discussion: "Closest pairs get the smallest margins: MMS pushes hardest on classes whose names the text encoder confuses least… and least on near-synonyms.",
+        discussion: "Class pairs whose prompts the text encoder finds similar get small margins (MMS asks little separation between near-synonyms); dissimilar pairs get margins up to 2λ.",
         arguments: [
             .option("lambda", .float(0 ... 10), default: "0.3", help: "margin strength λ"),
             .option("top", .int(1 ... 10_000), default: "5", help: "how many closest and farthest pairs to list"),
