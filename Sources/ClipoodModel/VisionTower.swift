@@ -63,18 +63,9 @@ public final class VisionTower {
         keptFrom = saveForBackward ? keepFrom : config.vision.layers
         forwardStart = 0
         streamInput = nil
-        let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize
-        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
-        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
-        PatchEmbedding.forward(out: A(embedded), patches: A(patches), images: pixels, weight: P(conv1), bias: nil,
-                               B: B, CI: 3, H: S, W: S, P: v.patchSize, C: W)
-        ClassPositionEmbedding.forward(out: A(tokens), patches: A(embedded), classToken: P(classEmbedding), positions: P(positions), B: B, T: T, C: W)
-        LayerNorm.forward(out: A(lnPre), mean: A(meanPre), rstd: A(rstdPre), inp: A(tokens), weight: P(lnPreW), bias: P(lnPreB), N: B * T, C: W, eps: config.layerNormEps)
-        let out = stack.forward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers)
-        clsIndex.withUnsafeBufferPointer { GatherRows.forward(out: A(pooled), inp: out, index: $0.baseAddress!, B: B, T: T, C: W) }
-        LayerNorm.forward(out: A(lnPost), mean: A(meanPost), rstd: A(rstdPost), inp: A(pooled), weight: P(lnPostW), bias: P(lnPostB), N: B, C: W, eps: config.layerNormEps)
-        Projection.forward(out: A(features), inp: A(lnPost), weight: P(proj), N: B, C: W, OC: config.embedDim)
-        return A(features)
+        let x = embed(pixels: pixels, B: B)
+        let out = stack.forward(input: x, B: B, T: config.vision.tokens, params: params, arena: arena, slots: layers)
+        return head(out, B: B)
     }
 
     /// The (B, W) class-token vector after ln_post, before projection (for debugging and probes).
@@ -96,15 +87,10 @@ public final class VisionTower {
     public func prefix(pixels: UnsafePointer<Float>, B: Int, upTo layer: Int, into out: UnsafeMutablePointer<Float>) {
         precondition(layer >= 0 && layer <= config.vision.layers)
         prepare(B: B, saved: false)
-        let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize
-        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
-        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
-        PatchEmbedding.forward(out: A(embedded), patches: A(patches), images: pixels, weight: P(conv1), bias: nil,
-                               B: B, CI: 3, H: S, W: S, P: v.patchSize, C: W)
-        ClassPositionEmbedding.forward(out: A(tokens), patches: A(embedded), classToken: P(classEmbedding), positions: P(positions), B: B, T: T, C: W)
-        LayerNorm.forward(out: A(lnPre), mean: A(meanPre), rstd: A(rstdPre), inp: A(tokens), weight: P(lnPreW), bias: P(lnPreB), N: B * T, C: W, eps: config.layerNormEps)
-        let x = layer == 0 ? A(lnPre) : stack.forward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers, start: 0, end: layer)
-        out.update(from: x, count: B * T * W)
+        let v = config.vision
+        let embedded = embed(pixels: pixels, B: B)
+        let x = layer == 0 ? embedded : stack.forward(input: embedded, B: B, T: v.tokens, params: params, arena: arena, slots: layers, start: 0, end: layer)
+        out.update(from: x, count: B * v.tokens * v.width)
     }
 
     /// Runs blocks `layer ..< L` and the head on a residual stream (B, T, W) computed by `prefix`
@@ -116,11 +102,29 @@ public final class VisionTower {
         keptFrom = saveForBackward ? layer : config.vision.layers
         forwardStart = layer
         streamInput = stream
-        let v = config.vision, W = v.width, T = v.tokens
+        let v = config.vision
+        let out: UnsafePointer<Float> = layer == v.layers ? stream
+            : UnsafePointer(stack.forward(input: stream, B: B, T: v.tokens, params: params, arena: arena, slots: layers, start: layer))
+        return head(out, B: B)
+    }
+
+    /// Patch embedding, class token and positions, ln_pre: the stream entering block 0.
+    private func embed(pixels: UnsafePointer<Float>, B: Int) -> UnsafeMutablePointer<Float> {
+        let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
-        let out: UnsafePointer<Float> = layer == v.layers ? stream
-            : UnsafePointer(stack.forward(input: stream, B: B, T: T, params: params, arena: arena, slots: layers, start: layer))
+        PatchEmbedding.forward(out: A(embedded), patches: A(patches), images: pixels, weight: P(conv1), bias: nil,
+                               B: B, CI: 3, H: S, W: S, P: v.patchSize, C: W)
+        ClassPositionEmbedding.forward(out: A(tokens), patches: A(embedded), classToken: P(classEmbedding), positions: P(positions), B: B, T: T, C: W)
+        LayerNorm.forward(out: A(lnPre), mean: A(meanPre), rstd: A(rstdPre), inp: A(tokens), weight: P(lnPreW), bias: P(lnPreB), N: B * T, C: W, eps: config.layerNormEps)
+        return A(lnPre)
+    }
+
+    /// The class token of the last block's output → ln_post → projection: the (B, D) features.
+    private func head(_ out: UnsafePointer<Float>, B: Int) -> UnsafeMutablePointer<Float> {
+        let W = config.vision.width, T = config.vision.tokens
+        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
+        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
         clsIndex.withUnsafeBufferPointer { GatherRows.forward(out: A(pooled), inp: out, index: $0.baseAddress!, B: B, T: T, C: W) }
         LayerNorm.forward(out: A(lnPost), mean: A(meanPost), rstd: A(rstdPost), inp: A(pooled), weight: P(lnPostW), bias: P(lnPostB), N: B, C: W, eps: config.layerNormEps)
         Projection.forward(out: A(features), inp: A(lnPost), weight: P(proj), N: B, C: W, OC: config.embedDim)
