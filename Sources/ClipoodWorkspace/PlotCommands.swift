@@ -73,6 +73,20 @@ extension Workspace {
                         ] + plotOutputArguments("sweep_RUN"),
                         examples: ["plot sweep mms", "plot sweep mms on open vs=val"],
                         run: { ws, args in try ws.plotSweep(args) }),
+            CommandSpec("runs", summary: "λ and β sweeps: every run's final weights and averages, in against out of distribution",
+                        discussion: """
+                        One point per run (labelled with its λ; λ = 0 is the cross-entropy baseline) and one
+                        per average (labelled bma:β, ema, swa), x = accuracy on the `vs` part (in
+                        distribution), y = accuracy on the `on` part (out of distribution) — train runs that
+                        differ in lambda= or beta= and draw them together. The zero-shot model is marked.
+                        """,
+                        arguments: [
+                            .positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)"),
+                            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "the out-of-distribution part, y (default test)"),
+                            .option("vs", .choice(["val", "open", "test", "train"]), default: "val", help: "the in-distribution part, x"),
+                        ] + plotOutputArguments("runs_PART"),
+                        examples: ["plot runs", "plot runs ce mms03 mms05 on test vs=val"],
+                        run: { ws, args in try ws.plotRuns(args) }),
         ])
 
     /// The K×K text-derived margin matrix λ·(1 − cos(t_y, t_j)) over every class of `d`
@@ -368,6 +382,57 @@ extension Workspace {
         if target.terminal.isText { elements.remove(at: 1) }
         g.add("plot " + elements.joined(separator: ", "))
         try drawPlot(g, target, args, what: "the WiSE-FT sweep of \(run.name) (\(ood) against \(id))")
+    }
+
+    // MARK: runs (λ / β sweeps)
+
+    func plotRuns(_ args: Arguments) throws {
+        let names = args.strings("runs").isEmpty ? runOrder : args.strings("runs")
+        for (n, t) in zip(args.strings("runs"), args.tokens("runs")) where runs[n] == nil {
+            throw CommandError("no run named '\(n)'" + Suggestions.didYouMean(n, in: runOrder), at: t)
+        }
+        guard let first = names.first.flatMap({ runs[$0] }) else { throw args.error("no runs to plot", hint: "train some with: train lambda=… as NAME") }
+        let ood = args.string("on") ?? "test", id = args.string("vs")!
+        guard ood != id else { throw args.error("vs", "vs=\(id) is the same part as 'on \(ood)': the plot puts two parts against each other") }
+        let m = try modelNamed(first.modelName, args), d = try dataNamed(first.dataName, args)
+        func point(_ run: Run?, _ state: String) throws -> [Double] {
+            [100 * (try evaluate(model: m, data: d, run: run, state: state, part: id, args: args).accuracy),
+             100 * (try evaluate(model: m, data: d, run: run, state: state, part: ood, args: args).accuracy)]
+        }
+        let zero = try point(nil, "zeroshot")
+        var finals: [[Double]] = [], finalLabels: [String] = [], avgs: [[Double]] = [], avgLabels: [String] = []
+        for n in names {
+            let run = runs[n]!
+            finals.append(try point(run, "final"))
+            finalLabels.append("\(n) λ=\(formatPlotNumber(Double(run.config.lambda)))")
+            for a in run.trainer.averages {
+                avgs.append(try point(run, a.label))
+                avgLabels.append("\(n) \(a.label)")
+            }
+        }
+        let target = try plotTarget(args, name: "runs_" + plotFileName(ood), pixels: (820, 700), text: (100, 36))
+        var g = GnuplotScript()
+        let zb = g.data("zeroshot", rows: [zero]), fb = g.data("finals", rows: finals), ab = g.data("averages", rows: avgs.isEmpty ? [zero] : avgs)
+        plotStyle(&g, title: plotTitle(args, "runs in (\(id)) and out of distribution (\(ood)): final weights by λ, averages by β"), text: target.terminal.isText)
+        let all = [zero] + finals + avgs
+        g.add("set xlabel \(gnuplotQuote("\(id) accuracy (%), in distribution")) noenhanced",
+              "set ylabel \(gnuplotQuote("\(ood) accuracy (%), out of distribution")) noenhanced",
+              "set xrange \(paddedRange(all.map { $0[0] }, floor: -3, ceiling: 103, minimumSpan: 4))",
+              "set yrange \(paddedRange(all.map { $0[1] }, floor: -3, ceiling: 103, minimumSpan: 4))")
+        for (i, l) in finalLabels.enumerated() {
+            g.add("set label \(i + 1) \(gnuplotQuote(l)) at \(finals[i][0]),\(finals[i][1]) left offset char 0.8,0.6 font ',8' noenhanced")
+        }
+        if !target.terminal.isText {
+            for (i, l) in avgLabels.enumerated() {
+                g.add("set label \(finalLabels.count + i + 1) \(gnuplotQuote(l)) at \(avgs[i][0]),\(avgs[i][1]) left offset char 0.8,-0.6 font ',7' tc rgb '#555555' noenhanced")
+            }
+        }
+        plotKeyBelow(&g, titles: ["zero-shot", "final weights (λ)", "averages (β)"], columns: 3, terminal: target.terminal)
+        var elements = ["\(zb) using 1:2 with points pt 5 ps 2.2 lc rgb '#777777' title 'zero-shot'",
+                        "\(fb) using 1:2 with points pt 7 ps 1.8 lc rgb '\(Workspace.plotColors[1])' title 'final weights (λ)'"]
+        if !avgs.isEmpty { elements.append("\(ab) using 1:2 with points pt 9 ps 1.6 lc rgb '\(Workspace.plotColors[0])' title 'averages (β)'") }
+        g.add("plot " + elements.joined(separator: ", "))
+        try drawPlot(g, target, args, what: "\(names.count) run\(names.count == 1 ? "" : "s") (\(ood) against \(id))")
     }
 
     // MARK: Shared pieces

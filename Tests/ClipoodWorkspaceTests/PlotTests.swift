@@ -316,7 +316,8 @@ struct PlotTests {
         defer { world.remove() }
         let token = "pwned-\(UUID().uuidString)"
         let fm = FileManager.default
-        let names = ["it's `touch \(token)`", "x^2_{i} & @y ~z", "''quoted'' 100% %s"]
+        // The issue's own example (a directory name cannot hold "/", so the file is relative).
+        let names = ["it's `touch \(token)`", "x^2_{i} & @y ~z", "''quoted'' 100% %s", "a\"; system(\"touch \(token)\") #"]
         for domain in ["cartoon", "photo", "sketch"] {
             for name in names {
                 try fm.copyItem(atPath: world.data + "/\(domain)/cat", toPath: world.data + "/\(domain)/\(name)")
@@ -325,11 +326,34 @@ struct PlotTests {
         let dir = world.root.appendingPathComponent("figs").path
         let c = try session([
             "load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch", "set plots=\(dir)",
-            "plot margins to \(dir)/m.svg", "plot margins term=dumb", "train steps=2 batch=2 as r", "plot accuracy", "plot sweep",
+            "plot margins to \(dir)/m.svg", "plot margins to \(dir)/m.png", "plot margins term=dumb", "train steps=2 batch=2 as r", "plot accuracy", "plot sweep",
         ])
         let texts = svgTexts(try String(contentsOfFile: dir + "/m.svg", encoding: .utf8))
         for n in names { #expect(texts.contains(n.replacingOccurrences(of: "_", with: " ")) || texts.contains(n), "\(n) not drawn literally: \(texts)") }
         #expect(c.stdout.contains("it's `touch"))
         #expect(!fm.fileExists(atPath: fm.currentDirectoryPath + "/" + token) && !fm.fileExists(atPath: dir + "/" + token))
+    }
+}
+
+@Suite("plot runs")
+struct PlotRunsTests {
+    /// Runs that differ in λ and β, drawn in against out of distribution, as PNG, SVG and text.
+    @Test func lambdaAndBetaSweep() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let dir = world.root.appendingPathComponent("figs").path
+        let c = Captured()
+        for l in ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                  "train steps=2 batch=1 lambda=0 beta=0.5 as ce", "train steps=2 batch=1 lambda=0.3 beta=0.1,1 as mms",
+                  "plot runs to \(dir)/runs.png", "plot runs ce mms to \(dir)/runs.svg", "plot runs term=dumb"] {
+            #expect(try c.workspace.executeInteractive(l), "\(l): \(c.stderr)")
+        }
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/runs.png"))
+        #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && png.count > 5000)
+        let svg = try String(contentsOfFile: dir + "/runs.svg", encoding: .utf8)
+        #expect(svg.contains("ce λ=0") && svg.contains("mms λ=0.3") && svg.contains("mms bma:0.1"))
+        #expect(c.stdout.contains("final weights (λ)"))
+        #expect(try !c.workspace.executeInteractive("plot runs nope"))
+        #expect(c.stderr.contains("no run named 'nope'"))
     }
 }
