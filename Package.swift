@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "ClipoodModel", dependencies: ["ClipoodEngine"], swiftSettings: fast),
         // Datasets on disk (DomainBed / image-folder layouts), splits, per-domain sampling, batches with augmentation.
         .target(name: "ClipoodData", dependencies: ["ClipoodEngine", "ClipoodImage"], swiftSettings: fast),
+        // The built-in world: a procedural multi-domain dataset (and, later, the demo model).
+        .target(name: "ClipoodDemo", dependencies: ["ClipoodEngine", "ClipoodImage", "CPNG"], path: "Sources/ClipoodDemo", swiftSettings: fast),
         // The CLIPood method: MMS loss, AdamW and cosine schedule, weight averages (BMA, EMA, SWA, WiSE-FT), trainer.
         .target(name: "ClipoodTrain", dependencies: ["ClipoodEngine", "ClipoodModel"], swiftSettings: fast),
         // CLIP's byte-level BPE tokenizer (vocab.json + merges.txt, or OpenAI's .txt.gz).
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "ClipoodEngineTests", dependencies: ["ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodModelTests", dependencies: ["ClipoodModel", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodDataTests", dependencies: ["ClipoodData", "ClipoodImage", "ClipoodEngine", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodDemoTests", dependencies: ["ClipoodDemo", "ClipoodData", "ClipoodImage", "ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodTrainTests", dependencies: ["ClipoodTrain", "ClipoodModel", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodTokenizerTests", dependencies: ["ClipoodTokenizer", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodImageTests", dependencies: ["ClipoodImage", "ClipoodModel", "TestSupport"], swiftSettings: swift5),

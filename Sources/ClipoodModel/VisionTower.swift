@@ -63,6 +63,7 @@ public final class VisionTower {
         keptFrom = saveForBackward ? keepFrom : config.vision.layers
         forwardStart = 0
         streamInput = nil
+        classOnly = false
         let x = embed(pixels: pixels, B: B)
         let out = stack.forward(input: x, B: B, T: config.vision.tokens, params: params, arena: arena, slots: layers)
         return head(out, B: B)
@@ -102,11 +103,36 @@ public final class VisionTower {
         keptFrom = saveForBackward ? layer : config.vision.layers
         forwardStart = layer
         streamInput = stream
+        classOnly = false
         let v = config.vision
         let out: UnsafePointer<Float> = layer == v.layers ? stream
             : UnsafePointer(stack.forward(input: stream, B: B, T: v.tokens, params: params, arena: arena, slots: layers, start: layer))
         return head(out, B: B)
     }
+
+    /// The last block for the class token only, then the head: what `tune=last1` needs from a
+    /// cached stream entering the last block (B, T, W). Same features as `forward(stream:…)`;
+    /// `backward` then trains the last block, ln_post and proj. See `ClassTokenBlock`.
+    @discardableResult
+    public func forwardClassToken(stream: UnsafePointer<Float>, B: Int) -> UnsafeMutablePointer<Float> {
+        let v = config.vision
+        precondition(v.layers > 0)
+        prepare(B: B, saved: true, keptFrom: v.layers)
+        forwardStart = v.layers - 1
+        keptFrom = v.layers - 1
+        streamInput = stream
+        classOnly = true
+        if classBlock == nil {
+            classBlock = ClassTokenBlock(parameters: stack.blocks[v.layers - 1], width: v.width, heads: v.heads, mlpWidth: v.mlpWidth,
+                                         activation: config.activation, eps: config.layerNormEps)
+        }
+        let out = classBlock!.forward(x: stream, B: B, T: v.tokens, params: params)
+        return head(out, B: B, tokens: 1)
+    }
+
+    private var classBlock: ClassTokenBlock?
+    /// Whether the last forward was `forwardClassToken`.
+    private var classOnly = false
 
     /// Patch embedding, class token and positions, ln_pre: the stream entering block 0.
     private func embed(pixels: UnsafePointer<Float>, B: Int) -> UnsafeMutablePointer<Float> {
@@ -121,8 +147,8 @@ public final class VisionTower {
     }
 
     /// The class token of the last block's output → ln_post → projection: the (B, D) features.
-    private func head(_ out: UnsafePointer<Float>, B: Int) -> UnsafeMutablePointer<Float> {
-        let W = config.vision.width, T = config.vision.tokens
+    private func head(_ out: UnsafePointer<Float>, B: Int, tokens: Int? = nil) -> UnsafeMutablePointer<Float> {
+        let W = config.vision.width, T = tokens ?? config.vision.tokens
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
         clsIndex.withUnsafeBufferPointer { GatherRows.forward(out: A(pooled), inp: out, index: $0.baseAddress!, B: B, T: T, C: W) }
@@ -154,6 +180,11 @@ public final class VisionTower {
         A(dpooled).update(repeating: 0, count: B * W)
         LayerNorm.backward(dinp: A(dpooled), dweight: G(lnPostW), dbias: G(lnPostB), dout: A(dlnPost), inp: A(pooled), weight: P(lnPostW),
                            mean: A(meanPost), rstd: A(rstdPost), N: B, C: W)
+        if classOnly, let stream = streamInput {
+            precondition(trainable == .lastBlocks(1) && dpixels == nil, "VisionTower.backward: a class-token forward trains exactly the last block")
+            classBlock!.backward(dout: A(dpooled), x: stream, B: B, T: T, params: params)
+            return
+        }
         A(grads.dx).update(repeating: 0, count: B * T * W)
         clsIndex.withUnsafeBufferPointer { GatherRows.backward(dinp: A(grads.dx), dout: A(dpooled), index: $0.baseAddress!, B: B, T: T, C: W) }
         let first: Int

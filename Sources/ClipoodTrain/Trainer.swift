@@ -47,6 +47,8 @@ public final class Trainer {
     public let zeroShot: FloatBuffer
     public private(set) var averages: [WeightAverage] = []
     public private(set) var step = 0
+    /// With tune=last1 from cached streams, run the last block for the class token only (exact).
+    public var classTokenShortcut = true
     private var dfeatures = FloatBuffer(count: 0)
 
     public init(model: CLIPModel, textFeatures: FloatBuffer, classes: Int, config: TrainingConfig) {
@@ -101,6 +103,10 @@ public final class Trainer {
     @discardableResult
     public func step(streams: UnsafePointer<Float>, labels: [Int32], B: Int) throws -> StepRecord {
         precondition(config.trainable != .full, "Trainer: cached streams need a frozen prefix (tune=lastK or proj)")
+        if config.trainable == .lastBlocks(1) && classTokenShortcut {
+            // Exact shortcut: only the class token of the last block reaches the loss.
+            return try step(labels: labels, B: B) { model.vision.forwardClassToken(stream: streams, B: B) }
+        }
         return try step(labels: labels, B: B) { model.vision.forward(stream: streams, fromLayer: firstTrainableLayer, B: B, saveForBackward: true) }
     }
 

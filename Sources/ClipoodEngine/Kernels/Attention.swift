@@ -66,9 +66,10 @@ public enum Attention {
 
     /// Numerically stable softmax over each row of a (T, T) block; with `causal`, row i keeps
     /// columns 0…i and the rest become exactly 0 (PyTorch adds −inf there).
+    /// `rows` (default T) rows of length T.
     @inline(__always)
-    static func softmaxRows(_ p: UnsafeMutablePointer<Float>, T: Int, causal: Bool) {
-        for i in 0 ..< T {
+    public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, T: Int, causal: Bool, rows: Int? = nil) {
+        for i in 0 ..< (rows ?? T) {
             let row = p + i * T
             let n = causal ? i + 1 : T
             var maxv = -Float.infinity
