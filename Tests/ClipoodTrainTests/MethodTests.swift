@@ -219,3 +219,52 @@ struct PrefixCacheTests {
         #expect(moved > 1e-3)
     }
 }
+
+@Suite("contrastive pretraining")
+struct PretrainingTests {
+    @Test func contrastiveGradientsMatchFiniteDifferences() {
+        let N = 4, D = 5
+        var v = TestValues(seed: 30)
+        let img = FloatBuffer(v.array(N * D)), txt = FloatBuffer(v.array(N * D))
+        var s: Float = 1.2
+        let loss = ContrastiveLoss(dim: D)
+        _ = loss.forward(image: img.base, text: txt.base, N: N, logitScale: s)
+        let di = FloatBuffer(count: N * D), dt = FloatBuffer(count: N * D)
+        let ds = loss.backward(dimage: di.base, dtext: dt.base, N: N)
+        func L() -> Double { Double(loss.forward(image: img.base, text: txt.base, N: N, logitScale: s)) }
+        let ri = GradientCheck.check("contrastive dimage", x: img.base, count: img.count, analytic: di.toArray(), h: 1e-3, loss: L)
+        let rt = GradientCheck.check("contrastive dtext", x: txt.base, count: txt.count, analytic: dt.toArray(), h: 1e-3, loss: L)
+        #expect(ri.passed, "\(ri)")
+        #expect(rt.passed, "\(rt)")
+        let h: Float = 1e-3
+        s += h; let up = L(); s -= 2 * h; let down = L(); s += h
+        #expect(abs(Double(ds) - (up - down) / Double(2 * h)) < 1e-3 + 1e-2 * abs(Double(ds)))
+    }
+
+    @Test func warmupThenCosine() {
+        let s = WarmupCosineSchedule(baseLR: 1e-3, warmupSteps: 10, totalSteps: 110)
+        #expect(abs(s.lr(atStep: 0) - 1e-4) < 1e-15)
+        #expect(abs(s.lr(atStep: 9) - 1e-3) < 1e-15)
+        #expect(abs(s.lr(atStep: 10) - 1e-3) < 1e-15)
+        #expect(abs(s.lr(atStep: 60) - 5e-4) < 1e-12)
+    }
+
+    /// A tiny CLIP from scratch learns to match 6 image–caption pairs.
+    @Test func tinyCLIPLearnsToMatchPairs() throws {
+        let config = CLIPConfig(vision: .init(width: 32, layers: 2, heads: 2, patchSize: 8, imageSize: 16),
+                                text: .init(width: 32, layers: 2, heads: 2, contextLength: 8, vocabularySize: 20), embedDim: 16)
+        let model = CLIPModel(config: config)
+        model.initialiseRandomly(seed: 3)
+        var v = TestValues(seed: 31)
+        let B = 6
+        let pixels = FloatBuffer(v.array(B * 3 * 16 * 16))
+        let ids: [Int32] = (0 ..< B).flatMap { b -> [Int32] in [18, Int32(1 + b), Int32(7 + b % 3), 19, 0, 0, 0, 0] }
+        let trainer = Pretrainer(model: model, steps: 60, learningRate: 3e-3, warmupSteps: 5, weightDecay: 0)
+        let first = try trainer.step(pixels: pixels.base, ids: ids, B: B).loss
+        var last = first
+        for _ in 1 ..< 60 { last = try trainer.step(pixels: pixels.base, ids: ids, B: B).loss }
+        #expect(first > 1.5)          // ≈ ln 6 for random features
+        #expect(last < 0.3 * first, "loss \(first) → \(last)")
+        #expect(model.logitScale <= 100.0001)
+    }
+}
