@@ -1,5 +1,7 @@
 import ClipoodCommands
 import ClipoodData
+import ClipoodDemo
+import ClipoodTokenizer
 import ClipoodEngine
 import Foundation
 
@@ -20,6 +22,56 @@ extension Workspace {
         ],
         examples: ["load data ~/data/PACS", "load data ~/data/pets layout=imagefolder as pets"],
         run: { ws, args in try ws.loadData(args) })
+
+    static let generateCommand = CommandSpec<Workspace>(
+        "generate",
+        summary: "make data",
+        subcommands: [
+            CommandSpec("data", summary: "the built-in procedural world", subcommands: [
+                CommandSpec(
+                    "shapes",
+                    summary: "a multi-domain world of simple figures (DomainBed-layout PNGs), deterministic for a seed",
+                    discussion: """
+                    Up to 20 object classes with natural names (round things, things with a stem or handle,
+                    pointed things, animals) in 4 visually distinct domains — photo, sketch, cartoon,
+                    painting — with random colour, size, position, rotation and clutter. Without `to DIR`
+                    the images go into clipood's cache; `load data demo` loads the default world.
+                    """,
+                    arguments: [
+                        .option("classes", .int(1 ... 20), default: "16", help: "number of classes (the first N of the list)"),
+                        .option("per_class", .int(1 ... 100_000), default: "40", help: "images per class and domain"),
+                        .option("size", .int(8 ... 1024), default: "64", help: "image side in pixels"),
+                        .option("seed", .int(0 ... Int(Int32.max)), help: "world seed (default: the seed setting)"),
+                        .keyword("to", .path(), metavar: "DIR", help: "output directory (default: the cache)"),
+                        .keyword("as", .name(kind: "data"), metavar: "NAME", help: "load it under this name too"),
+                    ],
+                    examples: ["generate data shapes", "generate data shapes classes=20 per_class=100 size=96 to ~/data/shapes as shapes"],
+                    run: { ws, args in
+                        let dir = try ws.demoWorld(classes: args.int("classes")!, perClass: args.int("per_class")!, size: args.int("size")!,
+                                                   seed: args.int("seed") ?? ws.settings.seed, to: args.string("to").map(expandPath))
+                        if let name = args.string("as") { try ws.executeNested("load data \"\(dir)\" as \(name)") }
+                    }),
+            ]),
+        ])
+
+    /// Writes the shapes world (unless the same one is already there) and returns its directory.
+    func demoWorld(classes: Int, perClass: Int, size: Int, seed: Int, to: String?) throws -> String {
+        let cache = VocabularyCache.directory.appendingPathComponent("worlds/shapes-c\(classes)-n\(perClass)-s\(size)-seed\(seed)").path
+        let dir = to ?? cache
+        let marker = dir + "/.complete"
+        if FileManager.default.fileExists(atPath: marker) { return dir }
+        let total = classes * perClass * ShapesWorld.domains.count
+        let progress = ProgressLine("generating shapes", total: total, workspace: self)
+        do {
+            try ShapesWorld.write(to: dir, classes: classes, perClass: perClass, size: size, seed: seed, progress: { done, _ in progress.update(done) })
+            try "".write(toFile: marker, atomically: true, encoding: .utf8)
+        } catch { throw CommandErrorText(String(describing: error)) }
+        write("generated \(total) images (\(classes) classes × \(ShapesWorld.domains.count) domains × \(perClass), \(size) px, seed \(seed)) in \(dir)")
+        return dir
+    }
+
+    /// Runs a line as a nested command, passing its error on.
+    func executeNested(_ line: String) throws { try interpreter.execute(line: line) }
 
     static let infoDataCommand = CommandSpec<Workspace>(
         "data", summary: "images per domain × class, and the current split",
@@ -70,7 +122,11 @@ extension Workspace {
     }
 
     func loadData(_ args: Arguments) throws {
-        let source = expandPath(args.string("source")!)
+        var source = expandPath(args.string("source")!)
+        if source == "demo" && !FileManager.default.fileExists(atPath: "demo") {
+            // The built-in world (16 classes × 4 domains × 40 images at 64 px), generated once into the cache.
+            source = try demoWorld(classes: 16, perClass: 40, size: 64, seed: 0, to: nil)
+        }
         let layout = Layout(rawValue: args.string("layout")!) ?? .auto
         var dataset: Dataset
         do { dataset = try Dataset.load(root: source, layout: layout) } catch { throw args.error("source", String(describing: error)) }

@@ -262,3 +262,20 @@ struct InspectionTests {
         #expect(replay.workspace.runSession(path: file) == 0, "\(replay.stderr)")
     }
 }
+
+@Suite("the built-in world")
+struct WorldCommandTests {
+    @Test func generateShapesAndLoad() throws {
+        let dir = makeTemporaryDirectory("clipood-shapes")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let c = Captured()
+        #expect(try c.workspace.executeInteractive("generate data shapes classes=5 per_class=3 size=24 seed=4 to \(dir.path)/w as w"), "\(c.stderr)")
+        #expect(c.stdout.contains("generated 60 images (5 classes × 4 domains × 3, 24 px, seed 4)"))
+        #expect(c.stdout.contains("loaded data 'w': 60 images, 4 domains (cartoon, painting, photo, sketch), 5 classes"))
+        // A second call finds the finished world and writes nothing.
+        c.out.removeAll()
+        #expect(try c.workspace.executeInteractive("generate data shapes classes=5 per_class=3 size=24 seed=4 to \(dir.path)/w"))
+        #expect(!c.stdout.contains("generated"))
+        #expect(try c.workspace.executeInteractive("split target=sketch open=0.5"))
+    }
+}

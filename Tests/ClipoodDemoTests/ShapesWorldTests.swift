@@ -1,0 +1,198 @@
+import ClipoodData
+import ClipoodDemo
+import ClipoodImage
+import Foundation
+import Testing
+
+private func temporaryDirectory(_ tag: String) -> String {
+    let path = NSTemporaryDirectory() + "shapesworld-\(tag)-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+    try? FileManager.default.removeItem(atPath: path)
+    return path
+}
+
+private func files(under root: String) -> [String] {
+    let e = FileManager.default.enumerator(atPath: root)!
+    return (e.allObjects as! [String]).filter { $0.hasSuffix(".png") }.sorted()
+}
+
+/// Mean over channels of each pixel.
+private func gray(_ im: RGBImage) -> [Double] {
+    var g = [Double](repeating: 0, count: im.width * im.height)
+    for i in g.indices {
+        let s = Int(im.pixels[3 * i]) + Int(im.pixels[3 * i + 1]) + Int(im.pixels[3 * i + 2])
+        g[i] = Double(s) / 3
+    }
+    return g
+}
+
+private struct Stats {
+    var white = 0.0, dark = 0.0, topColours = 0.0, neighbourDiff = 0.0
+    init(_ im: RGBImage) {
+        let g = gray(im), n = Double(g.count)
+        white = Double(g.filter { $0 > 225 }.count) / n
+        dark = Double(g.filter { $0 < 100 }.count) / n
+        var hist: [UInt32: Int] = [:]
+        for i in 0 ..< im.width * im.height {
+            let key = UInt32(im.pixels[3 * i]) << 16 | UInt32(im.pixels[3 * i + 1]) << 8 | UInt32(im.pixels[3 * i + 2])
+            hist[key, default: 0] += 1
+        }
+        topColours = Double(hist.values.sorted(by: >).prefix(6).reduce(0, +)) / n
+        var d = 0.0
+        for y in 0 ..< im.height {
+            for x in 0 ..< im.width - 1 {
+                for k in 0 ..< 3 {
+                    d += abs(Double(im.pixels[(y * im.width + x) * 3 + k]) - Double(im.pixels[(y * im.width + x + 1) * 3 + k]))
+                }
+            }
+        }
+        neighbourDiff = d / Double(im.height * (im.width - 1) * 3)
+    }
+}
+
+/// One image per class (columns) and domain (rows), `size` pixels each with a 2-pixel gap.
+private func contactSheet(size: Int, seed: Int, index: Int = 0, rows: Int = 1) -> RGBImage {
+    let classes = ShapesWorld.classes, domains = ShapesWorld.domains, gap = 2
+    let w = classes.count * (size + gap) + gap, h = domains.count * rows * (size + gap) + gap
+    var sheet = RGBImage(width: w, height: h, fill: 40)
+    for (d, domain) in domains.enumerated() {
+        for r in 0 ..< rows {
+            for (c, name) in classes.enumerated() {
+                let im = ShapesWorld.render(className: name, domain: domain, index: index + r, size: size, seed: seed)
+                let x0 = gap + c * (size + gap), y0 = gap + (d * rows + r) * (size + gap)
+                for y in 0 ..< size {
+                    for x in 0 ..< size * 3 {
+                        sheet.pixels[((y0 + y) * w + x0) * 3 + x] = im.pixels[y * size * 3 + x]
+                    }
+                }
+            }
+        }
+    }
+    return sheet
+}
+
+@Suite struct ShapesWorldTests {
+    @Test func namesAndLimits() throws {
+        #expect(ShapesWorld.classes.count >= 16)
+        #expect(Set(ShapesWorld.classes).count == ShapesWorld.classes.count)
+        #expect(ShapesWorld.classes.allSatisfy { !$0.contains(" ") && !$0.isEmpty })
+        #expect(ShapesWorld.domains == ["photo", "sketch", "cartoon", "painting"])
+        #expect(ShapesWorld.fileName(7) == "0007.png")
+        #expect(throws: ShapesWorldError.self) { try ShapesWorld.write(to: "/tmp/unused", classes: 0) }
+        #expect(throws: ShapesWorldError.self) { try ShapesWorld.write(to: "/tmp/unused", classes: 999) }
+        #expect(throws: ShapesWorldError.self) { try ShapesWorld.write(to: "/tmp/unused", perClass: 0) }
+    }
+
+    @Test func unwritableDirectoryNamesTheFile() throws {
+        let root = temporaryDirectory("ro")
+        try "not a directory".write(toFile: root, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        do {
+            try ShapesWorld.write(to: root, classes: 1, perClass: 1, size: 16)
+            Issue.record("writing under a file should fail")
+        } catch let e as ShapesWorldError {
+            #expect(e.message.contains(root))
+        }
+    }
+
+    @Test func deterministicForASeed() throws {
+        let a = temporaryDirectory("a"), b = temporaryDirectory("b"), c = temporaryDirectory("c")
+        defer { for p in [a, b, c] { try? FileManager.default.removeItem(atPath: p) } }
+        try ShapesWorld.write(to: a, classes: 3, perClass: 3, size: 32, seed: 5)
+        try ShapesWorld.write(to: b, classes: 3, perClass: 3, size: 32, seed: 5)
+        try ShapesWorld.write(to: c, classes: 3, perClass: 3, size: 32, seed: 6)
+        let names = files(under: a)
+        #expect(names.count == 4 * 3 * 3)
+        #expect(files(under: b) == names && files(under: c) == names)
+        var differing = 0
+        for n in names {
+            let x = FileManager.default.contents(atPath: a + "/" + n)!
+            #expect(x == FileManager.default.contents(atPath: b + "/" + n)!, "\(n) differs for the same seed")
+            if x != FileManager.default.contents(atPath: c + "/" + n)! { differing += 1 }
+        }
+        #expect(differing == names.count, "\(names.count - differing) files equal across seeds")
+        // Rendering alone, in any order, gives the same image; different indices differ.
+        let one = ShapesWorld.render(className: "tree", domain: "cartoon", index: 4, size: 48, seed: 1)
+        _ = ShapesWorld.render(className: "fish", domain: "photo", index: 0, size: 48, seed: 1)
+        #expect(one == ShapesWorld.render(className: "tree", domain: "cartoon", index: 4, size: 48, seed: 1))
+        #expect(one != ShapesWorld.render(className: "tree", domain: "cartoon", index: 5, size: 48, seed: 1))
+    }
+
+    @Test func everyClassAndDomainRendersSomething() {
+        for domain in ShapesWorld.domains {
+            for name in ShapesWorld.classes {
+                for index in 0 ..< 3 {
+                    let im = ShapesWorld.render(className: name, domain: domain, index: index, size: 64, seed: 0)
+                    #expect(im.width == 64 && im.height == 64)
+                    let g = gray(im)
+                    let mean = g.reduce(0, +) / Double(g.count)
+                    let sd = (g.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(g.count)).squareRoot()
+                    #expect(sd > 8, "\(domain)/\(name)/\(index): nearly constant (sd \(sd))")
+                    let f = ShapesWorld.foregroundFraction(className: name, domain: domain, index: index, size: 64, seed: 0)
+                    #expect(f > 0.04 && f < 0.6, "\(domain)/\(name)/\(index): foreground \(f)")
+                }
+            }
+        }
+    }
+
+    @Test func domainsDifferMeasurably() {
+        var stats: [String: Stats] = [:]
+        for domain in ShapesWorld.domains {
+            var sum = Stats(RGBImage(width: 2, height: 2, fill: 0))
+            sum.white = 0; sum.dark = 0; sum.topColours = 0; sum.neighbourDiff = 0
+            var count = 0.0
+            for name in ShapesWorld.classes.prefix(16) {
+                for index in 0 ..< 4 {
+                    let s = Stats(ShapesWorld.render(className: name, domain: domain, index: index, size: 64, seed: 3))
+                    sum.white += s.white; sum.dark += s.dark; sum.topColours += s.topColours; sum.neighbourDiff += s.neighbourDiff
+                    count += 1
+                }
+            }
+            sum.white /= count; sum.dark /= count; sum.topColours /= count; sum.neighbourDiff /= count
+            stats[domain] = sum
+            print(String(format: "%-9@ white %.3f dark %.3f top6 %.3f |dx| %.2f", domain, sum.white, sum.dark, sum.topColours, sum.neighbourDiff))
+        }
+        let photo = stats["photo"]!, sketch = stats["sketch"]!, cartoon = stats["cartoon"]!, painting = stats["painting"]!
+        // Sketch: mostly white paper with dark strokes.
+        #expect(sketch.white > 0.75 && sketch.dark > 0.02)
+        #expect(photo.white < 0.5 && cartoon.white < 0.5 && painting.white < 0.2)
+        // Cartoon: a few flat colours cover most of the image; the photo's gradients do not.
+        #expect(cartoon.topColours > 0.7 && photo.topColours < cartoon.topColours - 0.3 && painting.topColours < 0.2)
+        // Painting: high local variance.
+        #expect(painting.neighbourDiff > 2 * photo.neighbourDiff && painting.neighbourDiff > cartoon.neighbourDiff)
+    }
+
+    @Test func writtenFilesLoadAsDomainBed() throws {
+        let root = temporaryDirectory("load")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var calls = 0, last = (0, 0)
+        try ShapesWorld.write(to: root, classes: 16, perClass: 3, size: 32, seed: 9) { done, total in calls += 1; last = (done, total) }
+        #expect(calls == 4 * 16 * 3 && last == (192, 192))
+        let ds = try Dataset.load(root: root)
+        #expect(ds.layout == .domainbed)
+        #expect(Set(ds.domains) == Set(ShapesWorld.domains))
+        #expect(Set(ds.classes) == Set(ShapesWorld.classes.prefix(16)))
+        #expect(ds.imageCount == 192)
+        #expect(ds.counts.allSatisfy { $0.count == 16 && $0.allSatisfy { $0 == 3 } })
+        #expect(ds.classNames.contains("alarm clock"))
+        for i in stride(from: 0, to: ds.imageCount, by: 5) {
+            let s = ds.samples[i]
+            let index = Int(URL(fileURLWithPath: s.path).deletingPathExtension().lastPathComponent)!
+            let decoded = try ImageDecoder.decode(path: s.path)
+            let rendered = ShapesWorld.render(className: ds.classes[s.label], domain: ds.domains[s.domain], index: index, size: 32, seed: 9)
+            #expect(decoded == rendered, "\(s.path)")
+        }
+    }
+
+    @Test func fullWorldTimingAndContactSheet() throws {
+        let root = temporaryDirectory("full")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let start = Date()
+        try ShapesWorld.write(to: root, classes: 16, perClass: 40, size: 64, seed: 0)
+        let seconds = Date().timeIntervalSince(start)
+        print(String(format: "ShapesWorld: 16 classes × 4 domains × 40 images at 64 px in %.2f s", seconds))
+        #expect(files(under: root).count == 2560)
+        try PNGWriter.write(contactSheet(size: 64, seed: 0, rows: 2), to: root + "/contact.png")
+        try PNGWriter.write(contactSheet(size: 128, seed: 0), to: root + "/contact-128.png")
+        #expect(try ImageDecoder.decode(path: root + "/contact.png").width == ShapesWorld.classes.count * 66 + 2)
+    }
+}
