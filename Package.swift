@@ -42,7 +42,9 @@ let package = Package(
         // Lexer, parser, command declarations, help, completion and diagnostics. Knows nothing of CLIP.
         .target(name: "ClipoodCommands", swiftSettings: swift5),
         // Workspace state and the commands a user types; everything that prints goes through here.
-        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodDemo", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage"], swiftSettings: swift5),
+        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodDemo", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage"],
+                // The built-in demo model (Sessions/pretrain-demo.cood reproduces it).
+                resources: [.copy("Resources/demo")], swiftSettings: swift5),
         // The thin executable: REPL, `run`, one-shot commands.
         .executableTarget(name: "clipood", dependencies: ["ClipoodWorkspace", "CReadline"], swiftSettings: swift5),
 

@@ -57,10 +57,10 @@ extension Workspace {
                 F32, F16 and BF16 weights load as F32. The loaded model becomes the active one.
                 """,
                 arguments: [
-                    .positional("source", .path(extensions: ["safetensors"]), metavar: "dir|file.safetensors", help: "checkpoint directory or file"),
+                    .positional("source", .path(extensions: ["safetensors"]), metavar: "demo|dir|file.safetensors", help: "checkpoint directory or file, or demo (the built-in model)"),
                     .keyword("as", .name(kind: "model"), metavar: "NAME", help: "name in the workspace (default: from the file name)"),
                 ],
-                examples: ["load model ~/models/clip-vit-base-patch16", "load model ViT-B-16.safetensors as b16"],
+                examples: ["load model demo", "load model ~/models/clip-vit-base-patch16", "load model ViT-B-16.safetensors as b16"],
                 run: { ws, args in try ws.loadModel(args) }),
         ])
 
@@ -131,7 +131,14 @@ extension Workspace {
     // MARK: Implementations
 
     func loadModel(_ args: Arguments) throws {
-        let source = expandPath(args.string("source")!)
+        var source = expandPath(args.string("source")!)
+        if source == "demo" && !FileManager.default.fileExists(atPath: "demo") {
+            // The built-in demo model, shipped with clipood (Sessions/pretrain-demo.cood makes it).
+            guard let demo = Bundle.module.url(forResource: "demo", withExtension: nil) else {
+                throw args.error("source", "the built-in demo model is missing from this build")
+            }
+            source = demo.path
+        }
         let loaded: LoadedModel
         do { loaded = try CheckpointLoader.load(path: source) } catch {
             throw args.error("source", String(describing: error))

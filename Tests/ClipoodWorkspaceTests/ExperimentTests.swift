@@ -279,3 +279,27 @@ struct WorldCommandTests {
         #expect(try c.workspace.executeInteractive("split target=sketch open=0.5"))
     }
 }
+
+@Suite("the quickstart")
+struct QuickstartTests {
+    /// Sessions/quickstart.cood, shortened (5 steps per run, figures into a temporary folder),
+    /// on the shipped demo model and the generated demo world.
+    @Test func shortenedQuickstartRuns() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sessions/quickstart.cood").path
+        let dir = makeTemporaryDirectory("clipood-quickstart")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "steps=150", with: "steps=5")
+            .replacingOccurrences(of: "to plots/", with: "to \(dir.path)/")
+        let short = dir.appendingPathComponent("quickstart.cood")
+        try text.write(to: short, atomically: true, encoding: .utf8)
+        let c = Captured()
+        #expect(c.workspace.runSession(path: short.path) == 0, "\(c.stderr)")
+        #expect(c.stdout.contains("zero-shot demo on"))
+        #expect(c.stdout.contains("\nmms bma:0.5"))
+        #expect(c.stdout.contains("\nce final (CE)"))
+        #expect(c.stdout.contains("open acc %"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/quickstart-margins.png"))
+    }
+}

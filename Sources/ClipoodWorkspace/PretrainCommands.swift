@@ -1,0 +1,111 @@
+import ClipoodCommands
+import ClipoodData
+import ClipoodDemo
+import ClipoodEngine
+import ClipoodImage
+import ClipoodModel
+import ClipoodTokenizer
+import ClipoodTrain
+import Foundation
+
+// pretrain: a small CLIP from scratch on captioned images of the active dataset (the demo world).
+
+extension Workspace {
+    static let pretrainCommand = CommandSpec<Workspace>(
+        "pretrain",
+        summary: "pretrain a small CLIP from scratch on the active dataset's images and generated captions",
+        discussion: """
+        Contrastive pretraining (symmetric InfoNCE, learnable logit scale clamped at 100, AdamW with
+        linear warm-up and cosine annealing) of a small CLIP on every image of the active dataset,
+        each paired with a caption drawn from templates that name its class and, often, its style
+        (its domain). A byte-level BPE vocabulary is learned from the caption templates first. The
+        result is written as a Hugging Face-style directory (config.json, model.safetensors,
+        vocab.json, merges.txt) and loaded as the active model.
+        """,
+        arguments: [
+            .option("steps", .int(1 ... 10_000_000), default: "1500", help: "optimiser steps"),
+            .option("batch", .int(2 ... 4096), default: "64", help: "image–caption pairs per step"),
+            .option("lr", .float(0 ... 1), default: "5e-4", help: "peak learning rate"),
+            .option("warmup", .int(0 ... 1_000_000), default: "100", help: "linear warm-up steps"),
+            .option("wd", .float(0 ... 10), default: "0.05", help: "AdamW weight decay"),
+            .option("width", .int(16 ... 2048), default: "128", help: "width of both towers"),
+            .option("layers", .int(1 ... 48), default: "4", help: "blocks per tower"),
+            .option("patch", .int(2 ... 64), default: "8", help: "vision patch size"),
+            .option("vocab", .int(520 ... 49408), default: "800", help: "BPE vocabulary size"),
+            .option("seed", .int(0 ... Int(Int32.max)), help: "seed (default: the seed setting)"),
+            .keyword("to", .path(), metavar: "DIR", help: "where to write the model (default: the cache)"),
+            .keyword("as", .name(kind: "model"), metavar: "NAME", help: "workspace name (default demo)"),
+        ],
+        examples: ["load data demo", "pretrain steps=1500 to models/demo as demo"],
+        run: { ws, args in try ws.pretrain(args) })
+
+    func pretrain(_ args: Arguments) throws {
+        let d = try data(args, argument: "data")
+        let seed = args.int("seed") ?? settings.seed
+        let ds = d.dataset
+        let S = ds.samples.isEmpty ? 64 : (try? images.store.image(path: ds.samples[0].path).width) ?? 64
+        let patch = args.int("patch")!
+        guard S % patch == 0 else { throw args.error("patch", "the images are \(S) px, not a multiple of patch \(patch)") }
+        // Vocabulary from every caption the templates can make.
+        let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes), vocabularySize: args.int("vocab")!)
+        let width = args.int("width")!, layers = args.int("layers")!, heads = max(1, width / 32)
+        let context = 16
+        let config = CLIPConfig(vision: .init(width: width, layers: layers, heads: heads, patchSize: patch, imageSize: S),
+                                text: .init(width: width, layers: layers, heads: heads, contextLength: context, vocabularySize: vocabulary.tokens.count),
+                                embedDim: width / 2)
+        let dir = args.string("to").map(expandPath) ?? VocabularyCache.directory.appendingPathComponent("models/pretrained-\(d.name)-seed\(seed)").path
+        try wrapped(args, "to") { try BPETrainer.write(vocabulary, to: URL(fileURLWithPath: dir)) }
+        let tokenizer = try wrapped(args, "to") {
+            try CLIPTokenizer(vocabJSON: URL(fileURLWithPath: dir + "/vocab.json"), merges: URL(fileURLWithPath: dir + "/merges.txt"))
+        }
+        let model = CLIPModel(config: config)
+        model.initialiseRandomly(seed: seed)
+        let steps = args.int("steps")!, B = min(args.int("batch")!, ds.samples.count)
+        let trainer = Pretrainer(model: model, steps: steps, learningRate: args.double("lr")!, warmupSteps: args.int("warmup")!, weightDecay: args.double("wd")!)
+        write("pretraining a CLIP (width \(width), \(layers)+\(layers) blocks, patch \(patch) @\(S)px, vocabulary \(vocabulary.tokens.count), \(formatCount(model.parameterCount)) parameters) " +
+              "on \(ds.samples.count) images of '\(d.name)': \(steps) steps × \(B) pairs")
+        var order = RNG(seed: seed).derived("pretrain/order"), augment = RNG(seed: seed).derived("pretrain/augment"), captions = RNG(seed: seed).derived("pretrain/captions")
+        var perm = order.permutation(ds.samples.count), cursor = 0
+        let pixels = FloatBuffer(count: B * 3 * S * S)
+        let progress = ProgressLine("pretrain", total: steps, workspace: self)
+        Interrupt.clear()
+        var last: Float = .nan
+        for t in 0 ..< steps {
+            if Interrupt.isRequested { writeError("pretrain: interrupted after step \(t); writing the model as it is"); progress.finish(); break }
+            var idx: [Int] = []
+            while idx.count < B {
+                if cursor == perm.count { perm = order.permutation(ds.samples.count); cursor = 0 }
+                idx.append(perm[cursor]); cursor += 1
+            }
+            try images.pixels(for: idx, in: ds, size: S, augment: true, interpolation: .bicubic, rng: &augment, into: pixels.base)
+            let texts = idx.map { i -> String in
+                let s = ds.samples[i]
+                return Captions.caption(className: ds.classes[s.label], domain: ds.domains[s.domain], rng: &captions)
+            }
+            let r = try trainer.step(pixels: pixels.base, ids: tokenizer.tokenize(texts, contextLength: context), B: B)
+            last = r.loss
+            progress.update(t + 1, detail: String(format: "loss %.4f scale %.1f lr %.2e", r.loss, model.logitScale, r.learningRate))
+        }
+        try wrapped(args, "to") {
+            try CheckpointWriter.write(model, format: .huggingFace, metadata: ["clipood.pretrained_on": d.name], to: dir + "/model.safetensors")
+            try huggingFaceConfigJSON(config).write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
+        }
+        write(String(format: "wrote the pretrained model to %@ (last loss %.4f, logit scale %.1f)", dir, last, model.logitScale))
+        try executeNested("load model \"\(dir)\" as \(args.string("as") ?? "demo")")
+    }
+
+    /// A transformers CLIPConfig for `config` (so PyTorch's CLIPModel.from_pretrained reads the
+    /// directory). eos_token_id 2 means "pool at the largest id": the end token is the last id.
+    func huggingFaceConfigJSON(_ c: CLIPConfig) throws -> Data {
+        let root: [String: Any] = [
+            "architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": c.embedDim, "logit_scale_init_value": 2.6592,
+            "text_config": ["hidden_size": c.text.width, "num_hidden_layers": c.text.layers, "num_attention_heads": c.text.heads,
+                            "intermediate_size": c.text.mlpWidth, "max_position_embeddings": c.text.contextLength, "vocab_size": c.text.vocabularySize,
+                            "hidden_act": c.activation.rawValue, "eos_token_id": 2, "layer_norm_eps": 1e-5, "projection_dim": c.embedDim],
+            "vision_config": ["hidden_size": c.vision.width, "num_hidden_layers": c.vision.layers, "num_attention_heads": c.vision.heads,
+                              "intermediate_size": c.vision.mlpWidth, "image_size": c.vision.imageSize, "patch_size": c.vision.patchSize,
+                              "hidden_act": c.activation.rawValue, "layer_norm_eps": 1e-5, "projection_dim": c.embedDim],
+        ]
+        return try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+    }
+}
