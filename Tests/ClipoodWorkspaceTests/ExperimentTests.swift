@@ -303,3 +303,22 @@ struct QuickstartTests {
         #expect(FileManager.default.fileExists(atPath: dir.path + "/quickstart-margins.png"))
     }
 }
+
+@Suite("ablate")
+struct AblateTests {
+    @Test func gridOfRunsAsMeanAndStd() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = Captured()
+        for l in ["load model \(world.model) as tiny", "load data \(world.data) as toy",
+                  "ablate setting=wild target=sketch lambda=0,0.3 beta=0.5 seeds=0,1 steps=2 batch=1"] {
+            #expect(try c.workspace.executeInteractive(l), "\(l): \(c.stderr)")
+        }
+        #expect(c.stdout.contains("test accuracy % (held-out domain sketch, among all class names), mean ± std over seeds 0,1, 2 steps per run:"))
+        #expect(c.stdout.contains("open accuracy % (new classes, among new class names)"))
+        #expect(c.stdout.contains("weights   ") && c.stdout.contains("λ=0.3"))
+        #expect(c.stdout.contains("\nbma:0.5 "))
+        #expect(c.workspace.runOrder.count == 4)
+        #expect(c.workspace.datasets["toy"]?.split == nil)   // the workspace's own split is left as it was
+    }
+}

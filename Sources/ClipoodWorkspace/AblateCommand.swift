@@ -1,0 +1,91 @@
+import ClipoodCommands
+import ClipoodData
+import ClipoodEngine
+import ClipoodTrain
+import Foundation
+
+// ablate: the paper's comparisons over a grid of λ and seeds, as mean ± std tables.
+
+extension Workspace {
+    static let ablateCommand = CommandSpec<Workspace>(
+        "ablate",
+        summary: "train a grid of runs (λ × seeds) and tabulate every weight state as mean ± std over seeds",
+        discussion: """
+        For each seed: the split is redrawn with that seed (setting=shift: target domain held out;
+        open: base-to-new classes; wild: both), then one run per λ is trained with that seed, keeping
+        BMA for every beta, an EMA and SWA. Every state — zero-shot, final, each BMA, EMA, SWA,
+        WiSE-FT(0.5) — is evaluated on the test part (and the open part when there is one) and the
+        accuracies are reported as mean ± standard deviation over the seeds, one column per λ.
+        """,
+        arguments: [
+            .option("lambda", .list(.float(0 ... 10)), default: "0,0.1,0.3,0.5", help: "MMS margin strengths (0: the CE baseline)"),
+            .option("beta", .list(.float(0.001 ... 1000)), default: "0.1,0.5,1", help: "BMA betas kept in every run"),
+            .option("seeds", .list(.int(0 ... Int(Int32.max))), default: "0,1,2", help: "seeds (split, sampling, augmentation)"),
+            .option("setting", .choice(["shift", "open", "wild"]), default: "shift", help: "domain shift, open class, or in the wild"),
+            .option("target", .list(.name(kind: "domain")), help: "held-out domain(s) for shift and wild (default: the last domain)"),
+            .option("steps", .int(1 ... 10_000_000), default: "150", help: "steps per run"),
+            .option("batch", .int(1 ... 4096), default: "12", help: "images per training domain per step"),
+            .option("lr", .float(0 ... 10), default: "1e-4", help: "peak learning rate"),
+            .option("ema", .float(0 ... 0.999999), default: "0.99", help: "EMA decay"),
+        ],
+        examples: ["ablate", "ablate setting=wild seeds=0,1,2 steps=100"],
+        run: { ws, args in try ws.ablate(args) })
+
+    func ablate(_ args: Arguments) throws {
+        let m = try model(args, argument: "model"), d = try data(args, argument: "data")
+        func doubles(_ n: String) -> [Double] { args.list(n).compactMap { if case .float(let x) = $0 { return x } else if case .int(let i) = $0 { return Double(i) } else { return nil } } }
+        let lambdas = doubles("lambda"), betas = doubles("beta")
+        let seeds = args.list("seeds").compactMap { if case .int(let i) = $0 { return i } else { return nil } }
+        let setting = args.string("setting")!
+        var targets = args.list("target").map { Arguments.describeValue($0) }
+        if targets.isEmpty && setting != "open" { targets = [d.dataset.domains.last!] }
+        if setting == "open" { targets = [] }
+        let parts = setting == "shift" ? ["test"] : ["test", "open"]
+        let states = ["zeroshot", "final"] + betas.map { "bma:" + formatBeta($0) } + ["ema", "swa", "wise:0.5"]
+        var results: [String: [Double]] = [:]   // "part|state|λ" → accuracy per seed
+        let previousSplit = d.split
+        defer { d.split = previousSplit }   // zero-shot rows are scored on each seed's split
+        for seed in seeds {
+            let spec = SplitSpec(targets: targets, holdout: 0.2, openRatio: setting == "shift" ? nil : 0.5, shots: nil, seed: seed, testScope: .wholeTarget)
+            let split: Split
+            do { split = try Split.make(dataset: d.dataset, spec: spec) } catch { throw args.error("target", String(describing: error)) }
+            d.split = split
+            featureCache = featureCache.filter { !$0.key.contains("|-|zeroshot|") }
+            for lambda in lambdas {
+                var config = TrainingConfig(steps: args.int("steps")!)
+                config.learningRate = args.double("lr")!
+                config.lambda = Float(lambda)
+                config.betas = betas
+                config.emaDecay = args.float("ema")
+                config.swa = true
+                let name = "ablate-\(setting)-l\(formatBeta(lambda))-s\(seed)"
+                if runs[name] != nil { runs[name] = nil; runOrder.removeAll { $0 == name } }
+                let run = try makeRun(name: name, model: m, data: d, split: split, config: config, batchPerDomain: args.int("batch")!, augment: true,
+                                      seed: seed, interpolation: "bicubic", tune: "full", cache: false, views: 1)
+                runs[name] = run
+                runOrder.append(name)
+                try runSteps(run, limit: nil, args: args)
+                for part in parts {
+                    for state in states {
+                        let r = try evaluate(model: m, data: d, run: state == "zeroshot" ? nil : run, state: state, part: part, args: args)
+                        results["\(part)|\(state)|\(lambda)", default: []].append(r.accuracy)
+                    }
+                }
+            }
+        }
+        for part in parts {
+            let scope = part == "open" ? "new classes, among new class names" : setting == "open" ? "base classes" : "held-out domain \(targets.joined(separator: ","))" + (setting == "wild" ? ", among all class names" : "")
+            write("\(part) accuracy % (\(scope)), mean ± std over seeds \(seeds.map(String.init).joined(separator: ",")), \(args.int("steps")!) steps per run:")
+            let rows = states.map { state -> [String] in
+                [state == "final" ? "final (λ=0: CE)" : state] + lambdas.map { l in
+                    let a = (results["\(part)|\(state)|\(l)"] ?? []).map { 100 * $0 }
+                    guard !a.isEmpty else { return "–" }
+                    let mean = a.reduce(0, +) / Double(a.count)
+                    let sd = a.count > 1 ? (a.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(a.count - 1)).squareRoot() : 0
+                    return String(format: "%.1f ± %.1f", mean, sd)
+                }
+            }
+            write(TextTable.render(header: ["weights"] + lambdas.map { "λ=\(formatBeta($0))" }, rows: rows))
+        }
+    }
+}
