@@ -53,6 +53,20 @@ public struct Arguments {
         return value(name).map { [$0] } ?? []
     }
 
+    /// A list option's items as numbers (ints widened), e.g. `beta=0.1,0.5,1`.
+    public func doubles(_ name: String) -> [Double] {
+        list(name).compactMap {
+            switch $0 {
+            case .float(let d): return d
+            case .int(let i): return Double(i)
+            default: return nil
+            }
+        }
+    }
+
+    /// A list option's items as they read, e.g. `target=sketch,photo`.
+    public func listStrings(_ name: String) -> [String] { list(name).map(Arguments.describe) }
+
     /// All values of a (variadic) positional, as strings.
     public func strings(_ name: String) -> [String] {
         (positionalValues[name] ?? []).map { Arguments.describe($0.0) }

@@ -33,11 +33,10 @@ extension Workspace {
 
     func ablate(_ args: Arguments) throws {
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
-        func doubles(_ n: String) -> [Double] { args.list(n).compactMap { if case .float(let x) = $0 { return x } else if case .int(let i) = $0 { return Double(i) } else { return nil } } }
-        let lambdas = doubles("lambda"), betas = doubles("beta")
-        let seeds = args.list("seeds").compactMap { if case .int(let i) = $0 { return i } else { return nil } }
+        let lambdas = args.doubles("lambda"), betas = args.doubles("beta")
+        let seeds = args.doubles("seeds").map { Int($0) }
         let setting = args.string("setting")!
-        var targets = args.list("target").map { Arguments.describeValue($0) }
+        var targets = args.listStrings("target")
         if targets.isEmpty && setting != "open" { targets = [d.dataset.domains.last!] }
         if setting == "open" { targets = [] }
         let parts = setting == "shift" ? ["test"] : ["test", "open"]

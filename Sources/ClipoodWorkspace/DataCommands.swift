@@ -155,7 +155,7 @@ extension Workspace {
 
     func makeSplit(_ args: Arguments) throws {
         let d = try data(args, argument: "data")
-        let targets = args.list("target").map { Arguments.describeValue($0) }
+        let targets = args.listStrings("target")
         for (i, t) in targets.enumerated() where d.dataset.domainIndex(t) == nil {
             _ = i
             throw args.error("target", "no domain '\(t)' in '\(d.name)'" + Suggestions.didYouMean(t, in: d.dataset.domains),
@@ -177,17 +177,5 @@ extension Workspace {
         d.templates = templates
         textCache.removeAll()
         write("prompt for '\(d.name)': " + templates.map { "\"\($0)\"" }.joined(separator: " ") + " — e.g. \"\(d.prompts(forClass: 0)[0])\"")
-    }
-}
-
-extension Arguments {
-    static func describeValue(_ v: Value) -> String {
-        switch v {
-        case .string(let s): return s
-        case .int(let i): return String(i)
-        case .float(let d): return String(d)
-        case .bool(let b): return b ? "on" : "off"
-        case .list(let l): return l.map(describeValue).joined(separator: ",")
-        }
     }
 }

@@ -53,7 +53,7 @@ extension Workspace {
 
     func bmaSummary(_ args: Arguments) throws {
         let run: Run? = args.has("run") ? try self.run(args) : nil
-        let betas: [Double] = args.has("beta") ? args.list("beta").compactMap { if case .float(let b) = $0 { return b } else if case .int(let i) = $0 { return Double(i) } else { return nil } }
+        let betas: [Double] = args.has("beta") ? args.doubles("beta")
             : run.map { $0.config.betas } ?? [0.1, 0.5, 1]
         guard !betas.isEmpty else { throw args.error("run '\(run!.name)' kept no BMA; give beta= to explore") }
         let T = args.int("steps") ?? run?.config.steps ?? 1000

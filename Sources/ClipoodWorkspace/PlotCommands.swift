@@ -255,9 +255,7 @@ extension Workspace {
 
     func plotAccuracy(_ args: Arguments) throws {
         let part = args.string("on") ?? "test"
-        for (n, t) in zip(args.strings("runs"), args.tokens("runs")) where runs[n] == nil {
-            throw CommandError("no run named '\(n)'" + Suggestions.didYouMean(n, in: runOrder), at: t, hint: runOrder.isEmpty ? "train one with: train" : "runs: " + runOrder.joined(separator: ", "))
-        }
+        _ = try requestedRuns(args)
         // One figure, one dataset: by default every run on the dataset of the last run.
         var chosen = args.strings("runs").compactMap { runs[$0] }
         if chosen.isEmpty, let last = runOrder.last.flatMap({ runs[$0] }) {
@@ -387,10 +385,7 @@ extension Workspace {
     // MARK: runs (λ / β sweeps)
 
     func plotRuns(_ args: Arguments) throws {
-        let names = args.strings("runs").isEmpty ? runOrder : args.strings("runs")
-        for (n, t) in zip(args.strings("runs"), args.tokens("runs")) where runs[n] == nil {
-            throw CommandError("no run named '\(n)'" + Suggestions.didYouMean(n, in: runOrder), at: t)
-        }
+        let names = try requestedRuns(args)
         guard let first = names.first.flatMap({ runs[$0] }) else { throw args.error("no runs to plot", hint: "train some with: train lambda=… as NAME") }
         let ood = args.string("on") ?? "test", id = args.string("vs")!
         guard ood != id else { throw args.error("vs", "vs=\(id) is the same part as 'on \(ood)': the plot puts two parts against each other") }

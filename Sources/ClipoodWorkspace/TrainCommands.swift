@@ -268,7 +268,7 @@ extension Workspace {
         config.learningRate = args.double("lr")!
         config.weightDecay = args.double("wd")!
         config.lambda = args.float("lambda")!
-        config.betas = args.list("beta").compactMap { if case .float(let b) = $0 { return b } else if case .int(let i) = $0 { return Double(i) } else { return nil } }
+        config.betas = args.doubles("beta")
         config.emaDecay = args.float("ema")
         config.swa = args.flag("swa")
         config.scale = args.float("scale")
@@ -390,14 +390,21 @@ extension Workspace {
 
     // MARK: compare
 
-    func compare(_ args: Arguments) throws {
-        let names = args.strings("runs").isEmpty ? runOrder : args.strings("runs")
+    /// The runs named by the `runs` positional (all runs when none is given); an unknown name is
+    /// an error at its token.
+    func requestedRuns(_ args: Arguments) throws -> [String] {
         for (n, t) in zip(args.strings("runs"), args.tokens("runs")) where runs[n] == nil {
-            throw CommandError("no run named '\(n)'" + Suggestions.didYouMean(n, in: runOrder), at: t)
+            throw CommandError("no run named '\(n)'" + Suggestions.didYouMean(n, in: runOrder), at: t,
+                               hint: runOrder.isEmpty ? "train one with: train" : "runs: " + runOrder.joined(separator: ", "))
         }
+        return args.strings("runs").isEmpty ? runOrder : args.strings("runs")
+    }
+
+    func compare(_ args: Arguments) throws {
+        let names = try requestedRuns(args)
         guard let first = names.first.flatMap({ runs[$0] }) else { throw args.error("no runs to compare", hint: "train one with: train") }
         let d = try dataNamed(first.dataName, args), m = try modelNamed(first.modelName, args)
-        var parts = args.list("on").map { Arguments.describeValue($0) }
+        var parts = args.listStrings("on")
         if parts.isEmpty { parts = first.split.open.isEmpty ? ["test"] : ["test", "open"] }
         var header = ["weights"]
         for p in parts { header += ["\(p) acc %", "\(p) ECE"] }
