@@ -36,7 +36,7 @@ public enum ShapesWorld {
         precondition(size >= 8, "ShapesWorld: size \(size) is too small")
         var rng = RNG(seed: seed).derived("\(domain)/\(className)/\(index)")
         let S = Float(size)
-        let (place, parts) = scene(className, size: S, &rng)
+        let (place, parts, _) = scene(className, domain: domain, size: S, &rng)
         let scale = place.scale
 
         var params = StyleParams(style: style, size: S, rng: &rng)
@@ -89,23 +89,41 @@ public enum ShapesWorld {
         return RGBImage(width: size, height: size, pixels: pixels)
     }
 
-    /// The object's placement and parts: the first draws of an image's generator.
-    static func scene(_ className: String, size S: Float, _ rng: inout RNG) -> (Placement, [Part]) {
-        let scale = S * rng.uniform(0.25, 0.38)
+    /// What a caption can truthfully say about an image besides its class and style: the
+    /// object's colour (nil in sketches, which are drawn in pencil) and its size as a word (nil
+    /// for the middle third of the size range).
+    public struct ObjectAttributes: Equatable, Sendable {
+        public var colour: String?
+        public var size: String?
+        public init(colour: String?, size: String?) { self.colour = colour; self.size = size }
+    }
+
+    /// The object's placement, parts and attributes: the first draws of an image's generator.
+    static func scene(_ className: String, domain: String, size S: Float, _ rng: inout RNG) -> (Placement, [Part], ObjectAttributes) {
+        let fraction = rng.uniform(0.25, 0.38)
+        let scale = S * fraction
         let margin = scale * 0.95
         let place = Placement(center: V2(rng.uniform(margin, S - margin), rng.uniform(margin, S - margin)),
                               scale: scale, angle: rng.uniform(-0.45, 0.45))
         let mirror = rng.below(2) == 1
-        var parts = figure(className, color: variedColor(className, &rng), &rng)
+        let colour = variedColor(className, &rng)
+        var parts = figure(className, color: colour.rgb, &rng)
         if mirror { parts = parts.map(mirrored) }
-        return (place, parts)
+        let sizeWord: String? = fraction < 0.25 + 0.13 / 3 ? "small" : fraction >= 0.38 - 0.13 / 3 ? "big" : nil
+        return (place, parts, ObjectAttributes(colour: domain == Style.sketch.rawValue ? nil : colour.name, size: sizeWord))
     }
 
-    /// The fraction of pixel centres inside the object (not the clutter) of the image that
-    /// `render` draws with the same arguments.
-    public static func foregroundFraction(className: String, domain: String, index: Int, size: Int, seed: Int) -> Double {
+    /// The attributes of the image that `render` draws with the same arguments.
+    public static func attributes(className: String, domain: String, index: Int, size: Int, seed: Int) -> ObjectAttributes {
         var rng = RNG(seed: seed).derived("\(domain)/\(className)/\(index)")
-        let (place, parts) = scene(className, size: Float(size), &rng)
+        return scene(className, domain: domain, size: Float(size), &rng).2
+    }
+
+    /// Which pixel centres lie inside the object (not the clutter) of the image that `render`
+    /// draws with the same arguments, row-major.
+    public static func foregroundMask(className: String, domain: String, index: Int, size: Int, seed: Int) -> [Bool] {
+        var rng = RNG(seed: seed).derived("\(domain)/\(className)/\(index)")
+        let (place, parts, _) = scene(className, domain: domain, size: Float(size), &rng)
         var inside = [Bool](repeating: false, count: size * size)
         let canvas = Canvas(width: size, height: size)
         for part in parts {
@@ -113,6 +131,12 @@ public enum ShapesWorld {
                 if part.shape.distance(q) <= 0 { inside[y * size + x] = true }
             }
         }
+        return inside
+    }
+
+    /// The fraction of pixel centres inside the object (see `foregroundMask`).
+    public static func foregroundFraction(className: String, domain: String, index: Int, size: Int, seed: Int) -> Double {
+        let inside = foregroundMask(className: className, domain: domain, index: index, size: size, seed: seed)
         return Double(inside.filter { $0 }.count) / Double(size * size)
     }
 
@@ -165,6 +189,45 @@ public enum ShapesWorld {
             }
         }
         if let first = failures.min(by: { $0.0 < $1.0 }) { throw first.1 }
+        // What captions may say about each image, beside the images (see `readAttributes`).
+        var lines = ["# clipood shapes world, seed \(seed): path\tcolour\tsize (- when a caption should not say)"]
+        for d in domains {
+            for c in names {
+                for i in 0 ..< perClass {
+                    let a = attributes(className: c, domain: d, index: i, size: size, seed: seed)
+                    lines.append("\(d)/\(c)/\(fileName(i))\t\(a.colour ?? "-")\t\(a.size ?? "-")")
+                }
+            }
+        }
+        let path = "\(directory)/\(attributesFileName)"
+        do { try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw ShapesWorldError("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The file `write` puts at the world's root: one line per image, its path relative to the
+    /// root, its colour word and its size word, tab-separated, `-` for none.
+    public static let attributesFileName = "attributes.tsv"
+
+    /// The attributes file under `root`, by path relative to the root; nil when there is none.
+    /// Errors name the file and line.
+    public static func readAttributes(root: String) throws -> [String: ObjectAttributes]? {
+        let path = "\(root)/\(attributesFileName)"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ShapesWorldError("cannot read \(path): \(error.localizedDescription)")
+        }
+        var out: [String: ObjectAttributes] = [:]
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 3, !f[0].isEmpty else {
+                throw ShapesWorldError("\(path):\(n + 1): expected path<TAB>colour<TAB>size, got '\(line)'")
+            }
+            out[f[0]] = ObjectAttributes(colour: f[1] == "-" ? nil : f[1], size: f[2] == "-" ? nil : f[2])
+        }
+        return out
     }
 
     /// `7` → `0007.png`.
@@ -314,41 +377,49 @@ public enum ShapesWorld {
     static let dark = RGBf(0.1, 0.1, 0.1)
     static let white = RGBf(0.96, 0.96, 0.94)
 
-    static func palette(_ name: String) -> [RGBf] {
-        let red = RGBf(0.82, 0.1, 0.1), blue = RGBf(0.15, 0.35, 0.85), green = RGBf(0.2, 0.62, 0.25)
-        let yellow = RGBf(0.97, 0.82, 0.15), purple = RGBf(0.55, 0.3, 0.72), orange = RGBf(0.97, 0.55, 0.08)
-        let pink = RGBf(0.95, 0.45, 0.7)
+    /// Each class's plausible colours, named (the names go into pretraining captions).
+    static func palette(_ name: String) -> [(name: String, rgb: RGBf)] {
+        let red = ("red", RGBf(0.82, 0.1, 0.1)), blue = ("blue", RGBf(0.15, 0.35, 0.85)), green = ("green", RGBf(0.2, 0.62, 0.25))
+        let yellow = ("yellow", RGBf(0.97, 0.82, 0.15)), purple = ("purple", RGBf(0.55, 0.3, 0.72))
+        let orange = ("orange", RGBf(0.97, 0.55, 0.08)), pink = ("pink", RGBf(0.95, 0.45, 0.7))
+        let black = ("black", RGBf(0.2, 0.2, 0.2)), grey = ("grey", RGBf(0.55, 0.55, 0.55)), brown = ("brown", RGBf(0.5, 0.35, 0.2))
         switch name {
         case "ball": return [orange, blue, red, yellow]
-        case "orange": return [orange, RGBf(0.95, 0.45, 0.02)]
-        case "wheel": return [RGBf(0.18, 0.18, 0.2), RGBf(0.3, 0.3, 0.32)]
-        case "alarm_clock": return [red, blue, green, RGBf(0.7, 0.7, 0.74)]
-        case "apple": return [red, RGBf(0.5, 0.78, 0.2), yellow]
-        case "cherry": return [RGBf(0.78, 0.05, 0.12), RGBf(0.55, 0.02, 0.12)]
+        case "orange": return [orange, ("orange", RGBf(0.95, 0.45, 0.02))]
+        case "wheel": return [("black", RGBf(0.18, 0.18, 0.2)), ("grey", RGBf(0.3, 0.3, 0.32))]
+        case "alarm_clock": return [red, blue, green, ("silver", RGBf(0.7, 0.7, 0.74))]
+        case "apple": return [red, ("green", RGBf(0.5, 0.78, 0.2)), yellow]
+        case "cherry": return [("red", RGBf(0.78, 0.05, 0.12)), ("dark red", RGBf(0.55, 0.02, 0.12))]
         case "lollipop": return [pink, red, purple, green]
-        case "mushroom": return [RGBf(0.85, 0.15, 0.1), RGBf(0.6, 0.4, 0.25), RGBf(0.8, 0.6, 0.4)]
+        case "mushroom": return [("red", RGBf(0.85, 0.15, 0.1)), ("brown", RGBf(0.6, 0.4, 0.25)), ("beige", RGBf(0.8, 0.6, 0.4))]
         case "umbrella": return [red, blue, purple, yellow, green]
-        case "star": return [yellow, RGBf(0.9, 0.7, 0.2), red]
-        case "tree": return [RGBf(0.15, 0.55, 0.2), RGBf(0.1, 0.42, 0.18), RGBf(0.4, 0.58, 0.15)]
-        case "house": return [RGBf(0.9, 0.8, 0.6), RGBf(0.6, 0.75, 0.9), yellow, RGBf(0.85, 0.85, 0.85)]
+        case "star": return [yellow, ("gold", RGBf(0.9, 0.7, 0.2)), red]
+        case "tree": return [("green", RGBf(0.15, 0.55, 0.2)), ("dark green", RGBf(0.1, 0.42, 0.18)), ("olive", RGBf(0.4, 0.58, 0.15))]
+        case "house": return [("beige", RGBf(0.9, 0.8, 0.6)), ("light blue", RGBf(0.6, 0.75, 0.9)), yellow, ("white", RGBf(0.85, 0.85, 0.85))]
         case "kite": return [red, yellow, purple, green]
         case "fish": return [orange, blue, yellow, purple]
-        case "cat_face": return [RGBf(0.95, 0.6, 0.2), RGBf(0.55, 0.55, 0.55), RGBf(0.45, 0.3, 0.2), RGBf(0.2, 0.2, 0.2)]
-        case "bird": return [blue, red, yellow, RGBf(0.5, 0.35, 0.2)]
-        case "coin": return [RGBf(0.9, 0.72, 0.2), RGBf(0.75, 0.75, 0.78), RGBf(0.75, 0.45, 0.25)]
-        case "arrow": return [red, blue, green, RGBf(0.2, 0.2, 0.2)]
-        case "sailboat": return [RGBf(0.55, 0.35, 0.2), blue, red]
-        case "heart": return [red, pink, RGBf(0.7, 0.05, 0.3)]
+        case "cat_face": return [("orange", RGBf(0.95, 0.6, 0.2)), grey, ("brown", RGBf(0.45, 0.3, 0.2)), black]
+        case "bird": return [blue, red, yellow, brown]
+        case "coin": return [("gold", RGBf(0.9, 0.72, 0.2)), ("silver", RGBf(0.75, 0.75, 0.78)), ("copper", RGBf(0.75, 0.45, 0.25))]
+        case "arrow": return [red, blue, green, black]
+        case "sailboat": return [("brown", RGBf(0.55, 0.35, 0.2)), blue, red]
+        case "heart": return [red, pink, ("crimson", RGBf(0.7, 0.05, 0.3))]
         default: return [red]
         }
     }
 
-    static func variedColor(_ name: String, _ rng: inout RNG) -> RGBf {
+    /// Every colour name the palettes use.
+    public static var colourNames: [String] {
+        Array(Set(classes.flatMap { palette($0).map(\.name) })).sorted()
+    }
+
+    /// The class's base colour (named) with per-image variation.
+    static func variedColor(_ name: String, _ rng: inout RNG) -> (name: String, rgb: RGBf) {
         let p = palette(name)
-        let base = p[rng.below(p.count)]
+        let (colourName, base) = p[rng.below(p.count)]
         let k = rng.uniform(0.85, 1.1)
-        return RGBf(clamp01(base.x * k + 0.05 * rng.normal()), clamp01(base.y * k + 0.05 * rng.normal()),
-                    clamp01(base.z * k + 0.05 * rng.normal()))
+        return (colourName, RGBf(clamp01(base.x * k + 0.05 * rng.normal()), clamp01(base.y * k + 0.05 * rng.normal()),
+                                 clamp01(base.z * k + 0.05 * rng.normal())))
     }
 
     static func hsv(_ h: Float, _ s: Float, _ v: Float) -> RGBf {

@@ -72,19 +72,47 @@ extension Workspace {
                 }
             }
         }
+        var result = AblationResult(setting: setting, lambdas: lambdas, seeds: seeds, steps: args.int("steps")!, states: states, parts: parts, scopes: [:], accuracies: results)
         for part in parts {
-            let scope = part == "open" ? "new classes, among new class names" : setting == "open" ? "base classes" : "held-out domain \(targets.joined(separator: ","))" + (setting == "wild" ? ", among all class names" : "")
-            write("\(part) accuracy % (\(scope)), mean ± std over seeds \(seeds.map(String.init).joined(separator: ",")), \(args.int("steps")!) steps per run:")
+            result.scopes[part] = part == "open" ? "new classes, among new class names" : setting == "open" ? "base classes" : "held-out domain \(targets.joined(separator: ","))" + (setting == "wild" ? ", among all class names" : "")
+        }
+        ablations[setting] = result
+        ablationOrder.removeAll { $0 == setting }
+        ablationOrder.append(setting)
+        for part in parts {
+            write("\(part) accuracy % (\(result.scopes[part]!)), mean ± std over seeds \(seeds.map(String.init).joined(separator: ",")), \(result.steps) steps per run:")
             let rows = states.map { state -> [String] in
                 [state == "final" ? "final (λ=0: CE)" : state] + lambdas.map { l in
-                    let a = (results["\(part)|\(state)|\(l)"] ?? []).map { 100 * $0 }
-                    guard !a.isEmpty else { return "–" }
-                    let mean = a.reduce(0, +) / Double(a.count)
-                    let sd = a.count > 1 ? (a.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(a.count - 1)).squareRoot() : 0
+                    guard let (mean, sd) = result.meanAndDeviation(part: part, state: state, lambda: l) else { return "–" }
                     return String(format: "%.1f ± %.1f", mean, sd)
                 }
             }
             write(TextTable.render(header: ["weights"] + lambdas.map { "λ=\(formatBeta($0))" }, rows: rows))
         }
+    }
+}
+
+/// One `ablate` grid's accuracies, kept for `plot ablation`.
+struct AblationResult {
+    let setting: String
+    let lambdas: [Double]
+    let seeds: [Int]
+    let steps: Int
+    /// "zeroshot", "final", "bma:β"…, "ema", "swa", "wise:0.5".
+    let states: [String]
+    /// "test", and "open" outside the shift setting.
+    let parts: [String]
+    /// What each part measures, in words.
+    var scopes: [String: String]
+    /// "part|state|λ" → accuracy (0…1) per seed.
+    let accuracies: [String: [Double]]
+
+    /// Mean and sample standard deviation in percent over the seeds (0 for one seed).
+    func meanAndDeviation(part: String, state: String, lambda: Double) -> (Double, Double)? {
+        let a = (accuracies["\(part)|\(state)|\(lambda)"] ?? []).map { 100 * $0 }
+        guard !a.isEmpty else { return nil }
+        let mean = a.reduce(0, +) / Double(a.count)
+        let sd = a.count > 1 ? (a.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(a.count - 1)).squareRoot() : 0
+        return (mean, sd)
     }
 }

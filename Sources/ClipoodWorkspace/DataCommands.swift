@@ -59,7 +59,8 @@ extension Workspace {
         let cache = VocabularyCache.directory.appendingPathComponent("worlds/shapes-c\(classes)-n\(perClass)-s\(size)-seed\(seed)").path
         let dir = to ?? cache
         let marker = dir + "/.complete"
-        if FileManager.default.fileExists(atPath: marker) { return dir }
+        // Worlds written before attributes.tsv existed are written again.
+        if FileManager.default.fileExists(atPath: marker) && FileManager.default.fileExists(atPath: dir + "/" + ShapesWorld.attributesFileName) { return dir }
         let total = classes * perClass * ShapesWorld.domains.count
         let progress = ProgressLine("generating shapes", total: total, workspace: self)
         do {

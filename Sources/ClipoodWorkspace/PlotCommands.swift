@@ -5,7 +5,7 @@ import ClipoodModel
 import ClipoodTrain
 import Foundation
 
-// plot margins | bma | curves | accuracy | sweep — figures through gnuplot (Gnuplot.swift).
+// plot margins | bma | curves | accuracy | sweep | runs | ablation — figures through gnuplot (Gnuplot.swift).
 //
 // Every text that comes from the user or the data (titles, class, domain and run names) enters
 // the gnuplot script through gnuplotQuote and is drawn `noenhanced`; datablocks hold numbers only.
@@ -87,6 +87,18 @@ extension Workspace {
                         ] + plotOutputArguments("runs_PART"),
                         examples: ["plot runs", "plot runs ce mms03 mms05 on test vs=val"],
                         run: { ws, args in try ws.plotRuns(args) }),
+            CommandSpec("ablation", summary: "an ablate grid: accuracy against λ for every weight state, mean ± std over seeds",
+                        discussion: """
+                        One line per weight state (final, each bma:β, ema, swa, wise:0.5) with error bars of one
+                        standard deviation over the seeds, x = λ (λ = 0 is the cross-entropy baseline); the
+                        zero-shot accuracy is the dashed line. Draws the last `ablate` of the setting.
+                        """,
+                        arguments: [
+                            .positional("setting", .choice(["shift", "open", "wild"]), optional: true, help: "which ablate grid (default: the last one run)"),
+                            .keyword("on", .choice(["test", "open"]), metavar: "PART", help: "test (held-out domain or base classes) or open (new classes); default test"),
+                        ] + plotOutputArguments("ablation_SETTING_PART"),
+                        examples: ["ablate setting=shift seeds=0,1,2", "plot ablation shift", "plot ablation wild on open to plots/ablation-wild-open.png"],
+                        run: { ws, args in try ws.plotAblation(args) }),
         ])
 
     /// The K×K text-derived margin matrix λ·(1 − cos(t_y, t_j)) over every class of `d`
@@ -428,6 +440,53 @@ extension Workspace {
         if !avgs.isEmpty { elements.append("\(ab) using 1:2 with points pt 9 ps 1.6 lc rgb '\(Workspace.plotColors[0])' title 'averages (β)'") }
         g.add("plot " + elements.joined(separator: ", "))
         try drawPlot(g, target, args, what: "\(names.count) run\(names.count == 1 ? "" : "s") (\(ood) against \(id))")
+    }
+
+    // MARK: ablation
+
+    func plotAblation(_ args: Arguments) throws {
+        guard !ablationOrder.isEmpty else { throw args.error("no ablate grid to plot", hint: "run one first, e.g.: ablate setting=shift seeds=0,1,2") }
+        let setting = args.string("setting") ?? ablationOrder.last!
+        guard let r = ablations[setting] else {
+            throw args.error("setting", "no '\(setting)' ablate grid in this session", hint: "run: ablate setting=\(setting) (done: \(ablationOrder.joined(separator: ", ")))")
+        }
+        let part = args.string("on") ?? "test"
+        guard r.parts.contains(part) else { throw args.error("on", "the \(setting) grid has no \(part) part (it has: \(r.parts.joined(separator: ", ")))") }
+        let shown = r.states.filter { $0 != "zeroshot" }
+        let S = shown.count, L = r.lambdas.count
+        let spread = min(0.5, 0.06 * Double(S)) // states side by side around each λ, so bars do not overlap
+        var blocks: [String] = []
+        var g = GnuplotScript()
+        var all: [Double] = []
+        for (j, state) in shown.enumerated() {
+            let off = S > 1 ? (Double(j) / Double(S - 1) - 0.5) * spread : 0
+            let rows: [[Double]] = r.lambdas.enumerated().compactMap { i, l in
+                guard let (m, sd) = r.meanAndDeviation(part: part, state: state, lambda: l) else { return nil }
+                all += [m - sd, m + sd]
+                return [Double(i) + off, m, sd]
+            }
+            blocks.append(g.data("s\(j)", rows: rows))
+        }
+        let zero = r.meanAndDeviation(part: part, state: "zeroshot", lambda: r.lambdas[0])
+        if let z = zero { all.append(z.0) }
+        let target = try plotTarget(args, name: "ablation_\(setting)_\(part)", pixels: (860, 620), text: (100, 34))
+        let seeds = r.seeds.map(String.init).joined(separator: ",")
+        plotStyle(&g, title: plotTitle(args, "ablate \(setting): \(part) accuracy (\(r.scopes[part] ?? part)), mean ± std over seeds \(seeds), \(r.steps) steps"),
+                  text: target.terminal.isText)
+        g.add("set xrange [-0.5:\(gnuplotNumber(Double(L) - 0.5))]",
+              "set yrange \(paddedRange(all, floor: 0, ceiling: 100, minimumSpan: 4))",
+              "set ylabel \(gnuplotQuote("\(part) accuracy (%)")) noenhanced", "set xlabel 'margin strength λ (λ = 0: cross-entropy)' noenhanced",
+              "set xtics (" + r.lambdas.enumerated().map { "\(gnuplotTicLabel("λ=" + formatPlotNumber($0.element))) \($0.offset)" }.joined(separator: ", ") + ") noenhanced scale 0")
+        if !target.terminal.isText { g.add("set grid noxtics ytics") }
+        plotKeyBelow(&g, titles: (zero == nil ? [] : ["zero-shot"]) + shown, columns: 5, terminal: target.terminal)
+        var elements: [String] = []
+        if let z = zero { elements.append("\(gnuplotNumber(z.0)) with lines dt 2 lw 2 lc rgb '#777777' title 'zero-shot'") }
+        for (j, state) in shown.enumerated() {
+            let color = Workspace.plotColors[j % Workspace.plotColors.count]
+            elements.append("\(blocks[j]) using 1:2:3 with yerrorlines lw 1.6 pt 7 ps 1.1 lc rgb '\(color)' title \(gnuplotQuote(state == "final" ? "final" : state)) noenhanced")
+        }
+        g.add("plot " + elements.joined(separator: ", "))
+        try drawPlot(g, target, args, what: "the \(setting) ablation (\(part), \(S) weight states × \(L) λ)")
     }
 
     // MARK: Shared pieces

@@ -18,7 +18,8 @@ extension Workspace {
         Contrastive pretraining (symmetric InfoNCE, learnable logit scale clamped at 100, AdamW with
         linear warm-up and cosine annealing) of a small CLIP on every image of the active dataset,
         each paired with a caption drawn from templates that name its class and, often, its style
-        (its domain). A byte-level BPE vocabulary is learned from the caption templates first. The
+        (its domain), its colour and its size (read from the dataset's attributes.tsv, which
+        `generate data shapes` writes; without one, captions name class and style only). A byte-level BPE vocabulary is learned from the caption templates first. The
         result is written as a Hugging Face-style directory (config.json, model.safetensors,
         vocab.json, merges.txt) and loaded as the active model.
         """,
@@ -46,8 +47,12 @@ extension Workspace {
         let S = ds.samples.isEmpty ? 64 : (try? images.store.image(path: ds.samples[0].path).width) ?? 64
         let patch = args.int("patch")!
         guard S % patch == 0 else { throw args.error("patch", "the images are \(S) px, not a multiple of patch \(patch)") }
+        // Colour and size words, where the dataset says them (the shapes world writes them).
+        let attributes: [String: ShapesWorld.ObjectAttributes]
+        do { attributes = try ShapesWorld.readAttributes(root: ds.root) ?? [:] } catch { throw CommandErrorText(String(describing: error)) }
+        let colours = Array(Set(attributes.values.compactMap(\.colour))).sorted()
         // Vocabulary from every caption the templates can make.
-        let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes), vocabularySize: args.int("vocab")!)
+        let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes, colours: colours), vocabularySize: args.int("vocab")!)
         let width = args.int("width")!, layers = args.int("layers")!, heads = max(1, width / 32)
         let context = 16
         let config = CLIPConfig(vision: .init(width: width, layers: layers, heads: heads, patchSize: patch, imageSize: S),
@@ -62,6 +67,7 @@ extension Workspace {
         model.initialiseRandomly(seed: seed)
         let steps = args.int("steps")!, B = min(args.int("batch")!, ds.samples.count)
         let trainer = Pretrainer(model: model, steps: steps, learningRate: args.double("lr")!, warmupSteps: args.int("warmup")!, weightDecay: args.double("wd")!)
+        if attributes.isEmpty { write("note: no \(ShapesWorld.attributesFileName) in \(ds.root): captions will name class and style only") }
         write("pretraining a CLIP (width \(width), \(layers)+\(layers) blocks, patch \(patch) @\(S)px, vocabulary \(vocabulary.tokens.count), \(formatCount(model.parameterCount)) parameters) " +
               "on \(ds.samples.count) images of '\(d.name)': \(steps) steps × \(B) pairs")
         var order = RNG(seed: seed).derived("pretrain/order"), augment = RNG(seed: seed).derived("pretrain/augment"), captions = RNG(seed: seed).derived("pretrain/captions")
@@ -80,7 +86,8 @@ extension Workspace {
             try images.pixels(for: idx, in: ds, size: S, augment: true, interpolation: .bicubic, rng: &augment, into: pixels.base)
             let texts = idx.map { i -> String in
                 let s = ds.samples[i]
-                return Captions.caption(className: ds.classes[s.label], domain: ds.domains[s.domain], rng: &captions)
+                let a = attributes[ds.relativePath(i)]
+                return Captions.caption(className: ds.classes[s.label], domain: ds.domains[s.domain], colour: a?.colour, size: a?.size, rng: &captions)
             }
             let r = try trainer.step(pixels: pixels.base, ids: tokenizer.tokenize(texts, contextLength: context), B: B)
             last = r.loss

@@ -26,6 +26,9 @@ public final class Workspace: CommandContext {
     /// Training runs by name, in the order they were made.
     public internal(set) var runs: [String: Run] = [:]
     public internal(set) var runOrder: [String] = []
+    /// The last `ablate` grid of each setting, for `plot ablation`.
+    var ablations: [String: AblationResult] = [:]
+    var ablationOrder: [String] = []
     /// Decoded images shared by every command (a memory-bounded cache).
     let images = BatchBuilder()
     /// Caches: text features per model/prompt/class set, image features per model state and split part.

@@ -1,5 +1,6 @@
 import ClipoodData
 import ClipoodDemo
+import ClipoodEngine
 import ClipoodImage
 import Foundation
 import Testing
@@ -194,5 +195,102 @@ private func contactSheet(size: Int, seed: Int, index: Int = 0, rows: Int = 1) -
         try PNGWriter.write(contactSheet(size: 64, seed: 0, rows: 2), to: root + "/contact.png")
         try PNGWriter.write(contactSheet(size: 128, seed: 0), to: root + "/contact-128.png")
         #expect(try ImageDecoder.decode(path: root + "/contact.png").width == ShapesWorld.classes.count * 66 + 2)
+    }
+}
+
+@Suite("shapes world attributes and captions")
+struct ShapesWorldAttributeTests {
+    @Test func attributesFileMatchesRenderingAndReadsBack() throws {
+        let root = temporaryDirectory("attributes")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try ShapesWorld.write(to: root, classes: 3, perClass: 4, size: 32, seed: 2)
+        let table = try #require(try ShapesWorld.readAttributes(root: root))
+        #expect(table.count == 4 * 3 * 4)
+        for d in ShapesWorld.domains {
+            for c in ShapesWorld.classes.prefix(3) {
+                for i in 0 ..< 4 {
+                    let a = ShapesWorld.attributes(className: c, domain: d, index: i, size: 32, seed: 2)
+                    #expect(table["\(d)/\(c)/\(ShapesWorld.fileName(i))"] == a)
+                    // Sketches are pencil outlines: their captions must not name a colour.
+                    #expect((a.colour == nil) == (d == "sketch"), "\(d)/\(c)/\(i): \(String(describing: a.colour))")
+                }
+            }
+        }
+        // The loader ignores the file; a damaged file is reported with its line.
+        #expect(try Dataset.load(root: root).imageCount == 48)
+        try "# header\nphoto/ball/0000.png\tred\n".write(toFile: root + "/attributes.tsv", atomically: true, encoding: .utf8)
+        do {
+            _ = try ShapesWorld.readAttributes(root: root)
+            Issue.record("a line with two fields should be rejected")
+        } catch let e as ShapesWorldError {
+            #expect(e.message.contains("attributes.tsv:2"), "\(e.message)")
+        }
+        #expect(try ShapesWorld.readAttributes(root: root + "/photo") == nil)
+    }
+
+    /// The colour word names the colour actually drawn: the median colour of a cartoon ball's
+    /// pixels is nearest to the named palette colour among the ball's four.
+    @Test func colourWordIsTheDrawnColour() throws {
+        let reference: [String: (Double, Double, Double)] = [
+            "orange": (0.97, 0.55, 0.08), "blue": (0.15, 0.35, 0.85), "red": (0.82, 0.1, 0.1), "yellow": (0.97, 0.82, 0.15),
+        ]
+        var seen = Set<String>()
+        for i in 0 ..< 24 {
+            let image = ShapesWorld.render(className: "ball", domain: "cartoon", index: i, size: 64, seed: 4)
+            let mask = ShapesWorld.foregroundMask(className: "ball", domain: "cartoon", index: i, size: 64, seed: 4)
+            var channels: [[Double]] = [[], [], []]
+            for p in 0 ..< 64 * 64 where mask[p] {
+                for k in 0 ..< 3 { channels[k].append(Double(image.pixels[p * 3 + k]) / 255) }
+            }
+            let median = channels.map { $0.sorted()[$0.count / 2] }
+            let nearest = reference.min { a, b in
+                let da = pow(a.value.0 - median[0], 2) + pow(a.value.1 - median[1], 2) + pow(a.value.2 - median[2], 2)
+                let db = pow(b.value.0 - median[0], 2) + pow(b.value.1 - median[1], 2) + pow(b.value.2 - median[2], 2)
+                return da < db
+            }!.key
+            let named = ShapesWorld.attributes(className: "ball", domain: "cartoon", index: i, size: 64, seed: 4).colour
+            #expect(named == nearest, "ball \(i): named \(String(describing: named)), drawn nearest \(nearest) \(median)")
+            seen.insert(nearest)
+        }
+        #expect(seen.count >= 3, "the palette should vary: \(seen)")
+    }
+
+    /// Size words follow the drawn size: small objects cover less of the image than big ones.
+    @Test func sizeWordsFollowTheDrawnSize() {
+        var area: [String: [Double]] = [:]
+        for c in ShapesWorld.classes.prefix(8) {
+            for i in 0 ..< 30 {
+                let a = ShapesWorld.attributes(className: c, domain: "photo", index: i, size: 64, seed: 1)
+                let f = ShapesWorld.foregroundFraction(className: c, domain: "photo", index: i, size: 64, seed: 1)
+                area[(a.size ?? "-") + "/" + c, default: []].append(f)
+            }
+        }
+        var counts: [String: Int] = [:]
+        for (k, v) in area { counts[String(k.split(separator: "/")[0]), default: 0] += v.count }
+        // Thirds of the size range: each word on roughly a third of the images.
+        for w in ["small", "-", "big"] { #expect((50 ... 110).contains(counts[w] ?? 0), "\(w): \(counts[w] ?? 0) of 240") }
+        for c in ShapesWorld.classes.prefix(8) {
+            guard let s = area["small/" + c], let b = area["big/" + c], !s.isEmpty, !b.isEmpty else { continue }
+            #expect(s.max()! < b.min()!, "\(c): a small one covers \(s.max()!) and a big one only \(b.min()!)")
+        }
+    }
+
+    @Test func captionsSayOnlyWhatIsTrue() {
+        var rng = RNG(seed: 3)
+        var withColour = 0, withSize = 0
+        for _ in 0 ..< 400 {
+            let c = Captions.caption(className: "alarm_clock", domain: "painting", colour: "red", size: "small", rng: &rng)
+            #expect(c.contains("alarm clock"))
+            #expect(!c.contains("blue") && !c.contains("big"), "\(c)")
+            #expect(!c.contains(" a oil") && !c.hasPrefix("a alarm") && !c.contains(" a alarm") && !c.contains(" a artwork"), "article: \(c)")
+            if c.contains("red alarm clock") { withColour += 1 }
+            if c.contains("small ") { withSize += 1 }
+            let bare = Captions.caption(className: "orange", domain: "photo", rng: &rng)
+            #expect(!bare.contains(" a orange") && !bare.hasPrefix("a orange"), "article: \(bare)")
+            #expect(!bare.contains("small") && !bare.contains("big"), "no size given, none said: \(bare)")
+        }
+        #expect((140 ... 260).contains(withColour) && (140 ... 260).contains(withSize), "\(withColour) \(withSize)")
+        let corpus = Captions.corpus(classes: ["kite"], colours: ["purple"])
+        #expect(corpus.contains("a purple kite.") && corpus.contains("a big kite.") && corpus.contains("a kite."))
     }
 }

@@ -321,4 +321,52 @@ struct AblateTests {
         #expect(c.workspace.runOrder.count == 4)
         #expect(c.workspace.datasets["toy"]?.split == nil)   // the workspace's own split is left as it was
     }
+
+    @Test func plotAblationDrawsTheLastGrid() throws {
+        let world = try TinyWorld()
+        let dir = makeTemporaryDirectory("clipood-ablation-plot")
+        defer { world.remove(); try? FileManager.default.removeItem(at: dir) }
+        let c = Captured()
+        #expect(try c.workspace.executeInteractive("load model \(world.model) as tiny"))
+        #expect(try c.workspace.executeInteractive("load data \(world.data) as toy"))
+        #expect(try !c.workspace.executeInteractive("plot ablation"))
+        #expect(c.stderr.contains("no ablate grid to plot") && c.stderr.contains("ablate setting=shift"), "\(c.stderr)")
+        #expect(try c.workspace.executeInteractive("ablate setting=wild target=sketch lambda=0,0.3 beta=0.5 seeds=0,1 steps=2 batch=1"))
+        let png = dir.appendingPathComponent("wild-open.png").path
+        #expect(try c.workspace.executeInteractive("plot ablation wild on open to \(png)"), "\(c.stderr)")
+        let data = try #require(FileManager.default.contents(atPath: png))
+        #expect(data.count > 2000 && data.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        #expect(c.stdout.contains("wrote the wild ablation (open, 5 weight states × 2 λ) to \(png)"), "\(c.stdout)")
+        #expect(try c.workspace.executeInteractive("plot ablation term=dumb"), "\(c.stderr)")
+        #expect(c.stdout.contains("zero-shot") && c.stdout.contains("bma:0.5") && c.stdout.contains("λ=0.3"))
+        #expect(try !c.workspace.executeInteractive("plot ablation shift"))
+        #expect(c.stderr.contains("no 'shift' ablate grid in this session") && c.stderr.contains("done: wild"), "\(c.stderr)")
+    }
+}
+
+@Suite("pretrain")
+struct PretrainCommandTests {
+    /// A tiny pretraining run on a generated world: the model directory PyTorch reads, loaded as
+    /// the active model; captions use the world's attributes.tsv, and say so when there is none.
+    @Test func pretrainsOnAGeneratedWorldAndLoadsTheModel() throws {
+        let dir = makeTemporaryDirectory("clipood-pretrain")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let c = Captured()
+        let world = dir.appendingPathComponent("world").path, out = dir.appendingPathComponent("model").path
+        for l in ["generate data shapes classes=3 per_class=2 size=16 seed=5 to \(world) as w",
+                  "pretrain steps=2 batch=8 warmup=1 width=32 layers=1 patch=8 vocab=600 to \(out) as p"] {
+            #expect(try c.workspace.executeInteractive(l), "\(l): \(c.stderr)")
+        }
+        for f in ["config.json", "model.safetensors", "vocab.json", "merges.txt"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + f), "\(f) missing")
+        }
+        #expect(c.stdout.contains("loaded model 'p'"), "\(c.stdout)")
+        #expect(!c.stdout.contains("note: no attributes.tsv"))
+        let vocab = try String(contentsOfFile: out + "/vocab.json", encoding: .utf8)
+        #expect(vocab.contains("\"small</w>\"") || vocab.contains("\"big</w>\""), "size words should be in the learned vocabulary")
+        try FileManager.default.removeItem(atPath: world + "/attributes.tsv")
+        #expect(try c.workspace.executeInteractive("load data \(world) as bare"))
+        #expect(try c.workspace.executeInteractive("pretrain steps=1 batch=4 width=32 layers=1 patch=8 vocab=520 to \(out)-bare as q"), "\(c.stderr)")
+        #expect(c.stdout.contains("note: no attributes.tsv in \(world): captions will name class and style only"), "\(c.stdout)")
+    }
 }
