@@ -25,8 +25,10 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // Vectorised exp-based elementwise kernels (softmax rows, QuickGELU), one copy per ISA.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
         // Flat Float buffers, parameter layouts, BLAS, kernels with forward and backward, RNG.
-        .target(name: "ClipoodEngine", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "ClipoodEngine", dependencies: ["CBLAS", "CKernels"], swiftSettings: fast),
         // CLIP's towers on the engine, safetensors and .npy files, checkpoint formats and name maps.
         .target(name: "ClipoodModel", dependencies: ["ClipoodEngine"], swiftSettings: fast),
         // Datasets on disk (DomainBed / image-folder layouts), splits, per-domain sampling, batches with augmentation.

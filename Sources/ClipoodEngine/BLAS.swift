@@ -19,6 +19,10 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
     }
 
+    /// The CPU core whose kernels OpenBLAS runs ("Haswell", "Cooperlake", …): its own choice
+    /// for the CPU, or OPENBLAS_CORETYPE's when that is set.
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
     /// OpenBLAS's build description (version, target core, threading), for reports.
     public static var configuration: String { String(cString: openblas_get_config()) }
 }

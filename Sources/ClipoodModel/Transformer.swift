@@ -59,7 +59,7 @@ final class TransformerStack {
         let N = B * T, W = width, H = mlpWidth
         func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(n)", shape) }
         return GradSlots(dx: a("dx", [N, W]), dres1: a("dres1", [N, W]), dln: a("dln", [N, W]), dqkv: a("dqkv", [N, 3 * W]),
-                         datt: a("datt", [N, W]), dfc: a("dfc", [N, H]), dact: a("dact", [N, H]), scratch: a("scratch", [T, T]))
+                         datt: a("datt", [N, W]), dfc: a("dfc", [N, H]), dact: a("dact", [N, H]), scratch: a("scratch", [Attention.scratchCount(T: T, NH: heads)]))
     }
 
     /// Runs blocks `start ..< count` on `input` (the input of block `start`); returns the

@@ -79,7 +79,7 @@ struct KernelBackwardTests {
         let B = 2, T = 4, C = 6, NH = 2
         var v = TestValues(seed: 13)
         let qkv = FloatBuffer(v.array(B * T * 3 * C)), wt = FloatBuffer(v.array(B * T * C))
-        let out = FloatBuffer(count: B * T * C), probs = FloatBuffer(count: B * NH * T * T), scratch = FloatBuffer(count: T * T)
+        let out = FloatBuffer(count: B * T * C), probs = FloatBuffer(count: B * NH * T * T), scratch = FloatBuffer(count: Attention.scratchCount(T: T, NH: NH))
         func loss() -> Double {
             Attention.forward(out: out.base, probs: probs.base, qkv: qkv.base, B: B, T: T, C: C, NH: NH, causal: causal)
             return GradientCheck.weightedSum(out.base, wt.base, count: out.count)
@@ -88,6 +88,28 @@ struct KernelBackwardTests {
         let dqkv = prefilled(qkv.count)
         Attention.backward(dqkv: dqkv.base, scratch: scratch.base, dout: wt.base, probs: probs.base, qkv: qkv.base, B: B, T: T, C: C, NH: NH)
         expectPassed(GradientCheck.check("attention dqkv causal=\(causal)", x: qkv.base, count: qkv.count, analytic: accumulated(dqkv), loss: loss))
+    }
+
+    /// The softmax of all heads is split over worker threads between the (single-issue) GEMMs:
+    /// each row is computed the same way on any thread, so results are bit-identical.
+    @Test func attentionOnSeveralThreadsIsBitIdentical() {
+        // 16 heads × 64 rows of 64: enough rows (≥ 32 k values per thread) to split over 2 threads.
+        let B = 2, T = 64, C = 32, NH = 16
+        var v = TestValues(seed: 31)
+        let qkv = FloatBuffer(v.array(B * T * 3 * C)), dout = FloatBuffer(v.array(B * T * C))
+        func run(workers: Int, causal: Bool) -> (out: [Float], dqkv: [Float]) {
+            let out = FloatBuffer(count: B * T * C), probs = FloatBuffer(count: B * NH * T * T)
+            let scratch = FloatBuffer(count: Attention.scratchCount(T: T, NH: NH)), dqkv = FloatBuffer(count: qkv.count)
+            Attention.forward(out: out.base, probs: probs.base, qkv: qkv.base, B: B, T: T, C: C, NH: NH, causal: causal, workers: workers)
+            Attention.backward(dqkv: dqkv.base, scratch: scratch.base, dout: dout.base, probs: probs.base,
+                               qkv: qkv.base, B: B, T: T, C: C, NH: NH, workers: workers)
+            return (out.toArray(), dqkv.toArray())
+        }
+        for causal in [false, true] {
+            let one = run(workers: 1, causal: causal), three = run(workers: 3, causal: causal)
+            #expect(one.out == three.out && one.dqkv == three.dqkv)
+            #expect(one.out.contains { $0 != 0 } && one.dqkv.contains { $0 != 0 })
+        }
     }
 
     @Test(arguments: Activation.allCases)
@@ -241,7 +263,7 @@ struct KernelBackwardTests {
         params.zeroGrads()
         let dx = FloatBuffer(count: N * C), dres1 = FloatBuffer(count: N * C), dmlp = FloatBuffer(count: N * C), dact = FloatBuffer(count: N * H)
         let dfc = FloatBuffer(count: N * H), dln2 = FloatBuffer(count: N * C), dproj = FloatBuffer(count: N * C), datt = FloatBuffer(count: N * C)
-        let dqkv = FloatBuffer(count: N * 3 * C), dln1 = FloatBuffer(count: N * C), scratch = FloatBuffer(count: T * T)
+        let dqkv = FloatBuffer(count: N * 3 * C), dln1 = FloatBuffer(count: N * C), scratch = FloatBuffer(count: Attention.scratchCount(T: T, NH: NH))
         Residual.backward(da: dres1.base, db: dmlp.base, dout: wt.base, count: N * C)
         Linear.backward(dinp: dact.base, dweight: G("out.w"), dbias: G("out.b"), dout: dmlp.base, inp: act.base, weight: P("out.w"), N: N, C: H, OC: C)
         QuickGELU.backward(dinp: dfc.base, dout: dact.base, inp: fc.base, count: N * H)

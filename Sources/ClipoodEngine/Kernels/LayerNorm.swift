@@ -1,5 +1,8 @@
 /// Layer normalisation over the last dimension: out = (x − mean) · rstd · w + b.
 /// The forward saves mean and rstd per row for the backward.
+/// Rows are independent: both passes split them over `Parallel.workers` threads, and the
+/// weight and bias gradients are summed per column in row order, so the results do not
+/// depend on the thread count.
 public enum LayerNorm {
     public static func forward(out: UnsafeMutablePointer<Float>,      // (N, C)
                                mean: UnsafeMutablePointer<Float>,     // (N)
@@ -8,7 +11,8 @@ public enum LayerNorm {
                                weight: UnsafePointer<Float>,          // (C)
                                bias: UnsafePointer<Float>,            // (C)
                                N: Int, C: Int, eps: Float = 1e-5) {
-        for n in 0 ..< N {
+        Parallel.chunks(N, minimum: rowsPerThread(C)) { rows in
+          for n in rows {
             let x = inp + n * C
             var sum: Float = 0
             for i in 0 ..< C { sum += x[i] }
@@ -20,8 +24,12 @@ public enum LayerNorm {
             for i in 0 ..< C { y[i] = (x[i] - m) * s * weight[i] + bias[i] }
             mean[n] = m
             rstd[n] = s
+          }
         }
     }
+
+    /// Rows worth a thread hand-off: about 32 k values.
+    static func rowsPerThread(_ C: Int) -> Int { max(1, 32768 / max(1, C)) }
 
     public static func backward(dinp: UnsafeMutablePointer<Float>?,      // (N, C)
                                 dweight: UnsafeMutablePointer<Float>?,   // (C)
@@ -32,24 +40,38 @@ public enum LayerNorm {
                                 mean: UnsafePointer<Float>,              // (N)
                                 rstd: UnsafePointer<Float>,              // (N)
                                 N: Int, C: Int) {
-        for n in 0 ..< N {
-            let x = inp + n * C, dy = dout + n * C
-            let m = mean[n], s = rstd[n]
-            // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂)), with g = dy · w and x̂ the normalised input.
-            var gMean: Float = 0, gxMean: Float = 0
-            for i in 0 ..< C {
-                let xhat = (x[i] - m) * s
-                let g = dy[i] * weight[i]
-                gMean += g
-                gxMean += g * xhat
+        if let dinp {
+            Parallel.chunks(N, minimum: rowsPerThread(C)) { rows in
+                for n in rows {
+                    let x = inp + n * C, dy = dout + n * C
+                    let m = mean[n], s = rstd[n]
+                    // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂)), with g = dy · w and x̂ the normalised input.
+                    var gMean: Float = 0, gxMean: Float = 0
+                    for i in 0 ..< C {
+                        let xhat = (x[i] - m) * s
+                        let g = dy[i] * weight[i]
+                        gMean += g
+                        gxMean += g * xhat
+                    }
+                    gMean /= Float(C)
+                    gxMean /= Float(C)
+                    for i in 0 ..< C {
+                        let xhat = (x[i] - m) * s
+                        dinp[n * C + i] += s * (dy[i] * weight[i] - gMean - xhat * gxMean)
+                    }
+                }
             }
-            gMean /= Float(C)
-            gxMean /= Float(C)
-            for i in 0 ..< C {
-                let xhat = (x[i] - m) * s
-                if let dbias { dbias[i] += dy[i] }
-                if let dweight { dweight[i] += xhat * dy[i] }
-                if let dinp { dinp[n * C + i] += s * (dy[i] * weight[i] - gMean - xhat * gxMean) }
+        }
+        guard dweight != nil || dbias != nil else { return }
+        // Column sums over the rows, columns split over threads, rows in order.
+        Parallel.chunks(C, minimum: max(1, 32768 / max(1, N))) { cols in
+            for n in 0 ..< N {
+                let x = inp + n * C, dy = dout + n * C
+                let m = mean[n], s = rstd[n]
+                for i in cols {
+                    if let dbias { dbias[i] += dy[i] }
+                    if let dweight { dweight[i] += (x[i] - m) * s * dy[i] }
+                }
             }
         }
     }

@@ -7,9 +7,11 @@ public enum Linear {
                                N: Int, C: Int, OC: Int) {
         BLAS.sgemm(transB: true, M: N, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C, C: out, ldc: OC)
         if let bias {
-            for n in 0 ..< N {
-                let row = out + n * OC
-                for o in 0 ..< OC { row[o] += bias[o] }
+            Parallel.chunks(N, minimum: max(1, Elementwise.minimumPerThread / max(1, OC))) { rows in
+                for n in rows {
+                    let row = out + n * OC
+                    for o in 0 ..< OC { row[o] += bias[o] }
+                }
             }
         }
     }
@@ -27,10 +29,12 @@ public enum Linear {
         if let dweight {   // dW += doutᵀ · inp
             BLAS.sgemm(transA: true, M: OC, N: C, K: N, A: dout, lda: OC, B: inp, ldb: C, beta: 1, C: dweight, ldc: C)
         }
-        if let dbias {   // column sums of dout
-            for n in 0 ..< N {
-                let row = dout + n * OC
-                for o in 0 ..< OC { dbias[o] += row[o] }
+        if let dbias {   // column sums of dout, rows in order; columns split over threads
+            Parallel.chunks(OC, minimum: max(1, Elementwise.minimumPerThread / max(1, N))) { cols in
+                for n in 0 ..< N {
+                    let row = dout + n * OC
+                    for o in cols { dbias[o] += row[o] }
+                }
             }
         }
     }

@@ -1,0 +1,38 @@
+import Dispatch
+
+/// Work that BLAS does not see — attention heads, layer norm rows, activations — split over
+/// the same number of threads as BLAS uses (the `threads` setting), so neither core idles
+/// while the other does the non-GEMM part of a layer.
+public enum Parallel {
+    /// Threads for `forEach` and `chunks`: BLAS's thread count.
+    public static var workers: Int { max(1, BLAS.threads) }
+
+    /// Calls `body(item, worker)` for every item in 0..<count, striped over at most `workers`
+    /// threads (item i on worker i mod workers: equal-cost items balance without a queue;
+    /// `worker` indexes per-thread scratch).
+    public static func forEach(_ count: Int, workers: Int = Parallel.workers, _ body: (_ item: Int, _ worker: Int) -> Void) {
+        let w = min(workers, count)
+        if w <= 1 {
+            for i in 0 ..< count { body(i, 0) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: w) { k in
+            var i = k
+            while i < count { body(i, k); i += w }
+        }
+    }
+
+    /// Calls `body(range)` on contiguous pieces of 0..<count, one per thread, each at least
+    /// `minimum` long (small counts run on the calling thread: a thread hand-off costs
+    /// microseconds).
+    public static func chunks(_ count: Int, minimum: Int, workers: Int = Parallel.workers, _ body: (Range<Int>) -> Void) {
+        let w = max(1, min(workers, count / max(1, minimum)))
+        if w <= 1 {
+            body(0 ..< count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: w) { k in
+            body(count * k / w ..< count * (k + 1) / w)
+        }
+    }
+}
