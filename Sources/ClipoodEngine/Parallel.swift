@@ -36,3 +36,18 @@ public enum Parallel {
         }
     }
 }
+
+/// Whether no value is NaN or ±inf (exponent bits all ones), checked on several threads with
+/// integer operations that vectorise.
+public func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
+    let w = Parallel.workers
+    var bad = [UInt32](repeating: 0, count: w)
+    bad.withUnsafeMutableBufferPointer { flags in
+        Parallel.forEach(w, workers: w) { k, _ in
+            var any: UInt32 = 0
+            for i in count * k / w ..< count * (k + 1) / w { any |= (x[i].bitPattern & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0 }
+            flags[k] = any
+        }
+    }
+    return bad.allSatisfy { $0 == 0 }
+}

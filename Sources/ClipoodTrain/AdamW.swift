@@ -30,13 +30,16 @@ public final class AdamW {
         let bc2Sqrt = Float(bc2.squareRoot())
         let e = Float(eps)
         let mm = m.base, vv = v.base
-        for i in 0 ..< range.count {
-            let gi = g[i]
-            p[i] *= decay
-            mm[i] += (1 - b1) * (gi - mm[i])   // PyTorch's lerp(m, g, 1 − β1): same value, same rounding
-            vv[i] = b2 * vv[i] + (1 - b2) * gi * gi
-            let denom = vv[i].squareRoot() / bc2Sqrt + e
-            p[i] -= stepSize * mm[i] / denom
+        // Elementwise, so split over threads (memory-bound: four arrays per parameter).
+        Parallel.chunks(range.count, minimum: 1 << 16) { r in
+            for i in r {
+                let gi = g[i]
+                p[i] *= decay
+                mm[i] += (1 - b1) * (gi - mm[i])   // PyTorch's lerp(m, g, 1 − β1): same value, same rounding
+                vv[i] = b2 * vv[i] + (1 - b2) * gi * gi
+                let denom = vv[i].squareRoot() / bc2Sqrt + e
+                p[i] -= stepSize * mm[i] / denom
+            }
         }
     }
 

@@ -124,10 +124,7 @@ public final class Trainer {
         dfeatures.base.update(repeating: 0, count: B * D)
         loss.backward(dfeatures: dfeatures.base, B: B)
         model.vision.backward(dfeatures: dfeatures.base, B: B, trainable: config.trainable)
-        let g = model.parameters.grads.base + range.lowerBound
-        var sum: Float = 0
-        for i in 0 ..< range.count { sum += g[i] * 0 }   // NaN or ±inf anywhere makes the sum NaN
-        guard sum == 0 else { throw Stop.nonFiniteGradient(step: step + 1) }
+        guard allFinite(model.parameters.grads.base + range.lowerBound, count: range.count) else { throw Stop.nonFiniteGradient(step: step + 1) }
         optimizer.update(params: model.parameters.values.base, grads: model.parameters.grads.base, lr: lr)
         step += 1
         for a in averages { a.observe(step: step, params: model.parameters.values.base) }
@@ -163,3 +160,4 @@ public struct CommandlessError: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
 }
+

@@ -28,6 +28,14 @@ struct KernelForwardTests {
         Linear.forward(out: out.base, inp: x.base, weight: w.base, bias: nil, N: N, C: C, OC: OC)
         for n in 0 ..< N { for o in 0 ..< OC { ref[n * OC + o] -= Double(b[o]) } }
         #expect(maxAbsDifference(out.toArray(), ref).value < forwardTolerance)
+        // With a residual added, with and without bias (the output starts as residual + bias).
+        let r = FloatBuffer(v.array(N * OC))
+        Linear.forward(out: out.base, inp: x.base, weight: w.base, bias: nil, residual: r.base, N: N, C: C, OC: OC)
+        for i in 0 ..< N * OC { ref[i] += Double(r[i]) }
+        #expect(maxAbsDifference(out.toArray(), ref).value < forwardTolerance)
+        Linear.forward(out: out.base, inp: x.base, weight: w.base, bias: b.base, residual: r.base, N: N, C: C, OC: OC)
+        for n in 0 ..< N { for o in 0 ..< OC { ref[n * OC + o] += Double(b[o]) } }
+        #expect(maxAbsDifference(out.toArray(), ref).value < forwardTolerance)
     }
 
     @Test func projection() {

@@ -60,3 +60,21 @@ struct VectorMathTests {
         #expect(worstF < 1e-6 && worstB < 2e-6, "forward \(worstF), backward \(worstB)")
     }
 }
+
+@Suite("finite check")
+struct FiniteCheckTests {
+    @Test func findsNaNAndInfinityAnywhere() {
+        let n = 300_001   // several threads' worth
+        var x = [Float](repeating: 1, count: n)
+        x[17] = .greatestFiniteMagnitude; x[18] = -.greatestFiniteMagnitude; x[19] = .leastNonzeroMagnitude; x[20] = -0.0
+        #expect(allFinite(x, count: n))
+        for bad: Float in [.nan, .infinity, -.infinity, -.nan] {
+            for at in [0, n / 2, n - 1] {
+                var y = x
+                y[at] = bad
+                #expect(!allFinite(y, count: n), "\(bad) at \(at)")
+            }
+        }
+        #expect(allFinite(x, count: 0))
+    }
+}

@@ -1,19 +1,29 @@
 /// Fully connected layer: out(N, OC) = inp(N, C) · W(OC, C)ᵀ + b(OC), W stored as PyTorch does.
+/// With `residual`, the forward adds it too (a transformer block's skip connection), for free.
 public enum Linear {
     public static func forward(out: UnsafeMutablePointer<Float>,          // (N, OC)
                                inp: UnsafePointer<Float>,                 // (N, C)
                                weight: UnsafePointer<Float>,              // (OC, C)
                                bias: UnsafePointer<Float>?,               // (OC)
+                               residual: UnsafePointer<Float>? = nil,     // (N, OC)
                                N: Int, C: Int, OC: Int) {
-        BLAS.sgemm(transB: true, M: N, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C, C: out, ldc: OC)
-        if let bias {
+        // Bias (and residual) are written first and the GEMM adds to them (beta = 1): one pass
+        // over the output instead of BLAS zeroing it and separate passes adding them.
+        if bias != nil || residual != nil {
             Parallel.chunks(N, minimum: max(1, Elementwise.minimumPerThread / max(1, OC))) { rows in
                 for n in rows {
-                    let row = out + n * OC
-                    for o in 0 ..< OC { row[o] += bias[o] }
+                    let o = out + n * OC
+                    switch (bias, residual) {
+                    case let (b?, r?): let rr = r + n * OC; for j in 0 ..< OC { o[j] = rr[j] + b[j] }
+                    case let (b?, nil): o.update(from: b, count: OC)
+                    case let (nil, r?): o.update(from: r + n * OC, count: OC)
+                    default: break
+                    }
                 }
             }
         }
+        BLAS.sgemm(transB: true, M: N, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C,
+                   beta: bias == nil && residual == nil ? 0 : 1, C: out, ldc: OC)
     }
 
     public static func backward(dinp: UnsafeMutablePointer<Float>?,      // (N, C)
