@@ -14,7 +14,10 @@ public final class Arena {
 
     /// Adopts `layout`, reallocating only if it needs more room than the current block.
     public func ensure(layout newLayout: BufferLayout) {
-        if newLayout.count > storage.count { storage = FloatBuffer(count: newLayout.count) }
+        if newLayout.count > storage.count {
+            storage = FloatBuffer(count: 0)   // free the old block first: never both at once
+            storage = FloatBuffer(count: newLayout.count)
+        }
         layout = newLayout
     }
 

@@ -10,7 +10,7 @@ public final class VisionTower {
     let arena = Arena(layout: BufferLayout())
 
     // Activation slots for the current (B, saved) shape.
-    private var shape: (B: Int, saved: Bool, keptFrom: Int)? = nil
+    private var shape: (B: Int, saved: Bool, keptFrom: Int, classOnly: Bool)? = nil
     private var patches: TensorSlot!, embedded: TensorSlot!, tokens: TensorSlot!, lnPre: TensorSlot!, meanPre: TensorSlot!, rstdPre: TensorSlot!
     private var pooled: TensorSlot!, lnPost: TensorSlot!, meanPost: TensorSlot!, rstdPost: TensorSlot!, features: TensorSlot!
     private var layers: [TransformerStack.LayerSlots] = []
@@ -32,25 +32,32 @@ public final class VisionTower {
 
     /// Lays out activations for batch B once; later calls with the same shape allocate nothing.
     /// With `saved`, blocks from `keptFrom` on keep their activations for backward.
-    func prepare(B: Int, saved: Bool, keptFrom: Int = 0) {
+    /// `classOnly`: the class-token path of
+    /// `forwardClassToken`, which needs only the head and its gradients (the last block's
+    /// class-token work has its own buffers in `ClassTokenBlock`).
+    func prepare(B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false) {
         let keptFrom = saved ? keptFrom : config.vision.layers
-        if let s = shape, s.B == B, s.saved == saved, s.keptFrom == keptFrom { return }
+        if let s = shape, s.B == B, s.saved == saved, s.keptFrom == keptFrom, s.classOnly == classOnly { return }
         let v = config.vision, W = v.width, T = v.tokens, NP = T - 1, K = 3 * v.patchSize * v.patchSize
         var l = BufferLayout()
-        patches = l.add("patches", [B * NP, K]); embedded = l.add("embedded", [B, NP, W]); tokens = l.add("tokens", [B, T, W])
-        lnPre = l.add("ln_pre", [B, T, W]); meanPre = l.add("ln_pre.mean", [B * T]); rstdPre = l.add("ln_pre.rstd", [B * T])
-        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: keptFrom)
+        if !classOnly {
+            patches = l.add("patches", [B * NP, K]); embedded = l.add("embedded", [B, NP, W]); tokens = l.add("tokens", [B, T, W])
+            lnPre = l.add("ln_pre", [B, T, W]); meanPre = l.add("ln_pre.mean", [B * T]); rstdPre = l.add("ln_pre.rstd", [B * T])
+            layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: keptFrom)
+        }
         pooled = l.add("pooled", [B, W]); lnPost = l.add("ln_post", [B, W]); meanPost = l.add("ln_post.mean", [B]); rstdPost = l.add("ln_post.rstd", [B])
         features = l.add("features", [B, config.embedDim])
         if saved {
-            grads = stack.addGradSlots(to: &l, prefix: "grad", B: B, T: T)
             dpooled = l.add("grad.pooled", [B, W]); dlnPost = l.add("grad.ln_post", [B, W])
-            dtokens = l.add("grad.tokens", [B, T, W]); dembedded = l.add("grad.embedded", [B, NP, W])
-            dpatchScratch = l.add("grad.patches", [B * NP, K])
+            if !classOnly {
+                grads = stack.addGradSlots(to: &l, prefix: "grad", B: B, T: T)
+                dtokens = l.add("grad.tokens", [B, T, W]); dembedded = l.add("grad.embedded", [B, NP, W])
+                dpatchScratch = l.add("grad.patches", [B * NP, K])
+            }
         }
         arena.ensure(layout: l)
         clsIndex = [Int32](repeating: 0, count: B)
-        shape = (B, saved, keptFrom)
+        shape = (B, saved, keptFrom, classOnly)
     }
 
     /// Encodes B images (B, 3, S, S), already normalised. With `saveForBackward`, keeps every
@@ -117,7 +124,7 @@ public final class VisionTower {
     public func forwardClassToken(stream: UnsafePointer<Float>, B: Int) -> UnsafeMutablePointer<Float> {
         let v = config.vision
         precondition(v.layers > 0)
-        prepare(B: B, saved: true, keptFrom: v.layers)
+        prepare(B: B, saved: true, keptFrom: v.layers, classOnly: true)
         forwardStart = v.layers - 1
         keptFrom = v.layers - 1
         streamInput = stream
