@@ -2,7 +2,7 @@
 // clipood — CLIPood fine-tuning of CLIP in Swift. See README.md and DESIGN.md.
 //
 // Dependency arrows point one way:
-//   C* system libraries ← ClipoodEngine (numerics) ← ClipoodModel (CLIP, checkpoints) ← (data, train: later issues)
+//   C* system libraries, CKernels (vectorised exp) ← ClipoodEngine (numerics) ← ClipoodModel (CLIP, checkpoints) ← (data, train: later issues)
 //   ClipoodTokenizer (BPE) and ClipoodImage (decoding, preprocessing) are leaves beside the model
 //   ClipoodCommands (command language, no dependencies) ← ClipoodWorkspace ← clipood (executable)
 import PackageDescription

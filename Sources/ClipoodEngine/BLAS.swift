@@ -1,4 +1,9 @@
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Row-major single-precision GEMM and BLAS threading, in one place.
 public enum BLAS {
@@ -22,6 +27,11 @@ public enum BLAS {
     /// The CPU core whose kernels OpenBLAS runs ("Haswell", "Cooperlake", …): its own choice
     /// for the CPU, or OPENBLAS_CORETYPE's when that is set.
     public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// "Haswell kernels" or, when the environment chose them, "Haswell kernels (OPENBLAS_CORETYPE)".
+    public static var kernelsDescription: String {
+        coreName + " kernels" + (getenv("OPENBLAS_CORETYPE") != nil ? " (OPENBLAS_CORETYPE)" : "")
+    }
 
     /// OpenBLAS's build description (version, target core, threading), for reports.
     public static var configuration: String { String(cString: openblas_get_config()) }

@@ -41,7 +41,7 @@ extension Workspace {
         let which = args.string("shapes")!
         if which != "vit" { shapes.append(GemmShape(label: "square 1024³", M: 1024, N: 1024, K: 1024)) }
         if which != "square" { shapes += GemmShape.vitB16 }
-        write("sgemm, fp32, \(threads) BLAS thread\(threads == 1 ? "" : "s"), OpenBLAS \(BLAS.coreName) kernels, median of \(runs) after warm-up")
+        write("sgemm, fp32, \(threads) BLAS thread\(threads == 1 ? "" : "s"), OpenBLAS \(BLAS.kernelsDescription), median of \(runs) after warm-up")
         var rows: [[String]] = []
         for s in shapes {
             if Interrupt.isRequested { break }
@@ -151,8 +151,8 @@ extension Workspace {
             write([name, workload, String(batchLabel), unit, String(format: "%.4g", value), String(format: "%.4f", sorted[0]), String(format: "%.4f", median),
                    String(format: "%.1f", flops / median / 1e9), String(format: "%.0f", peakMiB)].joined(separator: "\t"))
         } else {
-            write(String(format: "%@ %@ batch %d: %.3g %@ (median of %d; best %.3f s, median %.3f s), %.1f GFLOPS, peak %.0f MiB, %d BLAS threads, OpenBLAS %@ kernels",
-                         name, workload, batchLabel, value, unit, runs, sorted[0], median, flops / median / 1e9, peakMiB, threads, BLAS.coreName))
+            write(String(format: "%@ %@ batch %d: %.3g %@ (median of %d; best %.3f s, median %.3f s), %.1f GFLOPS, peak %.0f MiB, %d BLAS threads, OpenBLAS %@",
+                         name, workload, batchLabel, value, unit, runs, sorted[0], median, flops / median / 1e9, peakMiB, threads, BLAS.kernelsDescription))
         }
     }
 

@@ -162,7 +162,10 @@ extension Workspace {
 
     /// Image features (N, D) of a split part under a run's weight state, batched and cached.
     func imageFeatures(model m: ModelEntry, data d: DataEntry, indices: [Int], run: Run?, state: String, part: String, interpolation: Interpolation) throws -> FloatBuffer {
-        let key = "\(m.name)|\(d.name)|\(run?.name ?? "-")|\(run == nil ? "zeroshot" : state)|\(part)|\(indices.count)|\(interpolation.rawValue)"
+        // Keyed by the indices themselves (a hash), so a part that changed with the same size is not mistaken for the old one.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for i in indices { hash = (hash ^ UInt64(truncatingIfNeeded: i)) &* 0x100_0000_01b3 }
+        let key = "\(m.name)|\(d.name)|\(run?.name ?? "-")|\(run == nil ? "zeroshot" : state)|\(part)|\(indices.count):\(String(hash, radix: 16))|\(interpolation.rawValue)"
         if let f = featureCache[key] { return f }
         let S = m.model.config.vision.imageSize, D = m.model.config.embedDim
         let batch = 32

@@ -87,7 +87,7 @@ struct WorkspaceTests {
         let c = Captured()
         try c.workspace.executeInteractive("bench gemm runs=1 shapes=square threads=1")
         #expect(c.err.isEmpty, "\(c.stderr)")
-        #expect(c.stdout.contains("sgemm, fp32, 1 BLAS thread, OpenBLAS \(BLAS.coreName) kernels, median of 1 after warm-up"))
+        #expect(c.stdout.contains("sgemm, fp32, 1 BLAS thread, OpenBLAS \(BLAS.kernelsDescription), median of 1 after warm-up"))
         #expect(c.stdout.contains("square 1024³"))
         #expect(c.stdout.contains("OpenBLAS"))
     }
