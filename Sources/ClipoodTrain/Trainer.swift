@@ -135,13 +135,13 @@ public final class Trainer {
     /// range's weights, Adam's moments and every average (with the BMA weight sums).
     public func restore(step: Int, weights: [Float], m: [Float], v: [Float], averages saved: [String: [Float]], bmaWeightSums: [String: Double]) throws {
         guard step <= config.steps, weights.count == range.count else {
-            throw CommandlessError("saved state does not fit this run (\(weights.count) values for a range of \(range.count), step \(step) of \(config.steps))")
+            throw MessageError("saved state does not fit this run (\(weights.count) values for a range of \(range.count), step \(step) of \(config.steps))")
         }
         for a in averages {
-            guard let values = saved[a.label], values.count == range.count else { throw CommandlessError("saved state lacks the average '\(a.label)'") }
+            guard let values = saved[a.label], values.count == range.count else { throw MessageError("saved state lacks the average '\(a.label)'") }
             values.withUnsafeBufferPointer { a.average.base.update(from: $0.baseAddress!, count: range.count) }
             if let bma = a as? BetaMovingAverage {
-                guard let sum = bmaWeightSums[a.label] else { throw CommandlessError("saved state lacks the weight sum of '\(a.label)'") }
+                guard let sum = bmaWeightSums[a.label] else { throw MessageError("saved state lacks the weight sum of '\(a.label)'") }
                 bma.restore(weightSum: sum)
             }
         }
@@ -155,9 +155,4 @@ public final class Trainer {
 }
 
 
-/// An error message from below the command language.
-public struct CommandlessError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}
 

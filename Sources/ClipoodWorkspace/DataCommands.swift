@@ -66,7 +66,7 @@ extension Workspace {
         do {
             try ShapesWorld.write(to: dir, classes: classes, perClass: perClass, size: size, seed: seed, progress: { done, _ in progress.update(done) })
             try "".write(toFile: marker, atomically: true, encoding: .utf8)
-        } catch { throw CommandErrorText(String(describing: error)) }
+        } catch { throw MessageError(String(describing: error)) }
         write("generated \(total) images (\(classes) classes × \(ShapesWorld.domains.count) domains × \(perClass), \(size) px, seed \(seed)) in \(dir)")
         return dir
     }

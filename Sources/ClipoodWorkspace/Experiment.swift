@@ -73,7 +73,7 @@ public final class Run {
         case "final": return final
         case "zeroshot": return trainer.zeroShot
         case "bma":
-            guard let a = trainer.averages.first(where: { $0 is BetaMovingAverage }) else { throw CommandErrorText("run '\(name)' kept no BMA") }
+            guard let a = trainer.averages.first(where: { $0 is BetaMovingAverage }) else { throw MessageError("run '\(name)' kept no BMA") }
             return a.average
         default:
             if state.hasPrefix("wise:"), let alpha = Float(state.dropFirst(5)), alpha >= 0, alpha <= 1 {
@@ -82,13 +82,8 @@ public final class Run {
                 return out
             }
             if let a = trainer.average(state) { return a.average }
-            throw CommandErrorText("run '\(name)' has no weights '\(state)' (it has: \(stateNames.joined(separator: ", ")), wise:ALPHA)")
+            throw MessageError("run '\(name)' has no weights '\(state)' (it has: \(stateNames.joined(separator: ", ")), wise:ALPHA)")
         }
     }
 }
 
-/// A plain error message from the workspace's own logic (turned into a located CommandError by the caller).
-struct CommandErrorText: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}

@@ -112,7 +112,7 @@ extension Workspace {
 
     /// A full parameter buffer: the model's (zero-shot) parameters with a run state spliced in.
     func stateDict(_ run: Run, state: String) throws -> FloatBuffer {
-        guard let m = models[run.modelName] else { throw CommandErrorText("model '\(run.modelName)' of run '\(run.name)' is no longer loaded") }
+        guard let m = models[run.modelName] else { throw MessageError("model '\(run.modelName)' of run '\(run.name)' is no longer loaded") }
         let full = FloatBuffer(count: m.model.parameters.count)
         full.copy(from: m.model.parameters.values.storage)
         (full.base + run.trainer.range.lowerBound).update(from: try run.weights(state).base, count: run.trainer.range.count)

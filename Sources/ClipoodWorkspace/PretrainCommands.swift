@@ -49,7 +49,7 @@ extension Workspace {
         guard S % patch == 0 else { throw args.error("patch", "the images are \(S) px, not a multiple of patch \(patch)") }
         // Colour and size words, where the dataset says them (the shapes world writes them).
         let attributes: [String: ShapesWorld.ObjectAttributes]
-        do { attributes = try ShapesWorld.readAttributes(root: ds.root) ?? [:] } catch { throw CommandErrorText(String(describing: error)) }
+        do { attributes = try ShapesWorld.readAttributes(root: ds.root) ?? [:] } catch { throw MessageError(String(describing: error)) }
         let colours = Array(Set(attributes.values.compactMap(\.colour))).sorted()
         // Vocabulary from every caption the templates can make.
         let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes, colours: colours), vocabularySize: args.int("vocab")!)

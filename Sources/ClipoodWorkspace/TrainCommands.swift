@@ -450,7 +450,7 @@ final class PrefixCache {
         let count = samples.count * views
         let bytes = count * rowSize * MemoryLayout<Float>.size
         guard bytes <= PrefixCache.budgetBytes else {
-            throw CommandErrorText(String(format: "the prefix cache would need %.1f GB (%d images × %d views × %d floats)", Double(bytes) / 1e9, samples.count, views, rowSize)
+            throw MessageError(String(format: "the prefix cache would need %.1f GB (%d images × %d views × %d floats)", Double(bytes) / 1e9, samples.count, views, rowSize)
                                    + "; use fewer views=, augment=off, or cache=off")
         }
         storage = FloatBuffer(count: count * rowSize)
