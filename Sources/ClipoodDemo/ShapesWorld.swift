@@ -408,11 +408,6 @@ public enum ShapesWorld {
         }
     }
 
-    /// Every colour name the palettes use.
-    public static var colourNames: [String] {
-        Array(Set(classes.flatMap { palette($0).map(\.name) })).sorted()
-    }
-
     /// The class's base colour (named) with per-image variation.
     static func variedColor(_ name: String, _ rng: inout RNG) -> (name: String, rgb: RGBf) {
         let p = palette(name)

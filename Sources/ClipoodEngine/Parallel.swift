@@ -37,6 +37,15 @@ public enum Parallel {
     }
 }
 
+/// How much work is worth a thread hand-off (a few microseconds' worth), for `Parallel.chunks`.
+public enum Elementwise {
+    /// Values per thread.
+    public static let minimumPerThread = 32768
+
+    /// Rows (or columns) of `length` values per thread.
+    public static func minimumLines(length: Int) -> Int { max(1, minimumPerThread / max(1, length)) }
+}
+
 /// Whether no value is NaN or ±inf (exponent bits all ones), checked on several threads with
 /// integer operations that vectorise.
 public func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {

@@ -31,7 +31,7 @@ public final class AdamW {
         let e = Float(eps)
         let mm = m.base, vv = v.base
         // Elementwise, so split over threads (memory-bound: four arrays per parameter).
-        Parallel.chunks(range.count, minimum: 1 << 16) { r in
+        Parallel.chunks(range.count, minimum: Elementwise.minimumPerThread) { r in
             for i in r {
                 let gi = g[i]
                 p[i] *= decay

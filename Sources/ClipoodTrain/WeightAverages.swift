@@ -52,7 +52,7 @@ public final class BetaMovingAverage: WeightAverage {
         weightSum += weights[t]
         let a = average.base, p = params + range.lowerBound
         let rf = Float(r), inv = Float(1 / (1 + r))
-        Parallel.chunks(range.count, minimum: 1 << 16) { r in for i in r { a[i] = (a[i] + rf * p[i]) * inv } }
+        Parallel.chunks(range.count, minimum: Elementwise.minimumPerThread) { r in for i in r { a[i] = (a[i] + rf * p[i]) * inv } }
     }
 }
 
@@ -72,7 +72,7 @@ public final class ExponentialMovingAverage: WeightAverage {
 
     public func observe(step t: Int, params: UnsafePointer<Float>) {
         let a = average.base, p = params + range.lowerBound, d = decay
-        Parallel.chunks(range.count, minimum: 1 << 16) { r in for i in r { a[i] = d * a[i] + (1 - d) * p[i] } }
+        Parallel.chunks(range.count, minimum: Elementwise.minimumPerThread) { r in for i in r { a[i] = d * a[i] + (1 - d) * p[i] } }
     }
 }
 
@@ -90,7 +90,7 @@ public final class UniformAverage: WeightAverage {
 
     public func observe(step t: Int, params: UnsafePointer<Float>) {
         let a = average.base, p = params + range.lowerBound, w = Float(1) / Float(t + 1)
-        Parallel.chunks(range.count, minimum: 1 << 16) { r in for i in r { a[i] += (p[i] - a[i]) * w } }
+        Parallel.chunks(range.count, minimum: Elementwise.minimumPerThread) { r in for i in r { a[i] += (p[i] - a[i]) * w } }
     }
 }
 

@@ -31,7 +31,7 @@ public enum Attention {
                 let q = q0 + h * HS
                 BLAS.sgemm(transB: true, M: T, N: T, K: HS, alpha: scale, A: q, lda: C3, B: q + C, ldb: C3, C: probs + (b * NH + h) * T * T, ldc: T)
             }
-            Parallel.chunks(NH * T, minimum: max(1, Elementwise.minimumPerThread / max(1, T)), workers: workers) { rows in
+            Parallel.chunks(NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
                 // Rows of the (NH·T, T) stack of this sequence's score matrices.
                 for r in rows { softmaxRow(probs + (b * NH * T + r) * T, T: T, visible: causal ? r % T + 1 : T) }
             }
@@ -63,7 +63,7 @@ public enum Attention {
                 BLAS.sgemm(transA: true, M: T, N: HS, K: T, A: p0 + h * T * T, lda: T, B: dy0 + h * HS, ldb: C, beta: 1, C: dq0 + 2 * C + h * HS, ldc: C3)
             }
             // Softmax backward in place: dS = P ⊙ (dP − rowsum(dP ⊙ P)). Masked entries have P = 0.
-            Parallel.chunks(NH * T, minimum: max(1, Elementwise.minimumPerThread / max(1, T)), workers: workers) { rows in
+            Parallel.chunks(NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
                 for r in rows {
                     let pr = p0 + r * T, dr = scratch + r * T
                     var dot: Float = 0

@@ -11,25 +11,22 @@ public enum LayerNorm {
                                weight: UnsafePointer<Float>,          // (C)
                                bias: UnsafePointer<Float>,            // (C)
                                N: Int, C: Int, eps: Float = 1e-5) {
-        Parallel.chunks(N, minimum: rowsPerThread(C)) { rows in
-          for n in rows {
-            let x = inp + n * C
-            var sum: Float = 0
-            for i in 0 ..< C { sum += x[i] }
-            let m = sum / Float(C)
-            var sq: Float = 0   // two-pass variance: no cancellation for rows with a large mean
-            for i in 0 ..< C { let d = x[i] - m; sq += d * d }
-            let s = 1 / (sq / Float(C) + eps).squareRoot()
-            let y = out + n * C
-            for i in 0 ..< C { y[i] = (x[i] - m) * s * weight[i] + bias[i] }
-            mean[n] = m
-            rstd[n] = s
-          }
+        Parallel.chunks(N, minimum: Elementwise.minimumLines(length: C)) { rows in
+            for n in rows {
+                let x = inp + n * C
+                var sum: Float = 0
+                for i in 0 ..< C { sum += x[i] }
+                let m = sum / Float(C)
+                var sq: Float = 0   // two-pass variance: no cancellation for rows with a large mean
+                for i in 0 ..< C { let d = x[i] - m; sq += d * d }
+                let s = 1 / (sq / Float(C) + eps).squareRoot()
+                let y = out + n * C
+                for i in 0 ..< C { y[i] = (x[i] - m) * s * weight[i] + bias[i] }
+                mean[n] = m
+                rstd[n] = s
+            }
         }
     }
-
-    /// Rows worth a thread hand-off: about 32 k values.
-    static func rowsPerThread(_ C: Int) -> Int { max(1, 32768 / max(1, C)) }
 
     public static func backward(dinp: UnsafeMutablePointer<Float>?,      // (N, C)
                                 dweight: UnsafeMutablePointer<Float>?,   // (C)
@@ -41,7 +38,7 @@ public enum LayerNorm {
                                 rstd: UnsafePointer<Float>,              // (N)
                                 N: Int, C: Int) {
         if let dinp {
-            Parallel.chunks(N, minimum: rowsPerThread(C)) { rows in
+            Parallel.chunks(N, minimum: Elementwise.minimumLines(length: C)) { rows in
                 for n in rows {
                     let x = inp + n * C, dy = dout + n * C
                     let m = mean[n], s = rstd[n]
@@ -64,7 +61,7 @@ public enum LayerNorm {
         }
         guard dweight != nil || dbias != nil else { return }
         // Column sums over the rows, columns split over threads, rows in order.
-        Parallel.chunks(C, minimum: max(1, 32768 / max(1, N))) { cols in
+        Parallel.chunks(C, minimum: Elementwise.minimumLines(length: N)) { cols in
             for n in 0 ..< N {
                 let x = inp + n * C, dy = dout + n * C
                 let m = mean[n], s = rstd[n]

@@ -10,7 +10,7 @@ public enum Linear {
         // Bias (and residual) are written first and the GEMM adds to them (beta = 1): one pass
         // over the output instead of BLAS zeroing it and separate passes adding them.
         if bias != nil || residual != nil {
-            Parallel.chunks(N, minimum: max(1, Elementwise.minimumPerThread / max(1, OC))) { rows in
+            Parallel.chunks(N, minimum: Elementwise.minimumLines(length: OC)) { rows in
                 for n in rows {
                     let o = out + n * OC
                     switch (bias, residual) {
@@ -40,7 +40,7 @@ public enum Linear {
             BLAS.sgemm(transA: true, M: OC, N: C, K: N, A: dout, lda: OC, B: inp, ldb: C, beta: 1, C: dweight, ldc: C)
         }
         if let dbias {   // column sums of dout, rows in order; columns split over threads
-            Parallel.chunks(OC, minimum: max(1, Elementwise.minimumPerThread / max(1, N))) { cols in
+            Parallel.chunks(OC, minimum: Elementwise.minimumLines(length: N)) { cols in
                 for n in 0 ..< N {
                     let row = dout + n * OC
                     for o in cols { dbias[o] += row[o] }

@@ -14,9 +14,3 @@ public enum Residual {
         }
     }
 }
-
-/// Shared by the elementwise kernels.
-public enum Elementwise {
-    /// Values worth a thread hand-off (a few microseconds of work).
-    public static let minimumPerThread = 32768
-}
