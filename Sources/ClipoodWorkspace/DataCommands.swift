@@ -111,15 +111,8 @@ extension Workspace {
         run: { ws, args in try ws.setPrompt(args) })
 
     func data(_ args: Arguments, argument: String = "name") throws -> DataEntry {
-        if let n = args.string(argument) {
-            guard let d = datasets[n] else {
-                throw args.error(argument, "no dataset named '\(n)'" + Suggestions.didYouMean(n, in: Array(datasets.keys)),
-                                 hint: datasets.isEmpty ? "load one with: load data DIR" : "loaded: " + datasets.keys.sorted().joined(separator: ", "))
-            }
-            return d
-        }
-        guard let n = activeDataName, let d = datasets[n] else { throw args.error("no dataset loaded", hint: "load one with: load data DIR") }
-        return d
+        try namedOrCurrent(args, argument: argument, in: datasets, current: activeDataName, noun: "dataset",
+                           listed: "loaded: " + datasets.keys.sorted().joined(separator: ", "), none: "no dataset loaded", create: "load one with: load data DIR")
     }
 
     func loadData(_ args: Arguments) throws {

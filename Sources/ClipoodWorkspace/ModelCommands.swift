@@ -158,17 +158,8 @@ extension Workspace {
 
     /// The model named in `name`, or the active one; a clear error otherwise.
     func model(_ args: Arguments, argument: String = "name") throws -> ModelEntry {
-        if let n = args.string(argument) {
-            guard let m = models[n] else {
-                throw args.error(argument, "no model named '\(n)'" + Suggestions.didYouMean(n, in: Array(models.keys)),
-                                 hint: models.isEmpty ? "load one with: load model PATH" : "loaded: " + models.keys.sorted().joined(separator: ", "))
-            }
-            return m
-        }
-        guard let n = activeModelName, let m = models[n] else {
-            throw args.error("no model loaded", hint: "load one with: load model PATH")
-        }
-        return m
+        try namedOrCurrent(args, argument: argument, in: models, current: activeModelName, noun: "model",
+                           listed: "loaded: " + models.keys.sorted().joined(separator: ", "), none: "no model loaded", create: "load one with: load model PATH")
     }
 
     func infoModel(_ args: Arguments) throws {

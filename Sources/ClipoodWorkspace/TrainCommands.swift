@@ -105,15 +105,8 @@ extension Workspace {
     }
 
     func run(_ args: Arguments) throws -> Run {
-        if let n = args.string("run") {
-            guard let r = runs[n] else {
-                throw args.error("run", "no run named '\(n)'" + Suggestions.didYouMean(n, in: Array(runs.keys)),
-                                 hint: runs.isEmpty ? "train one with: train" : "runs: " + runOrder.joined(separator: ", "))
-            }
-            return r
-        }
-        guard let last = runOrder.last, let r = runs[last] else { throw args.error("no run yet", hint: "train one with: train") }
-        return r
+        try namedOrCurrent(args, argument: "run", in: runs, current: runOrder.last, noun: "run",
+                           listed: "runs: " + runOrder.joined(separator: ", "), none: "no run yet", create: "train one with: train")
     }
 
     func requireSplit(_ d: DataEntry, _ args: Arguments) throws -> Split {

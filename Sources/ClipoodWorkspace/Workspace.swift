@@ -150,3 +150,20 @@ public final class Workspace: CommandContext {
         return 1
     }
 }
+
+extension Workspace {
+    /// The entry of `table` that `argument` names, or the `current` one. Errors point at the
+    /// argument, suggest close names and list what exists (`listed`), or say how to make one.
+    func namedOrCurrent<Entry>(_ args: Arguments, argument: String, in table: [String: Entry], current: String?, noun: String,
+                               listed: @autoclosure () -> String, none: String, create: String) throws -> Entry {
+        if let n = args.string(argument) {
+            guard let e = table[n] else {
+                throw args.error(argument, "no \(noun) named '\(n)'" + Suggestions.didYouMean(n, in: Array(table.keys)),
+                                 hint: table.isEmpty ? create : listed())
+            }
+            return e
+        }
+        guard let n = current, let e = table[n] else { throw args.error(none, hint: create) }
+        return e
+    }
+}
