@@ -31,10 +31,11 @@ public enum Parallel {
             body(0 ..< count)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: w) { k in
-            body(count * k / w ..< count * (k + 1) / w)
-        }
+        DispatchQueue.concurrentPerform(iterations: w) { k in body(piece(k, of: count, parts: w)) }
     }
+
+    /// Piece k of 0..<count cut into `parts` contiguous ranges of nearly equal length.
+    public static func piece(_ k: Int, of count: Int, parts: Int) -> Range<Int> { count * k / parts ..< count * (k + 1) / parts }
 }
 
 /// How much work is worth a thread hand-off (a few microseconds' worth), for `Parallel.chunks`.
@@ -54,7 +55,7 @@ public func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
     bad.withUnsafeMutableBufferPointer { flags in
         Parallel.forEach(w, workers: w) { k, _ in
             var any: UInt32 = 0
-            for i in count * k / w ..< count * (k + 1) / w { any |= (x[i].bitPattern & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0 }
+            for i in Parallel.piece(k, of: count, parts: w) { any |= (x[i].bitPattern & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0 }
             flags[k] = any
         }
     }
