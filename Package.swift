@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// clipood — CLIPood fine-tuning of CLIP in Swift. See README.md and DESIGN.md.
+// clipood — CLIPood fine-tuning of CLIP in Swift. See README.md and docs/ARCHITECTURE.md.
 //
 // Dependency arrows point one way:
 //   C* system libraries, CKernels (vectorised exp) ← ClipoodEngine (numerics) ← ClipoodModel (CLIP, checkpoints) ← (data, train: later issues)
@@ -9,8 +9,9 @@ import PackageDescription
 
 // Swift 5 language mode: the kernels pass raw pointers between threads on purpose;
 // Swift 6's strict sendability checking would only add ceremony around them.
+// No target is built with -Ounchecked or unchecked exclusivity: every target touches numbers
+// that come from files or user input, and a missed check must trap, not corrupt memory.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
-let fast: [SwiftSetting] = swift5 + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "clipood",
@@ -25,32 +26,36 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // Safe file I/O for hostile inputs: regular files only, size caps, atomic writes,
+        // overflow-checked size arithmetic, one-line errors with the path. Depends on nothing.
+        .target(name: "ClipoodIO", swiftSettings: swift5),
         // Vectorised exp-based elementwise kernels (softmax rows, QuickGELU), one copy per ISA.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
         // Flat Float buffers, parameter layouts, BLAS, kernels with forward and backward, RNG.
-        .target(name: "ClipoodEngine", dependencies: ["CBLAS", "CKernels"], swiftSettings: fast),
+        .target(name: "ClipoodEngine", dependencies: ["CBLAS", "CKernels", "ClipoodIO"], swiftSettings: swift5),
         // CLIP's towers on the engine, safetensors and .npy files, checkpoint formats and name maps.
-        .target(name: "ClipoodModel", dependencies: ["ClipoodEngine"], swiftSettings: fast),
+        .target(name: "ClipoodModel", dependencies: ["ClipoodEngine"], swiftSettings: swift5),
         // Datasets on disk (DomainBed / image-folder layouts), splits, per-domain sampling, batches with augmentation.
-        .target(name: "ClipoodData", dependencies: ["ClipoodEngine", "ClipoodImage"], swiftSettings: fast),
+        .target(name: "ClipoodData", dependencies: ["ClipoodEngine", "ClipoodImage"], swiftSettings: swift5),
         // The built-in world: a procedural multi-domain dataset (and, later, the demo model).
-        .target(name: "ClipoodDemo", dependencies: ["ClipoodEngine", "ClipoodImage", "CPNG"], path: "Sources/ClipoodDemo", swiftSettings: fast),
+        .target(name: "ClipoodDemo", dependencies: ["ClipoodEngine", "ClipoodImage", "CPNG"], path: "Sources/ClipoodDemo", swiftSettings: swift5),
         // The CLIPood method: MMS loss, AdamW and cosine schedule, weight averages (BMA, EMA, SWA, WiSE-FT), trainer.
-        .target(name: "ClipoodTrain", dependencies: ["ClipoodEngine", "ClipoodModel"], swiftSettings: fast),
+        .target(name: "ClipoodTrain", dependencies: ["ClipoodEngine", "ClipoodModel"], swiftSettings: swift5),
         // CLIP's byte-level BPE tokenizer (vocab.json + merges.txt, or OpenAI's .txt.gz).
-        .target(name: "ClipoodTokenizer", dependencies: ["CZlib"], swiftSettings: fast),
+        .target(name: "ClipoodTokenizer", dependencies: ["CZlib", "ClipoodIO"], swiftSettings: swift5),
         // JPEG/PNG decoding to RGB8 and CLIP's preprocessing (Pillow-exact resampling, crops, augmentation).
-        .target(name: "ClipoodImage", dependencies: ["ClipoodEngine", "CTurboJPEG", "CPNG"], swiftSettings: fast),
+        .target(name: "ClipoodImage", dependencies: ["ClipoodEngine", "CTurboJPEG", "CPNG", "ClipoodIO"], swiftSettings: swift5),
         // Lexer, parser, command declarations, help, completion and diagnostics. Knows nothing of CLIP.
         .target(name: "ClipoodCommands", swiftSettings: swift5),
         // Workspace state and the commands a user types; everything that prints goes through here.
-        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodDemo", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage"],
+        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodDemo", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage", "ClipoodIO"],
                 // The built-in demo model (Sessions/pretrain-demo.cood reproduces it).
                 resources: [.copy("Resources/demo")], swiftSettings: swift5),
         // The thin executable: REPL, `run`, one-shot commands.
         .executableTarget(name: "clipood", dependencies: ["ClipoodWorkspace", "CReadline"], swiftSettings: swift5),
 
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swift5),
+        .testTarget(name: "ClipoodIOTests", dependencies: ["ClipoodIO", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodEngineTests", dependencies: ["ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodModelTests", dependencies: ["ClipoodModel", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodDataTests", dependencies: ["ClipoodData", "ClipoodImage", "ClipoodEngine", "TestSupport"], swiftSettings: swift5),
