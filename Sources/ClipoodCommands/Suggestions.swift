@@ -16,13 +16,24 @@ public enum Suggestions {
         return prev[b.count]
     }
 
-    /// The closest candidates within a distance that grows with the word's length, best first.
+    /// The closest candidates, best first: only near matches. A word of up to three characters
+    /// may differ by one edit, up to six by two, longer words by three; a candidate is never
+    /// "near" when the edits replace most of it; a candidate that the word begins (three or more
+    /// characters typed) is offered too.
     public static func closest(to word: String, in candidates: [String], limit: Int = 3) -> [String] {
-        let threshold = max(2, word.count / 3)
-        let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
-            .filter { $0.1 <= threshold || $0.0.hasPrefix(word) }
-            .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
-        return Array(scored.prefix(limit).map(\.0))
+        let w = word.lowercased()
+        guard !w.isEmpty else { return [] }
+        let threshold = w.count <= 3 ? 1 : w.count <= 6 ? 2 : 3
+        var scored: [(candidate: String, distance: Int)] = []
+        for candidate in candidates {
+            let c = candidate.lowercased()
+            let distance = editDistance(w, c)
+            let near = distance <= threshold && 2 * distance < max(c.count, w.count)
+            let typedPrefix = w.count >= 3 && c.hasPrefix(w)
+            if near || typedPrefix { scored.append((candidate, distance)) }
+        }
+        scored.sort { $0.distance != $1.distance ? $0.distance < $1.distance : $0.candidate < $1.candidate }
+        return scored.prefix(limit).map { $0.candidate }
     }
 
     /// " (did you mean 'x'?)" or "" — ready to append to a message.

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A one-line progress report for long work: redrawn in place on a terminal, plain lines
 /// (about every 10%) otherwise. Lives in the workspace because it writes to the user.
@@ -10,6 +13,7 @@ final class ProgressLine {
     let start = Date()
     private var lastDraw = Date.distantPast
     private var lastPlainDecile = -1
+    private var lastPlain = Date.distantPast
 
     init(_ label: String, total: Int, workspace: Workspace) {
         self.label = label
@@ -27,17 +31,21 @@ final class ProgressLine {
         if live {
             guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
             lastDraw = Date()
-            let width = 24, filled = width * done / total
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let line = "\r\(label) \(bar) \(done)/\(total) \(rateText(rate)) ETA \(duration(eta)) \(detail)"
-            FileHandle.standardOutput.write((line + "\u{1B}[K").data(using: .utf8)!)
+            // The width is asked on every redraw, so a resized terminal is followed at once.
+            let columns = terminalColumns() ?? 80
+            let line = ProgressLayout.fit(label: label, done: done, total: total, rate: rateText(rate),
+                                        eta: "ETA " + duration(eta), detail: detail, columns: columns)
+            FileHandle.standardOutput.write(("\r" + line + "\u{1B}[K").data(using: .utf8)!)
             if done == total { FileHandle.standardOutput.write("\n".data(using: .utf8)!) }
         } else {
-            // Plain lines only for work long enough to wonder about (over 2 s), about every 10%.
+            // Plain lines only for work long enough to wonder about (over 2 s): at every tenth of
+            // the run, and at least once a minute for slow runs.
             guard elapsed > 2 || (done == total && lastPlainDecile >= 0) else { return }
             let decile = 10 * done / total
-            guard decile > lastPlainDecile || done == total else { return }
+            let due = decile > lastPlainDecile || done == total || Date().timeIntervalSince(lastPlain) >= 60
+            guard due else { return }
             lastPlainDecile = decile
+            lastPlain = Date()
             write("\(label) \(done)/\(total) \(rateText(rate)), \(duration(elapsed)) elapsed \(detail)")
         }
     }
@@ -46,6 +54,47 @@ final class ProgressLine {
     func finish() { if live { FileHandle.standardOutput.write("\n".data(using: .utf8)!) } }
 
     private func rateText(_ r: Double) -> String { r >= 1 ? String(format: "%.1f/s", r) : r > 0 ? String(format: "%.2f s each", 1 / r) : "" }
+}
+
+/// How a live progress line is laid out in a given terminal width.
+public enum ProgressLayout {
+    /// The live line, at most `columns − 1` wide so that it never wraps (a wrapped line cannot
+    /// be redrawn in place). What gives way first: the detail (shortened with …), then the bar
+    /// narrows, then the rate, the ETA and the bar go.
+    public static func fit(label: String, done: Int, total: Int, rate: String, eta: String, detail: String, columns: Int) -> String {
+        let room = max(columns - 1, 10)
+        func bar(_ width: Int) -> String {
+            let filled = width * done / max(total, 1)
+            return String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        }
+        func join(_ parts: [String]) -> String { parts.filter { !$0.isEmpty }.joined(separator: " ") }
+        let count = "\(done)/\(total)"
+        var core = [label, bar(24), count, rate, eta]
+        let cleanDetail = detail.trimmingCharacters(in: .whitespaces)
+        let full = join(core + [cleanDetail])
+        if full.count <= room { return full }
+        let withoutDetail = join(core)
+        let left = room - withoutDetail.count - 1
+        if left >= 12 { return withoutDetail + " " + String(cleanDetail.prefix(left - 1)) + "…" }
+        // No room for the detail: shrink the rest.
+        for width in stride(from: 20, through: 8, by: -4) {
+            core[1] = bar(width)
+            if join(core).count <= room { return join(core) }
+        }
+        core[3] = ""
+        if join(core).count <= room { return join(core) }
+        core[4] = ""
+        if join(core).count <= room { return join(core) }
+        core[1] = ""
+        return String(join(core).prefix(room))
+    }
+}
+
+/// Columns of the terminal on standard output, or nil when it is not a terminal.
+func terminalColumns() -> Int? {
+    var size = winsize()
+    guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+    return Int(size.ws_col)
 }
 
 func duration(_ s: Double) -> String {

@@ -11,7 +11,8 @@ public final class PseudoTerminal {
     public private(set) var screen = ""
     public var process: Process?
 
-    public init() throws {
+    /// A terminal `columns` wide (40 rows).
+    public init(columns: Int = 120) throws {
         // Linux's /dev/ptmx: unlock the slave (TIOCSPTLCK) and ask its number (TIOCGPTN) —
         // what posix_openpt/unlockpt/ptsname do, which Swift's Glibc module does not export.
         master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
@@ -20,7 +21,7 @@ public final class PseudoTerminal {
             throw NSError(domain: "PseudoTerminal", code: 1, userInfo: [NSLocalizedDescriptionKey: "cannot open a pseudo-terminal"])
         }
         slavePath = "/dev/pts/\(number)"
-        var ws = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
+        var ws = winsize(ws_row: 40, ws_col: UInt16(columns), ws_xpixel: 0, ws_ypixel: 0)
         _ = ioctl(master, UInt(TIOCSWINSZ), &ws)
         let flags = fcntl(master, F_GETFL)
         _ = fcntl(master, F_SETFL, flags | O_NONBLOCK)
