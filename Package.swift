@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Safe file I/O for hostile inputs: regular files only, size caps, atomic writes,
@@ -45,16 +46,20 @@ let package = Package(
         .target(name: "ClipoodTokenizer", dependencies: ["CZlib", "ClipoodIO"], swiftSettings: swift5),
         // JPEG/PNG decoding to RGB8 and CLIP's preprocessing (Pillow-exact resampling, crops, augmentation).
         .target(name: "ClipoodImage", dependencies: ["ClipoodEngine", "CTurboJPEG", "CPNG", "ClipoodIO"], swiftSettings: swift5),
+        // The processes of an MPI job (mpirun / srun): rank, size, sums, gathers, broadcast, abort.
+        // One plain process when not launched, with every collective the identity.
+        .target(name: "ClipoodDistributed", dependencies: ["CMPI"], swiftSettings: swift5),
         // Lexer, parser, command declarations, help, completion and diagnostics. Knows nothing of CLIP.
         .target(name: "ClipoodCommands", swiftSettings: swift5),
         // Workspace state and the commands a user types; everything that prints goes through here.
-        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodDemo", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage", "ClipoodIO"],
+        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodDemo", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage", "ClipoodIO", "ClipoodDistributed"],
                 // The built-in demo model (Sessions/pretrain-demo.cood reproduces it).
                 resources: [.copy("Resources/demo")], swiftSettings: swift5),
         // The thin executable: REPL, `run`, one-shot commands.
-        .executableTarget(name: "clipood", dependencies: ["ClipoodWorkspace", "CReadline"], swiftSettings: swift5),
+        .executableTarget(name: "clipood", dependencies: ["ClipoodWorkspace", "ClipoodDistributed", "CReadline"], swiftSettings: swift5),
 
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swift5),
+        .testTarget(name: "ClipoodDistributedTests", dependencies: ["ClipoodDistributed", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodIOTests", dependencies: ["ClipoodIO", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodEngineTests", dependencies: ["ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodModelTests", dependencies: ["ClipoodModel", "TestSupport"], swiftSettings: swift5),

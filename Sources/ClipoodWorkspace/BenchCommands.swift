@@ -29,6 +29,7 @@ extension Workspace {
                 examples: ["bench gemm", "bench gemm runs=9 threads=1"],
                 run: { ws, args in try ws.benchGemm(args) }),
             benchClipCommand,
+            benchAllreduceCommand,
         ])
 
     func benchGemm(_ args: Arguments) throws {

@@ -1,5 +1,6 @@
 // clipood — the executable. Everything it does is a workspace command; this file only picks
 // the front end: the REPL, a session file, or one command given as arguments.
+import ClipoodDistributed
 import ClipoodWorkspace
 import Foundation
 
@@ -7,6 +8,25 @@ setvbuf(stdout, nil, _IOLBF, 0)   // keep stdout and stderr in order when both g
 let arguments = Array(CommandLine.arguments.dropFirst())
 let workspace = Workspace()
 workspace.outputIsTerminal = isatty(STDOUT_FILENO) == 1
+// Under mpirun or srun every rank runs the same commands; rank 0 alone speaks, and a failure on
+// any rank stops the whole job with that rank's message.
+do { Cluster.current = try Cluster.start() } catch {
+    workspace.writeError("error: \(error)")
+    exit(1)
+}
+let cluster = Cluster.current
+if cluster.isDistributed && !cluster.isLeader {
+    let rank = cluster.rank, printError = workspace.writeError
+    workspace.write = { _ in }
+    workspace.writeError = { printError("rank \(rank): " + $0) }
+    workspace.outputIsTerminal = false
+}
+/// Ends the process: a distributed job that failed on this rank is stopped on every rank.
+func finish(_ code: Int32) -> Never {
+    if cluster.isDistributed && code != 0 { cluster.abort(code: code) }
+    cluster.finish()
+    exit(code)
+}
 // Ctrl-C asks long work to stop at its next safe point (training: the next step boundary);
 // a second Ctrl-C before that ends the process.
 signal(SIGINT) { _ in
@@ -22,15 +42,19 @@ pthread_sigmask(SIG_UNBLOCK, &interruptSet, nil)
 
 switch arguments.first {
 case nil:
+    if cluster.isDistributed {
+        workspace.writeError("error: the interactive prompt runs in one process; under mpirun or srun give a session file: clipood run FILE.cood")
+        finish(2)
+    }
     exit(REPL(workspace: workspace).run())
 case "run":
     guard arguments.count == 2 else {
         workspace.writeError("usage: clipood run FILE.cood   (or: clipood run -  to read commands from standard input)")
         exit(2)
     }
-    exit(workspace.runSession(path: arguments[1]))
+    finish(workspace.runSession(path: arguments[1]))
 case "notebook":
-    exit(workspace.runNotebook(arguments: Array(arguments.dropFirst())))
+    finish(workspace.runNotebook(arguments: Array(arguments.dropFirst())))
 case "-h", "--help":
     print("""
     usage: clipood                  start the interactive prompt
@@ -42,5 +66,5 @@ case "-h", "--help":
 case "--version":
     print("clipood \(clipoodVersion)")
 default:
-    exit(workspace.executeArguments(arguments))
+    finish(workspace.executeArguments(arguments))
 }
