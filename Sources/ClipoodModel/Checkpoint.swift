@@ -13,7 +13,8 @@ public enum CheckpointError: Error, CustomStringConvertible {
     /// A tensor whose values are finite but unusable (a logit scale out of range).
     case badValue(file: String, tensor: String, reason: String)
     /// The config asks for more parameters than the weight file holds.
-    case tooManyParameters(config: String, weights: String, needed: Int, held: Int)
+    /// `detail`: the first tensor that does not fit, if known.
+    case tooManyParameters(config: String, weights: String, needed: Int, held: Int, detail: String?)
 
     public var description: String {
         switch self {
@@ -25,8 +26,8 @@ public enum CheckpointError: Error, CustomStringConvertible {
         case .wrongShape(let f, let t, let e, let a): return "'\(f)': tensor '\(t)' has shape \(a), expected \(e)"
         case .notFinite(let f, let t): return "'\(f)': tensor '\(t)' contains NaN or infinity"
         case .badValue(let f, let t, let r): return "'\(f)': tensor '\(t)' \(r)"
-        case .tooManyParameters(let c, let w, let n, let h):
-            return "'\(c)': the config asks for \(n) parameters but '\(w)' holds only \(h) values"
+        case .tooManyParameters(let c, let w, let n, let h, let d):
+            return "'\(c)': the config asks for \(n) parameters but '\(w)' holds only \(h) values" + (d.map { " (\($0))" } ?? "")
         }
     }
 }
@@ -179,10 +180,21 @@ public enum CheckpointLoader {
             throw CheckpointError.badConfig(file: configFile, reason: "the config's parameter count overflows")
         }
         let held = weights.totalElements
-        guard needed <= held else {
-            throw CheckpointError.tooManyParameters(config: configFile, weights: weights.path, needed: needed, held: held)
+        do { try checkShapes(CLIPLayout.tensors(config), in: weights, naming: naming) } catch let e as CheckpointError {
+            // A separate config that asks for more than the file holds is the config's fault: say so,
+            // with the first tensor that does not fit. (An inferred config's problems are the file's.)
+            guard configFile != weights.path, needed > held else { throw e }
+            let detail: String
+            switch e {
+            case .wrongShape(_, let t, let expected, let actual): detail = "tensor '\(t)' has shape \(actual), the config needs \(expected)"
+            case .missingTensors(_, let names, let total): detail = "it lacks \(total) tensor\(total == 1 ? "" : "s"): " + names.joined(separator: ", ") + (total > names.count ? ", …" : "")
+            default: detail = e.description
+            }
+            throw CheckpointError.tooManyParameters(config: configFile, weights: weights.path, needed: needed, held: held, detail: detail)
         }
-        try checkShapes(CLIPLayout.tensors(config), in: weights, naming: naming)
+        guard needed <= held else {
+            throw CheckpointError.tooManyParameters(config: configFile, weights: weights.path, needed: needed, held: held, detail: nil)
+        }
         let scaleName = naming("logit_scale").names[0]
         let scale = try weights.floats(scaleName)[0]
         let limits = CLIPConfig.Limits.self
