@@ -27,6 +27,9 @@ extension CLIPConfig {
                                    heads: try t.int("num_attention_heads", 8), contextLength: try t.int("max_position_embeddings", 77),
                                    vocabularySize: try t.int("vocab_size", 49408), mlpWidth: try t.int("intermediate_size", 2048))
         let embed = try root.int("projection_dim", 512)
+        if let channels = try v.optionalInt("num_channels"), channels != 3 {
+            throw v.fail("num_channels", channels, "must be 3 (clipood's vision tower takes RGB images)")
+        }
         let acts = [try v.string("hidden_act") ?? "quick_gelu", try t.string("hidden_act") ?? "quick_gelu"]
         guard acts[0] == acts[1] else {
             throw CheckpointError.badConfig(file: file, reason: "the towers use different activations (\(acts[0]), \(acts[1])); clipood supports one per model")

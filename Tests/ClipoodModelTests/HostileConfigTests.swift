@@ -128,6 +128,7 @@ struct HostileConfigTests {
         ("logit_scale_init_value", "1e39", "logit_scale_init_value = 1e39 must be a finite number from 0.0 to"),
         ("vision_config", "[]", "vision_config = […] must be an object"),
         ("vision_config.hidden_act", "\"swish\"", "the towers use different activations"),
+        ("vision_config.num_channels", "1", "vision_config.num_channels = 1 must be 3"),
     ]
 
     @Test("each bad number in config.json is one error naming the file and the field", arguments: 0 ..< huggingFaceCases.count)
@@ -246,6 +247,18 @@ struct HostileConfigTests {
         #expect(mkfifo(fifo.appendingPathComponent("config.json").path, 0o600) == 0)
         let message = checkpointError { try CheckpointLoader.load(path: fifo.path) }
         #expect(message.contains("config.json': cannot read it: it is not a regular file"), "\(message)")
+    }
+
+    @Test("a model built from outside numbers is validated first")
+    func validatingInitialiser() throws {
+        var c = TinyModel.config
+        c.vision.heads = 3
+        let message = checkpointError { try CLIPModel(validating: c, source: "pretrain arguments") }
+        #expect(message == "'pretrain arguments': vision.heads = 3 must be ≥ 1 and divide width 8")
+        c.vision.heads = 2
+        c.layerNormEps = .nan
+        #expect(checkpointError { try CLIPModel(validating: c, source: "x") } == "'x': layerNormEps = nan must be a finite number above 0 and at most 1.0")
+        #expect(try CLIPModel(validating: TinyModel.config, source: "x").parameterCount == TinyModel.config.parameterCount)
     }
 
     @Test("shapes an inferred config cannot use")
