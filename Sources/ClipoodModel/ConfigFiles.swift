@@ -71,8 +71,8 @@ extension CLIPConfig {
         for key in ["timm_model_name", "hf_model_name"] where v.object[key].map(isSet) ?? false || t.object[key].map(isSet) ?? false {
             throw CheckpointError.badConfig(file: file, reason: "\(key) towers are not supported; clipood runs CLIP's own ViT and text transformer")
         }
-        for key in ["attentional_pool", "no_ln_pre", "final_ln_after_pool", "proj_bias", "attn_pooler_heads"] {
-            if (v.object[key] ?? t.object[key]).map(isSet) ?? false { throw CheckpointError.badConfig(file: file, reason: "'\(key)' is not supported") }
+        for key in ["attentional_pool", "no_ln_pre", "final_ln_after_pool", "proj_bias"] where [v, t].contains(where: { $0.object[key]?.bool == true }) {
+            throw CheckpointError.badConfig(file: file, reason: "'\(key)' is not supported")
         }
         for section in [v, t] {
             if let pool = try section.string("pool_type"), !["tok", "argmax"].contains(pool) {
