@@ -18,6 +18,15 @@ public final class CLIPModel {
         text = TextTower(config: config, params: parameters)
     }
 
+    /// A model for a config that comes from outside (a file, a user's arguments): validated
+    /// first (`CLIPConfig.validate`), so that a size the towers cannot use is one error naming
+    /// `source` and the field, never an allocation without bound or a model computing nonsense.
+    /// `init(config:)` trusts its caller; the checkpoint loaders validate before calling it.
+    public convenience init(validating config: CLIPConfig, source: String) throws {
+        try config.validate(file: source)
+        self.init(config: config)
+    }
+
     public var parameterCount: Int { parameters.count }
 
     /// exp(logit_scale): the temperature CLIP learned (100 for OpenAI's checkpoints).

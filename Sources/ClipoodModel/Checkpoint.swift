@@ -1,4 +1,5 @@
 import ClipoodEngine
+import ClipoodIO
 import Foundation
 
 /// Everything that can go wrong loading a model; each names the file and, where there is one, the tensor.
@@ -9,6 +10,11 @@ public enum CheckpointError: Error, CustomStringConvertible {
     case missingTensors(file: String, names: [String], total: Int)
     case wrongShape(file: String, tensor: String, expected: [Int], actual: [Int])
     case notFinite(file: String, tensor: String)
+    /// A tensor whose values are finite but unusable (a logit scale out of range).
+    case badValue(file: String, tensor: String, reason: String)
+    /// The config asks for more parameters than the weight file holds.
+    /// `detail`: the first tensor that does not fit, if known.
+    case tooManyParameters(config: String, weights: String, needed: Int, held: Int, detail: String?)
 
     public var description: String {
         switch self {
@@ -19,6 +25,9 @@ public enum CheckpointError: Error, CustomStringConvertible {
             return "'\(f)' lacks \(total) tensor\(total == 1 ? "" : "s") the model needs: " + names.joined(separator: ", ") + (total > names.count ? ", …" : "")
         case .wrongShape(let f, let t, let e, let a): return "'\(f)': tensor '\(t)' has shape \(a), expected \(e)"
         case .notFinite(let f, let t): return "'\(f)': tensor '\(t)' contains NaN or infinity"
+        case .badValue(let f, let t, let r): return "'\(f)': tensor '\(t)' \(r)"
+        case .tooManyParameters(let c, let w, let n, let h, let d):
+            return "'\(c)': the config asks for \(n) parameters but '\(w)' holds only \(h) values" + (d.map { " (\($0))" } ?? "")
         }
     }
 }
@@ -68,6 +77,7 @@ public enum CheckpointLoader {
     public static func loadHuggingFace(configPath: String, weightsPath: String) throws -> LoadedModel {
         let config = try huggingFaceConfig(configPath)
         let file = try SafeTensorsFile(path: weightsPath)
+        try checkFits(config, configFile: configPath, weights: file, naming: CheckpointNames.huggingFace)
         let model = CLIPModel(config: config)
         model.format = .huggingFace
         model.source = URL(fileURLWithPath: weightsPath).deletingLastPathComponent().path
@@ -75,38 +85,9 @@ public enum CheckpointLoader {
         return LoadedModel(model: model, unexpectedTensors: unexpected(file, used), weightsFile: weightsPath, dtypes: dtypes(file))
     }
 
+    /// A transformers `config.json` (see `CLIPConfig.fromHuggingFace(json:file:)`).
     public static func huggingFaceConfig(_ path: String) throws -> CLIPConfig {
-        let root = try readJSON(path)
-        guard let v = root["vision_config"] as? [String: Any], let t = root["text_config"] as? [String: Any] else {
-            throw CheckpointError.badConfig(file: path, reason: "no vision_config / text_config: not a CLIPModel config (model_type '\(root["model_type"] ?? "?")')")
-        }
-        func int(_ d: [String: Any], _ k: String, _ def: Int? = nil, _ section: String) throws -> Int {
-            if let n = d[k] as? NSNumber { return n.intValue }
-            if let def { return def }
-            throw CheckpointError.badConfig(file: path, reason: "\(section).\(k) is missing")
-        }
-        // transformers' defaults for CLIPVisionConfig / CLIPTextConfig where a key is absent.
-        let vw = try int(v, "hidden_size", 768, "vision_config"), tw = try int(t, "hidden_size", 512, "text_config")
-        let vision = CLIPConfig.Vision(width: vw, layers: try int(v, "num_hidden_layers", 12, "vision_config"),
-                                       heads: try int(v, "num_attention_heads", 12, "vision_config"),
-                                       patchSize: try int(v, "patch_size", 32, "vision_config"), imageSize: try int(v, "image_size", 224, "vision_config"),
-                                       mlpWidth: try int(v, "intermediate_size", 3072, "vision_config"))
-        let text = CLIPConfig.Text(width: tw, layers: try int(t, "num_hidden_layers", 12, "text_config"),
-                                   heads: try int(t, "num_attention_heads", 8, "text_config"),
-                                   contextLength: try int(t, "max_position_embeddings", 77, "text_config"),
-                                   vocabularySize: try int(t, "vocab_size", 49408, "text_config"),
-                                   mlpWidth: try int(t, "intermediate_size", 2048, "text_config"))
-        let embed = try int(root, "projection_dim", 512, "")
-        let acts = [v["hidden_act"] as? String ?? "quick_gelu", t["hidden_act"] as? String ?? "quick_gelu"]
-        guard acts[0] == acts[1] else { throw CheckpointError.badConfig(file: path, reason: "the towers use different activations (\(acts[0]), \(acts[1])); clipood supports one per model") }
-        guard let act = Activation(rawValue: acts[0]) else {
-            throw CheckpointError.badConfig(file: path, reason: "hidden_act '\(acts[0])' is not supported (quick_gelu or gelu)")
-        }
-        let eos = (t["eos_token_id"] as? NSNumber)?.intValue ?? 2
-        var config = CLIPConfig(vision: vision, text: text, embedDim: embed, activation: act, pooling: eos == 2 ? .argmaxID : .firstID(Int32(eos)))
-        if let e = (v["layer_norm_eps"] as? NSNumber)?.floatValue { config.layerNormEps = e }
-        try validate(config, path)
-        return config
+        try CLIPConfig.fromHuggingFace(json: readConfigFile(path), file: path)
     }
 
     // MARK: open_clip / OpenAI
@@ -117,13 +98,15 @@ public enum CheckpointLoader {
         let stemJSON = url.deletingPathExtension().appendingPathExtension("json").path
         let hubJSON = url.deletingLastPathComponent().appendingPathComponent("open_clip_config.json").path
         let config: CLIPConfig
+        let configFile: String
         if FileManager.default.fileExists(atPath: stemJSON) {
-            config = try openCLIPConfig(stemJSON, file: file)
+            (config, configFile) = (try openCLIPConfig(stemJSON, file: file), stemJSON)
         } else if FileManager.default.fileExists(atPath: hubJSON) {
-            config = try openCLIPConfig(hubJSON, file: file)
+            (config, configFile) = (try openCLIPConfig(hubJSON, file: file), hubJSON)
         } else {
-            config = try inferConfig(file)
+            (config, configFile) = (try inferConfig(file), weightsPath)
         }
+        try checkFits(config, configFile: configFile, weights: file, naming: { .tensor($0) })
         let model = CLIPModel(config: config)
         model.format = .openCLIP
         model.source = weightsPath
@@ -132,48 +115,28 @@ public enum CheckpointLoader {
     }
 
     /// An open_clip model config (the JSON of `open_clip.create_model`, or a hub
-    /// `open_clip_config.json` whose "model_cfg" holds it).
+    /// `open_clip_config.json` whose "model_cfg" holds it); see `CLIPConfig.fromOpenCLIP(json:file:)`.
     public static func openCLIPConfig(_ path: String, file: SafeTensorsFile) throws -> CLIPConfig {
-        var root = try readJSON(path)
-        if let inner = root["model_cfg"] as? [String: Any] { root = inner }
-        guard let v = root["vision_cfg"] as? [String: Any], let t = root["text_cfg"] as? [String: Any],
-              let embed = (root["embed_dim"] as? NSNumber)?.intValue else {
-            throw CheckpointError.badConfig(file: path, reason: "not an open_clip model config (needs embed_dim, vision_cfg, text_cfg)")
-        }
-        for key in ["timm_model_name", "hf_model_name"] where v[key] != nil || t[key] != nil {
-            throw CheckpointError.badConfig(file: path, reason: "\(key) towers are not supported; clipood runs CLIP's own ViT and text transformer")
-        }
-        for key in ["attentional_pool", "no_ln_pre", "final_ln_after_pool", "proj_bias", "attn_pooler_heads"] {
-            if let b = (v[key] ?? t[key]) as? Bool, b { throw CheckpointError.badConfig(file: path, reason: "'\(key)' is not supported") }
-        }
-        if let pool = (v["pool_type"] ?? t["pool_type"]) as? String, !["tok", "argmax"].contains(pool) {
-            throw CheckpointError.badConfig(file: path, reason: "pool_type '\(pool)' is not supported (CLIP's class token / argmax pooling only)")
-        }
-        func int(_ d: [String: Any], _ k: String, _ def: Int) -> Int { (d[k] as? NSNumber)?.intValue ?? def }
-        let vw = int(v, "width", 768), tw = int(t, "width", 512)
-        let vMLP = Int(((v["mlp_ratio"] as? NSNumber)?.doubleValue ?? 4) * Double(vw))
-        let tMLP = Int(((t["mlp_ratio"] as? NSNumber)?.doubleValue ?? 4) * Double(tw))
-        let vision = CLIPConfig.Vision(width: vw, layers: int(v, "layers", 12), heads: vw / int(v, "head_width", 64),
-                                       patchSize: int(v, "patch_size", 16), imageSize: int(v, "image_size", 224), mlpWidth: vMLP)
-        let text = CLIPConfig.Text(width: tw, layers: int(t, "layers", 12), heads: int(t, "heads", 8), contextLength: int(t, "context_length", 77),
-                                   vocabularySize: int(t, "vocab_size", 49408), mlpWidth: tMLP)
-        let act: Activation = (root["quick_gelu"] as? Bool ?? false) ? .quickGELU : .gelu
-        let config = CLIPConfig(vision: vision, text: text, embedDim: embed, activation: act, pooling: .argmaxID)
-        try validate(config, path)
-        return config
+        try CLIPConfig.fromOpenCLIP(json: readConfigFile(path), file: path)
     }
 
     /// The architecture from tensor shapes, as OpenAI's `clip.model.build_model` infers it
-    /// (heads = width / 64 in both towers; QuickGELU; argmax pooling).
+    /// (heads = width / 64 in both towers; QuickGELU; argmax pooling). Every shape used is
+    /// checked for its rank first, and the result is validated like a config file.
     public static func inferConfig(_ file: SafeTensorsFile) throws -> CLIPConfig {
-        func shape(_ n: String) throws -> [Int] {
+        func shape(_ n: String, rank: Int) throws -> [Int] {
             guard let e = file.entries[n] else {
                 throw CheckpointError.unrecognised(file.path, "no '\(n)' tensor, so the architecture cannot be inferred (and there is no <name>.json config beside it)")
             }
+            guard e.shape.count == rank else {
+                throw CheckpointError.wrongShape(file: file.path, tensor: n, expected: [Int](repeating: -1, count: rank), actual: e.shape)
+            }
             return e.shape
         }
-        let conv = try shape("visual.conv1.weight")
-        guard conv.count == 4 else { throw CheckpointError.wrongShape(file: file.path, tensor: "visual.conv1.weight", expected: [-1, 3, -1, -1], actual: conv) }
+        let conv = try shape("visual.conv1.weight", rank: 4)
+        guard conv[1] == 3, conv[2] == conv[3] else {
+            throw CheckpointError.wrongShape(file: file.path, tensor: "visual.conv1.weight", expected: [conv[0], 3, conv[3], conv[3]], actual: conv)
+        }
         let vWidth = conv[0], patch = conv[3]
         func countBlocks(_ prefix: String) -> Int {
             Set(file.entries.keys.compactMap { k -> Int? in
@@ -182,18 +145,98 @@ public enum CheckpointLoader {
             }).count
         }
         let vLayers = countBlocks("visual.transformer.resblocks.")
-        let grid = Int(Double(try shape("visual.positional_embedding")[0] - 1).squareRoot().rounded())
-        let tWidth = try shape("ln_final.weight")[0]
-        let embed = try shape("text_projection")[1]
-        let context = try shape("positional_embedding")[0], vocab = try shape("token_embedding.weight")[0]
-        let vMLP = try shape("visual.transformer.resblocks.0.mlp.c_fc.weight")[0]
-        let tMLP = try shape("transformer.resblocks.0.mlp.c_fc.weight")[0]
-        let config = CLIPConfig(vision: .init(width: vWidth, layers: vLayers, heads: max(1, vWidth / 64), patchSize: patch, imageSize: patch * grid, mlpWidth: vMLP),
+        let positions = try shape("visual.positional_embedding", rank: 2)[0]
+        let limits = CLIPConfig.Limits.self
+        // positions = grid² + 1, with the grid bounded before squaring.
+        var grid = 0
+        while grid <= limits.maxGrid, grid * grid + 1 < positions { grid += 1 }
+        guard positions >= 2, grid * grid + 1 == positions else {
+            throw CheckpointError.badConfig(file: file.path, reason: "visual.positional_embedding.shape[0] = \(positions) must be a square number of patches (at most \(limits.maxGrid)²) plus 1")
+        }
+        let tWidth = try shape("ln_final.weight", rank: 1)[0]
+        let embed = try shape("text_projection", rank: 2)[1]
+        let context = try shape("positional_embedding", rank: 2)[0], vocab = try shape("token_embedding.weight", rank: 2)[0]
+        let vMLP = try shape("visual.transformer.resblocks.0.mlp.c_fc.weight", rank: 2)[0]
+        let tMLP = try shape("transformer.resblocks.0.mlp.c_fc.weight", rank: 2)[0]
+        guard let imageSize = Checked.multiply(patch, grid) else {
+            throw CheckpointError.badConfig(file: file.path, reason: "visual.conv1.weight.shape[3] = \(patch) must be between 1 and \(limits.maxPatchSize)")
+        }
+        let config = CLIPConfig(vision: .init(width: vWidth, layers: vLayers, heads: max(1, vWidth / 64), patchSize: patch, imageSize: imageSize, mlpWidth: vMLP),
                                 text: .init(width: tWidth, layers: countBlocks("transformer.resblocks."), heads: max(1, tWidth / 64),
                                             contextLength: context, vocabularySize: vocab, mlpWidth: tMLP),
                                 embedDim: embed, activation: .quickGELU, pooling: .argmaxID)
-        try validate(config, file.path)
+        try config.validate(file: file.path, fields: .inferred)
         return config
+    }
+
+    // MARK: Checking a config against its weights
+
+    /// Checks, before anything is allocated, that `weights` can supply every parameter a
+    /// (validated) config asks for: the parameter count (overflow-checked) is at most what the
+    /// file holds, every tensor is there with the expected shape, and the logit scale is usable.
+    public static func checkFits(_ config: CLIPConfig, configFile: String, weights: SafeTensorsFile, naming: (String) -> TensorSource) throws {
+        try config.validate(file: configFile)
+        guard let needed = config.parameterCount else {
+            throw CheckpointError.badConfig(file: configFile, reason: "the config's parameter count overflows")
+        }
+        let held = weights.totalElements
+        do { try checkShapes(CLIPLayout.tensors(config), in: weights, naming: naming) } catch let e as CheckpointError {
+            // A separate config that asks for more than the file holds is the config's fault: say so,
+            // with the first tensor that does not fit. (An inferred config's problems are the file's.)
+            guard configFile != weights.path, needed > held else { throw e }
+            let detail: String
+            switch e {
+            case .wrongShape(_, let t, let expected, let actual): detail = "tensor '\(t)' has shape \(actual), the config needs \(expected)"
+            case .missingTensors(_, let names, let total): detail = "it lacks \(total) tensor\(total == 1 ? "" : "s"): " + names.joined(separator: ", ") + (total > names.count ? ", …" : "")
+            default: detail = e.description
+            }
+            throw CheckpointError.tooManyParameters(config: configFile, weights: weights.path, needed: needed, held: held, detail: detail)
+        }
+        guard needed <= held else {
+            throw CheckpointError.tooManyParameters(config: configFile, weights: weights.path, needed: needed, held: held, detail: nil)
+        }
+        let scaleName = naming("logit_scale").names[0]
+        let scale = try weights.floats(scaleName)[0]
+        let limits = CLIPConfig.Limits.self
+        guard scale.isFinite, scale >= limits.minLogitScale, scale <= limits.maxLogitScale else {
+            throw CheckpointError.badValue(file: weights.path, tensor: scaleName,
+                                           reason: "= \(scale) must be a finite number from \(limits.minLogitScale) to \(limits.maxLogitScale) (exp of it, the inverse temperature, from 1 to 10⁶)")
+        }
+    }
+
+    /// Every tensor in `tensors` (canonical names and shapes) is in `file` through `naming`
+    /// with the shape it needs; throws the missing ones (listed) or the first wrong shape.
+    static func checkShapes(_ tensors: [(String, [Int])], in file: SafeTensorsFile, naming: (String) -> TensorSource, prefix: String = "") throws {
+        var missing: [String] = []
+        for (name, shape) in tensors {
+            let source = naming(name)
+            let names = source.names.map { prefix + $0 }
+            let absent = names.filter { file.entries[$0] == nil }
+            if !absent.isEmpty { missing += absent; continue }
+            switch source {
+            case .tensor:
+                let e = file.entries[names[0]]!
+                // A 0-d scalar (logit_scale) may be stored as [] or [1].
+                let count = Checked.product(shape)
+                guard e.shape == shape || (e.count == 1 && count == 1) else {
+                    throw CheckpointError.wrongShape(file: file.path, tensor: names[0], expected: shape, actual: e.shape)
+                }
+            case .transposed:
+                let e = file.entries[names[0]]!
+                guard shape.count == 2, e.shape == [shape[1], shape[0]] else {
+                    throw CheckpointError.wrongShape(file: file.path, tensor: names[0], expected: shape.reversed(), actual: e.shape)
+                }
+            case .rows:
+                guard let rows = shape.first, rows % names.count == 0 else {
+                    throw CheckpointError.wrongShape(file: file.path, tensor: names[0], expected: shape, actual: file.entries[names[0]]!.shape)
+                }
+                let partShape = [rows / names.count] + shape.dropFirst()
+                for n in names where file.entries[n]!.shape != partShape {
+                    throw CheckpointError.wrongShape(file: file.path, tensor: n, expected: partShape, actual: file.entries[n]!.shape)
+                }
+            }
+        }
+        if !missing.isEmpty { throw CheckpointError.missingTensors(file: file.path, names: Array(missing.sorted().prefix(10)), total: missing.count) }
     }
 
     // MARK: Filling parameters
@@ -203,13 +246,11 @@ public enum CheckpointLoader {
     /// Returns the file names used. Missing tensors and wrong shapes throw, listing them.
     @discardableResult
     public static func fill(_ target: NamedBuffer, from file: SafeTensorsFile, naming: (String) -> TensorSource, prefix: String = "") throws -> Set<String> {
+        try checkShapes(target.layout.slots.map { ($0.name, $0.shape) }, in: file, naming: naming, prefix: prefix)
         var used = Set<String>()
-        var missing: [String] = []
         for slot in target.layout.slots {
             let source = naming(slot.name)
             let names = source.names.map { prefix + $0 }
-            let absent = names.filter { file.entries[$0] == nil }
-            if !absent.isEmpty { missing += absent; continue }
             let dst = target.pointer(slot)
             switch source {
             case .tensor:
@@ -241,7 +282,6 @@ public enum CheckpointLoader {
             }
             used.formUnion(names)
         }
-        if !missing.isEmpty { throw CheckpointError.missingTensors(file: file.path, names: Array(missing.sorted().prefix(10)), total: missing.count) }
         return used
     }
 
@@ -251,15 +291,10 @@ public enum CheckpointLoader {
 
     static func dtypes(_ file: SafeTensorsFile) -> [String] { Set(file.entries.values.map(\.dtype.rawValue)).sorted() }
 
-    static func readJSON(_ path: String) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.badConfig(file: path, reason: "cannot read the file") }
-        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw CheckpointError.badConfig(file: path, reason: "not a JSON object")
+    /// A config file's bytes: a regular file of at most `CLIPConfig.maxConfigFileBytes`.
+    static func readConfigFile(_ path: String) throws -> Data {
+        do { return try FileReading.read(path, limit: CLIPConfig.maxConfigFileBytes) } catch let e as IOFailure {
+            throw CheckpointError.badConfig(file: path, reason: "cannot read it: \(e.reason)")
         }
-        return obj
-    }
-
-    static func validate(_ c: CLIPConfig, _ path: String) throws {
-        if let e = c.validationErrors().first { throw CheckpointError.badConfig(file: path, reason: e) }
     }
 }

@@ -1,3 +1,4 @@
+import ClipoodIO
 import Foundation
 
 /// Element types a safetensors file may hold. Floating types load into Float32.
@@ -36,20 +37,127 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// A safetensors file opened for reading (memory-mapped), with its header fully validated.
+/// The validated header of a safetensors file: every tensor's dtype, shape and byte range.
 ///
 /// Format: an 8-byte little-endian header length n, n bytes of JSON mapping each tensor name
 /// to {dtype, shape, data_offsets: [begin, end]} (offsets relative to the data section) plus an
-/// optional "__metadata__" string map, then the data. Every offset, shape and byte count is
-/// checked on open, so reading a tensor later cannot run past the file.
+/// optional "__metadata__" string map, then the data. `parse` checks everything before anything
+/// is allocated from it: shapes and offsets are integer literals (a fraction, an exponent or a
+/// number beyond Int is refused, never truncated), element counts and byte sizes are computed
+/// with overflow-checked arithmetic, every tensor's bytes lie inside the file, tensors do not
+/// overlap, and names are not repeated. Reading a tensor afterwards cannot run past the file.
+public struct SafeTensorsHeader: Sendable {
+    /// The largest header accepted (the JSON part), in bytes.
+    public static let maxHeaderBytes = 100_000_000
+    /// The most dimensions a tensor may have.
+    public static let maxRank = 16
+    /// Deepest JSON nesting a header may use (a valid one needs 3).
+    public static let maxJSONDepth = 8
+
+    public let metadata: [String: String]
+    public let entries: [String: SafeTensorsFile.Entry]
+    /// Offset of the data section from the start of the file (8 + the header length).
+    public let dataStart: Int
+    /// The size of the whole file the header was checked against.
+    public let fileSize: Int
+
+    /// Parses and validates a header from the first bytes of a file — at least the 8-byte
+    /// length and the JSON it announces; more (the whole file) is fine. `fileSize` is the size of
+    /// the whole file (default: `bytes.count`); `file` names it in errors. A pure function of
+    /// its arguments: it reads no file, so a fuzzer can call it on any bytes.
+    public static func parse(_ bytes: Data, fileSize: Int? = nil, file: String = "(in memory)") throws -> SafeTensorsHeader {
+        let fileSize = fileSize ?? bytes.count
+        guard fileSize >= bytes.count else {
+            throw SafeTensorsError.badHeader(file: file, reason: "\(bytes.count) bytes were given for a file of \(fileSize)")
+        }
+        guard bytes.count >= 8 else {
+            throw SafeTensorsError.truncated(file: file, reason: "\(bytes.count) bytes, shorter than the 8-byte header length")
+        }
+        let b0 = bytes.startIndex
+        var headerLength: UInt64 = 0
+        for k in 0 ..< 8 { headerLength |= UInt64(bytes[b0 + k]) << (8 * UInt64(k)) }
+        guard headerLength >= 2, headerLength <= UInt64(maxHeaderBytes) else {
+            throw SafeTensorsError.badHeader(file: file, reason: "header length \(headerLength) is implausible (2 to \(maxHeaderBytes) bytes)")
+        }
+        let n = Int(headerLength)
+        guard n <= fileSize - 8 else {
+            throw SafeTensorsError.truncated(file: file, reason: "header says \(headerLength) bytes of JSON but the file has \(fileSize - 8) after the length")
+        }
+        guard n <= bytes.count - 8 else {
+            throw SafeTensorsError.truncated(file: file, reason: "header says \(headerLength) bytes of JSON but only \(bytes.count - 8) were given")
+        }
+        let dataStart = 8 + n
+        let json: JSONValue
+        do { json = try StrictJSON.parse(bytes[(b0 + 8) ..< (b0 + dataStart)], maxDepth: maxJSONDepth) } catch {
+            throw SafeTensorsError.badHeader(file: file, reason: "the header is not valid JSON (\(error))")
+        }
+        guard let header = json.object else { throw SafeTensorsError.badHeader(file: file, reason: "the header is not a JSON object") }
+        if let dup = header.firstDuplicateKey {
+            throw SafeTensorsError.badHeader(file: file, reason: "the header names '\(dup)' twice")
+        }
+        let dataSize = fileSize - dataStart
+        var metadata: [String: String] = [:]
+        var entries: [String: SafeTensorsFile.Entry] = [:]
+        for (name, value) in header.members {
+            if name == "__metadata__" {
+                guard let m = value.object else { throw SafeTensorsError.badHeader(file: file, reason: "__metadata__ is not an object") }
+                for (k, v) in m.members {
+                    guard let s = v.string else { throw SafeTensorsError.badHeader(file: file, reason: "__metadata__['\(k)'] is not a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            func bad(_ reason: String) -> SafeTensorsError { .badTensor(file: file, tensor: name, reason: reason) }
+            guard let info = value.object else { throw bad("is not described by an object") }
+            guard let dt = info["dtype"]?.string else { throw bad("has no dtype") }
+            guard let dtype = DType(rawValue: dt) else { throw bad("has unsupported dtype \(dt)") }
+            guard let dims = info["shape"]?.array else { throw bad("has no shape (a list of sizes)") }
+            guard dims.count <= maxRank else { throw bad("has \(dims.count) dimensions, more than \(maxRank)") }
+            var shape: [Int] = []
+            for d in dims {
+                guard let k = d.int, k >= 0 else { throw bad("has shape entry \(d.brief), not a whole number from 0 to \(Int.max)") }
+                shape.append(k)
+            }
+            guard let offs = info["data_offsets"]?.array, offs.count == 2 else { throw bad("has no data_offsets [begin, end]") }
+            guard let begin = offs[0].int, let end = offs[1].int, begin >= 0, end >= 0 else {
+                throw bad("has data_offsets [\(offs[0].brief), \(offs[1].brief)], not whole numbers from 0 to \(Int.max)")
+            }
+            guard begin <= end else { throw bad("has data_offsets [\(begin), \(end)] out of order") }
+            guard end <= dataSize else {
+                throw SafeTensorsError.truncated(file: file, reason: "tensor '\(name)' ends at byte \(end) of the data but only \(dataSize) bytes follow the header")
+            }
+            guard let count = Checked.product(shape), let expected = Checked.multiply(count, dtype.size) else {
+                throw bad("has shape \(shape), whose size overflows")
+            }
+            guard end - begin == expected else {
+                throw bad("has \(end - begin) bytes but shape \(shape) of \(dt) needs \(expected)")
+            }
+            entries[name] = SafeTensorsFile.Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end, count: count)
+        }
+        // Tensors must not overlap (the format forbids it; an overlap means a corrupt header).
+        let sorted = entries.values.filter { $0.end > $0.begin }.sorted { $0.begin < $1.begin }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
+            throw SafeTensorsError.badHeader(file: file, reason: "tensors '\(a.name)' and '\(b.name)' overlap")
+        }
+        return SafeTensorsHeader(metadata: metadata, entries: entries, dataStart: dataStart, fileSize: fileSize)
+    }
+}
+
+/// A safetensors file opened for reading (memory-mapped), with its header fully validated by
+/// `SafeTensorsHeader.parse`, so reading a tensor later cannot run past the file.
 public struct SafeTensorsFile {
+    /// The largest safetensors file opened (256 GiB: far beyond any CLIP checkpoint).
+    public static let maxFileBytes = 1 << 38
+
     public struct Entry: Sendable {
         public let name: String
         public let dtype: DType
         public let shape: [Int]
+        /// Byte range inside the data section.
         public let begin: Int
         public let end: Int
-        public var count: Int { shape.reduce(1, *) }
+        /// The number of elements (the product of `shape`, checked not to overflow).
+        public let count: Int
     }
 
     public let path: String
@@ -61,69 +169,27 @@ public struct SafeTensorsFile {
     /// Tensor names in file order.
     public var names: [String] { entries.values.sorted { $0.begin < $1.begin || ($0.begin == $1.begin && $0.name < $1.name) }.map(\.name) }
 
+    /// The sum of every tensor's element count: the most parameters the file can supply.
+    public var totalElements: Int { entries.values.reduce(0) { Checked.add($0, $1.count) ?? Int.max } }
+
+    /// Opens (memory-maps) a regular file of at most `maxFileBytes` and validates its header.
     public init(path: String) throws {
-        self.path = path
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw SafeTensorsError.unreadable(file: path, reason: exists ? "permission denied or I/O error" : "no such file")
+        do { data = try FileReading.mapped(path, limit: Self.maxFileBytes) } catch let e as IOFailure {
+            throw SafeTensorsError.unreadable(file: path, reason: e.reason)
         }
+        try self.init(bytes: data, path: path)
+    }
+
+    /// A safetensors file held in memory; `path` names it in errors.
+    public init(bytes: Data, path: String = "(in memory)") throws {
+        let data = bytes.startIndex == 0 ? bytes : Data(bytes)
+        let header = try SafeTensorsHeader.parse(data, file: path)
+        self.path = path
         self.data = data
-        guard data.count >= 8 else {
-            throw SafeTensorsError.truncated(file: path, reason: "\(data.count) bytes, shorter than the 8-byte header length")
-        }
-        let headerLength = data.withUnsafeBytes { raw in UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)) }
-        guard headerLength >= 2, headerLength <= 100_000_000 else {
-            throw SafeTensorsError.badHeader(file: path, reason: "header length \(headerLength) is implausible")
-        }
-        guard 8 + Int(headerLength) <= data.count else {
-            throw SafeTensorsError.truncated(file: path, reason: "header says \(headerLength) bytes of JSON but the file has \(data.count - 8) after the length")
-        }
-        dataStart = 8 + Int(headerLength)
-        let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8 ..< dataStart)) } catch {
-            throw SafeTensorsError.badHeader(file: path, reason: "the header is not valid JSON")
-        }
-        guard let header = json as? [String: Any] else { throw SafeTensorsError.badHeader(file: path, reason: "the header is not a JSON object") }
-        var metadata: [String: String] = [:]
-        var entries: [String: Entry] = [:]
-        let dataSize = data.count - dataStart
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw SafeTensorsError.badHeader(file: path, reason: "__metadata__ is not an object") }
-                for (k, v) in m {
-                    guard let s = v as? String else { throw SafeTensorsError.badHeader(file: path, reason: "__metadata__['\(k)'] is not a string") }
-                    metadata[k] = s
-                }
-                continue
-            }
-            func bad(_ reason: String) -> SafeTensorsError { .badTensor(file: path, tensor: name, reason: reason) }
-            guard let info = value as? [String: Any] else { throw bad("is not described by an object") }
-            guard let dt = info["dtype"] as? String else { throw bad("has no dtype") }
-            guard let dtype = DType(rawValue: dt) else { throw bad("has unsupported dtype \(dt)") }
-            guard let shapeAny = info["shape"] as? [Any], let shape = shapeAny.map({ ($0 as? NSNumber)?.intValue }) as? [Int],
-                  shape.allSatisfy({ $0 >= 0 }) else { throw bad("has no valid shape") }
-            guard let offs = info["data_offsets"] as? [Any], offs.count == 2,
-                  let begin = (offs[0] as? NSNumber)?.intValue, let end = (offs[1] as? NSNumber)?.intValue else {
-                throw bad("has no valid data_offsets")
-            }
-            guard begin >= 0, begin <= end else { throw bad("has data_offsets [\(begin), \(end)] out of order") }
-            guard end <= dataSize else {
-                throw SafeTensorsError.truncated(file: path, reason: "tensor '\(name)' ends at byte \(end) of the data but only \(dataSize) bytes follow the header")
-            }
-            let expected = shape.reduce(1, *) * dtype.size
-            guard end - begin == expected else {
-                throw bad("has \(end - begin) bytes but shape \(shape) of \(dt) needs \(expected)")
-            }
-            entries[name] = Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
-        }
-        // Tensors must not overlap (the format forbids it; an overlap means a corrupt header).
-        let sorted = entries.values.filter { $0.end > $0.begin }.sorted { $0.begin < $1.begin }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
-            throw SafeTensorsError.badHeader(file: path, reason: "tensors '\(a.name)' and '\(b.name)' overlap")
-        }
-        self.metadata = metadata
-        self.entries = entries
+        self.dataStart = header.dataStart
+        self.metadata = header.metadata
+        self.entries = header.entries
     }
 
     public func entry(_ name: String) throws -> Entry {
@@ -131,11 +197,16 @@ public struct SafeTensorsFile {
         return e
     }
 
-    /// Converts a floating tensor (F32, F16, BF16, F64) into `count` Floats at `out`.
+    /// Converts a floating tensor (F32, F16, BF16, F64) into `count` Floats at `out`, which must
+    /// have room for the tensor's `count` elements.
     public func copyFloats(_ name: String, into out: UnsafeMutablePointer<Float>) throws {
         let e = try entry(name)
+        guard [.F32, .F16, .BF16, .F64].contains(e.dtype) else {
+            throw SafeTensorsError.wrongType(file: path, tensor: name, dtype: e.dtype.rawValue, wanted: "a floating type (F32, F16, BF16, F64)")
+        }
         data.withUnsafeBytes { raw in
-            let src = raw.baseAddress! + dataStart + e.begin
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin) ..< (dataStart + e.end)])
+            let src = bytes.baseAddress ?? raw.baseAddress!
             let n = e.count
             switch e.dtype {
             case .F32:
@@ -150,9 +221,6 @@ public struct SafeTensorsFile {
                 break
             }
         }
-        guard [.F32, .F16, .BF16, .F64].contains(e.dtype) else {
-            throw SafeTensorsError.wrongType(file: path, tensor: name, dtype: e.dtype.rawValue, wanted: "a floating type (F32, F16, BF16, F64)")
-        }
     }
 
     public func floats(_ name: String) throws -> [Float] {
@@ -162,14 +230,22 @@ public struct SafeTensorsFile {
         return out
     }
 
-    /// An integer tensor (I64, I32, I16, I8, U8) as Int32 — token ids, labels, indices.
+    /// An integer tensor (I64, I32, I16, I8, U8) as Int32 — token ids, labels, indices. An I64
+    /// value outside Int32's range is an error, not truncated.
     public func int32s(_ name: String) throws -> [Int32] {
         let e = try entry(name)
         return try data.withUnsafeBytes { raw -> [Int32] in
             let src = raw.baseAddress! + dataStart + e.begin
             switch e.dtype {
             case .I32: return (0 ..< e.count).map { Int32(littleEndian: (src + 4 * $0).loadUnaligned(as: Int32.self)) }
-            case .I64: return (0 ..< e.count).map { Int32(truncatingIfNeeded: Int64(littleEndian: (src + 8 * $0).loadUnaligned(as: Int64.self))) }
+            case .I64:
+                return try (0 ..< e.count).map { k -> Int32 in
+                    let v = Int64(littleEndian: (src + 8 * k).loadUnaligned(as: Int64.self))
+                    guard let small = Int32(exactly: v) else {
+                        throw SafeTensorsError.badTensor(file: path, tensor: name, reason: "holds \(v) at index \(k), outside the 32-bit range")
+                    }
+                    return small
+                }
             case .I16: return (0 ..< e.count).map { Int32(Int16(littleEndian: (src + 2 * $0).loadUnaligned(as: Int16.self))) }
             case .I8: return (0 ..< e.count).map { Int32((src + $0).load(as: Int8.self)) }
             case .U8, .BOOL: return (0 ..< e.count).map { Int32((src + $0).load(as: UInt8.self)) }

@@ -36,6 +36,19 @@ public final class CLIPTokenizer: @unchecked Sendable {
         try self.init(vocabulary: VocabularyFiles.openAI(gzFile))
     }
 
+    /// Hugging Face format from bytes already in memory (reads no file; the URLs only name the
+    /// inputs in errors): an entry point for fuzzing the vocabulary readers.
+    public convenience init(vocabJSONBytes: Data, mergesBytes: Data,
+                            vocabJSON: URL = URL(fileURLWithPath: "vocab.json"), merges: URL = URL(fileURLWithPath: "merges.txt")) throws {
+        try self.init(vocabulary: VocabularyFiles.huggingFace(vocabJSONBytes: vocabJSONBytes, vocabJSON: vocabJSON, mergesBytes: mergesBytes, merges: merges))
+    }
+
+    /// OpenAI's gzip format from bytes already in memory (reads no file; `file` only names it in
+    /// errors): an entry point for fuzzing the gzip and merges readers.
+    public convenience init(openAIVocabularyBytes: Data, file: URL = URL(fileURLWithPath: "bpe_simple_vocab_16e6.txt.gz")) throws {
+        try self.init(vocabulary: VocabularyFiles.openAI(gzipBytes: openAIVocabularyBytes, file: file))
+    }
+
     /// The default vocabulary from the shared cache (`VocabularyCache.openAIVocabulary`), put there
     /// by `scripts/fetch_vocab`. Throws `TokenizerError.missingVocabulary` naming the expected
     /// path when it is not there. Loaded once per path and shared.
@@ -57,6 +70,13 @@ public final class CLIPTokenizer: @unchecked Sendable {
         for id in v.ids.values where id > maxId { maxId = id }
         var tokens = [String?](repeating: nil, count: Int(maxId) + 1)
         for (token, id) in v.ids { tokens[Int(id)] = token }
+        // The start and end ids lie inside the vocabulary and differ (the readers ensure it; the
+        // encoder and decoder rely on it).
+        guard v.startToken >= 0, v.endToken >= 0, Int(v.startToken) < tokens.count, Int(v.endToken) < tokens.count,
+              v.startToken != v.endToken else {
+            throw TokenizerError.malformedVocabulary(
+                v.vocabularyFile, reason: "its start and end tokens have ids \(v.startToken) and \(v.endToken); they must be two different ids in the vocabulary")
+        }
 
         // Every byte needs a symbol, with and without `</w>`.
         var byteSymbol = [Int32](repeating: 0, count: 256)

@@ -1,3 +1,4 @@
+import ClipoodIO
 import CZlib
 import Foundation
 
@@ -20,6 +21,16 @@ enum VocabularyFiles {
     /// The number of merges CLIP uses: lines 1 … 49152-256-2 of the merges file.
     static let clipMergeCount = 49152 - 256 - 2
 
+    /// Size caps on vocabulary files (CLIP's own: vocab.json 1.6 MB, merges.txt 0.5 MB, the
+    /// .txt.gz 1.3 MB compressed and 1.6 MB inflated), generous for other BPE vocabularies and
+    /// small enough that a hostile file (or a gzip bomb) cannot exhaust memory.
+    static let maxVocabJSONBytes = 64 << 20
+    static let maxMergesBytes = 64 << 20
+    static let maxGzipBytes = 32 << 20
+    static let maxInflatedBytes = 64 << 20
+    /// One past the largest token id accepted (2^20 = 1 048 576 ids; CLIP has 49 408).
+    static let maxVocabularySize = 1 << 20
+
     /// open_clip's special tokens (open_clip ≥ 2.x spells them with underscores, not `<|…|>`).
     static let openAISpecialTokens = ["<start_of_text>", "<end_of_text>"]
     static let huggingFaceSpecialTokens = ["<|startoftext|>", "<|endoftext|>"]
@@ -29,7 +40,12 @@ enum VocabularyFiles {
     /// The vocabulary open_clip builds: the 256 byte symbols, the same with `</w>`, one token per
     /// merge (its two halves joined), then `<start_of_text>` and `<end_of_text>` — 49408 ids.
     static func openAI(_ file: URL) throws -> Vocabulary {
-        let text = try utf8Text(gunzip(readFile(file), file: file), file: file)
+        try openAI(gzipBytes: readFile(file, limit: maxGzipBytes), file: file)
+    }
+
+    /// The same from the .gz file's bytes; `file` names it in errors.
+    static func openAI(gzipBytes: Data, file: URL) throws -> Vocabulary {
+        let text = try utf8Text(gunzip(gzipBytes, file: file), file: file)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count >= clipMergeCount + 1 else {
             throw TokenizerError.malformedVocabulary(
@@ -57,25 +73,21 @@ enum VocabularyFiles {
     // MARK: - Hugging Face's vocab.json + merges.txt
 
     static func huggingFace(vocabJSON: URL, merges mergesURL: URL) throws -> Vocabulary {
-        let json = try readFile(vocabJSON)
-        let table: [String: Int]
-        do {
-            table = try JSONDecoder().decode([String: Int].self, from: json)
-        } catch {
-            throw TokenizerError.malformedVocabulary(vocabJSON, reason: "not a JSON object mapping tokens to integer ids (\(shortReason(error)))")
-        }
-        var ids = [String: Int32](minimumCapacity: table.count)
-        for (token, id) in table {
-            guard id >= 0, id < 16_777_216 else {
-                throw TokenizerError.malformedVocabulary(vocabJSON, reason: "token \(quoted(token)) has id \(id), outside 0 ..< 2^24")
-            }
-            ids[token] = Int32(id)
-        }
+        let json = try readFile(vocabJSON, limit: maxVocabJSONBytes)
+        return try huggingFace(vocabJSONBytes: json, vocabJSON: vocabJSON, mergesBytes: readFile(mergesURL, limit: maxMergesBytes), merges: mergesURL)
+    }
+
+    /// The same from the files' bytes; the URLs name them in errors.
+    static func huggingFace(vocabJSONBytes: Data, vocabJSON: URL, mergesBytes: Data, merges mergesURL: URL) throws -> Vocabulary {
+        let ids = try vocabularyTable(vocabJSONBytes, file: vocabJSON)
         for token in huggingFaceSpecialTokens where ids[token] == nil {
             throw TokenizerError.malformedVocabulary(vocabJSON, reason: "has no \(token) token")
         }
+        guard ids[huggingFaceSpecialTokens[0]] != ids[huggingFaceSpecialTokens[1]] else {
+            throw TokenizerError.malformedVocabulary(vocabJSON, reason: "gives \(huggingFaceSpecialTokens[0]) and \(huggingFaceSpecialTokens[1]) the same id \(ids[huggingFaceSpecialTokens[0]]!)")
+        }
 
-        let text = try utf8Text(readFile(mergesURL), file: mergesURL)
+        let text = try utf8Text(mergesBytes, file: mergesURL)
         var merges: [(left: String, right: String, line: Int)] = []
         for (k, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if k == 0, line.hasPrefix("#") { continue }                     // "#version: 0.2"
@@ -100,22 +112,43 @@ enum VocabularyFiles {
         return (String(String.UnicodeScalarView(parts[0])), String(String.UnicodeScalarView(parts[1])), number)
     }
 
-    static func readFile(_ file: URL) throws -> Data {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: file.path, isDirectory: &isDirectory) else {
+    /// vocab.json: one JSON object mapping each token to a whole-number id in 0 ..< 2^20 (a later
+    /// duplicate wins, as in Python). Parsed by ClipoodIO's strict reader, so a fraction, an
+    /// exponent or a number beyond Int is refused, never rounded. Reads no file.
+    static func vocabularyTable(_ json: Data, file: URL) throws -> [String: Int32] {
+        let value: JSONValue
+        do { value = try StrictJSON.parse(json, maxDepth: 2) } catch {
+            throw TokenizerError.malformedVocabulary(file, reason: "not a JSON object mapping tokens to integer ids (\(error))")
+        }
+        guard let table = value.object else {
+            throw TokenizerError.malformedVocabulary(file, reason: "not a JSON object mapping tokens to integer ids (it is \(value.brief))")
+        }
+        var ids = [String: Int32](minimumCapacity: table.members.count)
+        for (token, idValue) in table.members {
+            guard let id = idValue.int, id >= 0, id < maxVocabularySize else {
+                throw TokenizerError.malformedVocabulary(file, reason: "token \(quoted(String(token.prefix(60)))) has id \(idValue.brief), not a whole number in 0 ..< \(maxVocabularySize)")
+            }
+            ids[token] = Int32(id)
+        }
+        return ids
+    }
+
+    /// A regular file of at most `limit` bytes (a FIFO, a device or a folder is refused).
+    static func readFile(_ file: URL, limit: Int) throws -> Data {
+        switch FileReading.kind(of: file.path) {
+        case nil:
+            if (try? FileManager.default.destinationOfSymbolicLink(atPath: file.path)) != nil {
+                throw TokenizerError.unreadableVocabulary(file, reason: "it is a symbolic link to nothing")
+            }
             throw TokenizerError.missingVocabulary(file)
-        }
-        if isDirectory.boolValue {
-            throw TokenizerError.unreadableVocabulary(file, reason: "it is a directory")
-        }
-        guard fm.isReadableFile(atPath: file.path) else {
-            throw TokenizerError.unreadableVocabulary(file, reason: "permission denied")
+        case .directory?: throw TokenizerError.unreadableVocabulary(file, reason: "it is a directory")
+        case .regular?: break
+        default: throw TokenizerError.unreadableVocabulary(file, reason: "it is not a regular file (a FIFO, a device or a socket)")
         }
         do {
-            return try Data(contentsOf: file)
-        } catch {
-            throw TokenizerError.unreadableVocabulary(file, reason: shortReason(error))
+            return try FileReading.read(file.path, limit: limit)
+        } catch let e as IOFailure {
+            throw TokenizerError.unreadableVocabulary(file, reason: e.reason)
         }
     }
 
@@ -139,7 +172,7 @@ enum VocabularyFiles {
             throw TokenizerError.corruptGzip(file, reason: "not gzip data (the file does not start with the gzip signature 1f 8b)")
         }
         var output = [UInt8]()
-        output.reserveCapacity(input.count * 3)
+        output.reserveCapacity(min(input.count * 3, maxInflatedBytes))
         var stream = z_stream()
         guard inflateInit2_(&stream, 31, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw TokenizerError.corruptGzip(file, reason: "zlib could not start decompressing")
@@ -159,6 +192,9 @@ enum VocabularyFiles {
                     return chunk - Int(stream.avail_out)
                 }
                 output.append(contentsOf: buffer[0 ..< produced])
+                guard output.count <= maxInflatedBytes else {
+                    throw TokenizerError.corruptGzip(file, reason: "it inflates to more than \(maxInflatedBytes) bytes, far more than a vocabulary")
+                }
                 switch status {
                 case Z_OK:
                     continue
@@ -179,19 +215,6 @@ enum VocabularyFiles {
             }
         }
         return output
-    }
-
-    static func shortReason(_ error: Error) -> String {
-        if let decoding = error as? DecodingError {
-            switch decoding {
-            case let .dataCorrupted(context): return context.debugDescription
-            case let .typeMismatch(_, context), let .valueNotFound(_, context), let .keyNotFound(_, context):
-                let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-                return path.isEmpty ? context.debugDescription : "at \(quoted(path)): \(context.debugDescription)"
-            @unknown default: return String(describing: decoding)
-            }
-        }
-        return (error as NSError).localizedDescription
     }
 
     static func quoted(_ s: String) -> String {
