@@ -45,7 +45,8 @@ public enum SplitError: Error, CustomStringConvertible, Equatable {
     /// A saved split does not fit the dataset it is restored against.
     case mismatch(String)
     /// A saved split is malformed or inconsistent in itself: `field` names the JSON field
-    /// ("train[3]", "partCounts.val"), `file` the file (or "split" when read from elsewhere).
+    /// ("train[3]", "partCounts.val"), `file` the file (empty when the split came from a decoder
+    /// that did not say, e.g. one embedded in another file).
     case invalid(file: String, field: String, reason: String)
 
     public var description: String {
@@ -60,7 +61,7 @@ public enum SplitError: Error, CustomStringConvertible, Equatable {
             return "every domain is a target (" + d.joined(separator: ", ") + "): nothing is left to train on"
         case .emptyTraining(let reason): return "the split leaves no training images: \(reason)"
         case .mismatch(let m): return "the saved split does not match this dataset: \(m)"
-        case .invalid(let file, let field, let reason): return "'\(file)': split field '\(field)': \(reason)"
+        case .invalid(let file, let field, let reason): return (file.isEmpty ? "" : "'\(file)': ") + "split field '\(field)': \(reason)"
         }
     }
 }
@@ -462,6 +463,6 @@ extension Split {
         fingerprint = try c.decode(String.self, forKey: .fingerprint)
         partCounts = try c.decode([String: [Int]].self, forKey: .partCounts)
         notes = try c.decodeIfPresent([String].self, forKey: .notes) ?? []
-        try checkConsistency(file: decoder.userInfo[Split.splitFileKey] as? String ?? "split")
+        try checkConsistency(file: decoder.userInfo[Split.splitFileKey] as? String ?? "")
     }
 }

@@ -51,6 +51,13 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
         "~" + MemoryEstimate.gib(bytes) + " (" + parts.prefix(3).map { "\($0.label) " + MemoryEstimate.gib($0.bytes) }.joined(separator: ", ") + ")"
     }
 
+    /// a × b, or `Int.max` when it overflows or either is negative (for counts that come from
+    /// settings or files: a wrapped product must not look small).
+    public static func times(_ a: Int, _ b: Int) -> Int {
+        guard a >= 0, b >= 0 else { return .max }
+        return Checked.multiply(a, b) ?? .max
+    }
+
     /// Bytes as GiB with one decimal (two below 1 GiB; "more than 10^9 GiB" when saturated).
     public static func gib(_ bytes: Int) -> String {
         if bytes == .max { return "more than 10^9 GiB" }

@@ -297,8 +297,8 @@ extension Workspace {
         let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
         let domains = split.trainByDomain(d.dataset).filter { !$0.isEmpty }.count
         try MemoryEstimate.trainingStep(m.model.config, parameterCount: m.model.parameterCount, trainableCount: m.model.trainableRange(config.trainable).count,
-                                        trainable: config.trainable, batch: batchPerDomain * domains, classes: classes.count,
-                                        averages: config.betas.count + (config.emaDecay == nil ? 0 : 1) + (config.swa ? 1 : 0), cachedViews: cache ? split.train.count * views : 0)
+                                        trainable: config.trainable, batch: MemoryEstimate.times(batchPerDomain, domains), classes: classes.count,
+                                        averages: config.betas.count + (config.emaDecay == nil ? 0 : 1) + (config.swa ? 1 : 0), cachedViews: cache ? MemoryEstimate.times(split.train.count, views) : 0)
             .require(for: "training '\(name)' (batch \(batchPerDomain) × \(domains) domains)", hint: "use a smaller batch=" + (cache ? ", fewer views= or cache=off" : ""))
         let text = try textFeatures(model: m, data: d, classes: classes)
         let trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)

@@ -116,12 +116,13 @@ struct SplitFileTests {
         #expect(error?.description.contains("'cut.json'") == true)
     }
 
-    /// The JSON decoder used by other readers (no file name): the same checks, named "split".
+    /// The JSON decoder used by other readers (no file name): the same checks, without a file.
     @Test func plainDecoderChecksToo() throws {
         var j = try json()
         j["test"] = [99]
         let error = #expect(throws: SplitError.self) { try JSONDecoder().decode(Split.self, from: JSONSerialization.data(withJSONObject: j)) }
-        #expect(error == .invalid(file: "split", field: "test[0]", reason: "image index 99 is outside 0..<60"))
+        #expect(error == .invalid(file: "", field: "test[0]", reason: "image index 99 is outside 0..<60"))
+        #expect(error?.description == "split field 'test[0]': image index 99 is outside 0..<60")
     }
 
     /// A split file that is a FIFO is refused at once, not waited on.

@@ -155,6 +155,10 @@ struct MemoryEstimateTests {
         #expect(e.description.hasPrefix("~more than 10^9 GiB"))
         #expect(throws: InsufficientMemory.self) { try e.require(for: "x", available: Int.max - 1) }
         #expect(MemoryEstimate.evaluation(c, images: Int.max / 2, classes: 1000).bytes == .max)
+        #expect(MemoryEstimate.times(3, 4) == 12 && MemoryEstimate.times(Int.max, 2) == .max && MemoryEstimate.times(-1, 3) == .max)
+        // A negative batch (from a damaged file) is refused too, not estimated as small.
+        let negative = MemoryEstimate.trainingStep(Self.config, parameterCount: 10, trainableCount: 10, trainable: .full, batch: -4, classes: 2, averages: 1)
+        #expect(negative.bytes == .max)
     }
 
     @Test func evaluationEstimateCountsFeatures() {
