@@ -83,24 +83,33 @@ struct MemoryEstimateTests {
 
     /// The estimate is at least what a real step allocates and at most three times it, for full
     /// tuning from pixels, last-2 from pixels, and last-1 from a prefix cache (the class-token
-    /// path). Two repetitions: the bound below uses the smaller measurement, the bound above the
-    /// larger, so another test allocating at the same moment cannot fake a pass.
+    /// path). The allocator's figures are process-wide and other tests run at the same time, so
+    /// the step is measured five times and the median is compared (a step allocates the same
+    /// bytes every time: the spread shows what the other tests did).
     @Test(arguments: [(VisionTower.Trainable.full, 0), (.lastBlocks(2), 0), (.lastBlocks(1), 48)])
     func estimateBoundsAMeasuredStep(_ trainable: VisionTower.Trainable, cachedViews: Int) throws {
         let B = 24, K = 5
-        let runs = try (0 ..< 2).map { _ in try Self.measureStep(trainable, batch: B, classes: K, cachedViews: cachedViews) }
+        let runs = try (0 ..< 5).map { _ in try Self.measureStep(trainable, batch: B, classes: K, cachedViews: cachedViews) }
         let model = CLIPModel(config: Self.config)
         let estimate = MemoryEstimate.trainingStep(Self.config, parameterCount: model.parameterCount, trainableCount: runs[0].range,
                                                    trainable: trainable, batch: B, classes: K, averages: runs[0].averages, cachedViews: cachedViews)
-        let low = runs.map(\.bytes).min()!, high = runs.map(\.bytes).max()!
-        print("memory \(trainable) cached \(cachedViews): measured \(low)…\(high) bytes, estimate \(estimate.bytes) (\(estimate))")
-        #expect(low > 1 << 20)
-        #expect(estimate.bytes >= high, "estimate \(estimate.bytes) below the measured \(high)")
-        #expect(estimate.bytes <= 3 * low, "estimate \(estimate.bytes) more than 3× the measured \(low)")
+        let measured = runs.map(\.bytes).sorted()
+        let median = measured[2]
+        print("memory \(trainable) cached \(cachedViews): measured \(measured) bytes, estimate \(estimate.bytes) (\(estimate))")
+        #expect(median > 1 << 20)
+        #expect(estimate.bytes >= median, "estimate \(estimate.bytes) below the measured \(measured)")
+        #expect(estimate.bytes <= 3 * median, "estimate \(estimate.bytes) more than 3× the measured \(measured)")
     }
 
-    /// Evaluation and pretraining estimates also bound their real allocations from below.
+    /// The pretraining estimate bounds a real step the same way (median of five).
     @Test func pretrainingEstimateBoundsAMeasuredStep() throws {
+        let measured = try (0 ..< 5).map { _ in try Self.measurePretraining() }.sorted()
+        let estimate = MemoryEstimate.pretrainingStep(Self.config, batch: 12)
+        print("memory pretraining: measured \(measured) bytes, estimate \(estimate.bytes) (\(estimate))")
+        #expect(estimate.bytes >= measured[2] && estimate.bytes <= 3 * measured[2])
+    }
+
+    static func measurePretraining() throws -> Int {
         let c = Self.config, B = 12, S = c.vision.imageSize
         let model = CLIPModel(config: c)
         model.initialiseRandomly(seed: 4)
@@ -113,9 +122,7 @@ struct MemoryEstimateTests {
         try pretrainer.step(pixels: pixels.base, ids: ids, B: B)
         let measured = Self.inUse() - before
         withExtendedLifetime((pretrainer, pixels, model)) {}
-        let estimate = MemoryEstimate.pretrainingStep(c, batch: B)
-        print("memory pretraining: measured \(measured) bytes, estimate \(estimate.bytes) (\(estimate))")
-        #expect(estimate.bytes >= measured && estimate.bytes <= 3 * measured)
+        return measured
     }
 
     /// ViT-B/16 with 4 domains × 4096 images (the largest batch= allows): terabytes, refused
@@ -125,7 +132,6 @@ struct MemoryEstimateTests {
                            text: .init(width: 512, layers: 12, heads: 8), embedDim: 512)
         let P = CLIPLayout.layout(c).count
         #expect(P > 149_000_000 && P < 150_000_000)   // ViT-B/16's 149.6 M
-        let before = Self.inUse()
         let estimate = MemoryEstimate.trainingStep(c, parameterCount: P, trainableCount: 85_800_000, trainable: .full,
                                                    batch: 4 * 4096, classes: 7, averages: 3)
         #expect(estimate.bytes > 1 << 40)
@@ -139,7 +145,15 @@ struct MemoryEstimateTests {
         // Against this machine's real figure too (it has far less than terabytes).
         #expect(SystemMemory.available() != nil)
         #expect(throws: InsufficientMemory.self) { try estimate.require(for: "training") }
-        #expect(Self.inUse() - before < 1 << 20)
+        // Nothing was allocated for it: less than 1 MiB came into use (the smallest of five
+        // tries, as other tests allocate at the same time).
+        let deltas = (0 ..< 5).map { _ -> Int in
+            let start = Self.inUse()
+            _ = try? MemoryEstimate.trainingStep(c, parameterCount: P, trainableCount: 85_800_000, trainable: .full, batch: 4 * 4096, classes: 7, averages: 3)
+                .require(for: "training")
+            return Self.inUse() - start
+        }
+        #expect(deltas.min()! < 1 << 20, "\(deltas)")
         // A batch that fits passes.
         let small = MemoryEstimate.trainingStep(c, parameterCount: P, trainableCount: 85_800_000, trainable: .full, batch: 2, classes: 7, averages: 3)
         try small.require(for: "training", available: 24 << 30)
