@@ -59,9 +59,12 @@ public struct Dataset: Sendable, CustomStringConvertible {
     public private(set) var warnings: [String]
     /// Informational lines (how the layout was chosen, files ignored).
     public private(set) var notes: [String]
+    /// Entries the scan skipped because they are neither folders nor regular files (FIFOs,
+    /// devices, sockets, links to them, broken links), in scan order; `warnings` lists them too.
+    public let skipped: [String]
 
     public init(root: String, layout: Layout, name: String, domains: [String], classes: [String],
-                samples: [Sample], warnings: [String] = [], notes: [String] = []) {
+                samples: [Sample], warnings: [String] = [], notes: [String] = [], skipped: [String] = []) {
         precondition(layout != .auto, "Dataset: the layout must be resolved")
         self.root = root
         self.layout = layout
@@ -73,6 +76,7 @@ public struct Dataset: Sendable, CustomStringConvertible {
         self.counts = Dataset.count(samples, domains: domains.count, classes: classes.count)
         self.warnings = warnings
         self.notes = notes
+        self.skipped = skipped
     }
 
     /// Loads the folder structure under `root` (see `Layout` and the type's documentation).

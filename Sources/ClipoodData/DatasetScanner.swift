@@ -1,7 +1,10 @@
+import ClipoodIO
 import Foundation
 
-/// Walks a dataset folder (see `Dataset` and `Layout` for the rules). Only directory listings are
-/// read; no image is opened.
+/// Walks a dataset folder (see `Dataset` and `Layout` for the rules). Only directory listings and
+/// file kinds (stat) are read; no image is opened. Entries that are neither folders nor regular
+/// files — FIFOs, devices, sockets, links to them, broken links — are skipped and listed: opening
+/// a FIFO would block and a device never ends.
 enum DatasetScanner {
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
@@ -16,32 +19,53 @@ enum DatasetScanner {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
-    struct Entry { let name: String; let isDirectory: Bool }
+    /// What an entry is, after following symbolic links.
+    enum Kind: Equatable {
+        case directory, regular
+        /// Anything else, with what it is ("a FIFO", "a device", "a socket", "a broken link").
+        case special(String)
+    }
+
+    struct Entry {
+        let name: String
+        let kind: Kind
+        var isDirectory: Bool { kind == .directory }
+    }
+
+    static func kind(of path: String) -> Kind {
+        switch FileReading.kind(of: path) {
+        case .directory?: return .directory
+        case .regular?: return .regular
+        case .fifo?: return .special("a FIFO")
+        case .device?: return .special("a device")
+        case .socket?: return .special("a socket")
+        case .other?: return .special("not a regular file")
+        case nil: return .special("a broken link")
+        }
+    }
 
     /// Visible entries of a folder, sorted in byte order. Symbolic links are followed.
     static func list(_ path: String) throws -> [Entry] {
-        let fm = FileManager.default
-        let names = try fm.contentsOfDirectory(atPath: path)
-        return names.filter { !$0.hasPrefix(".") }.sorted(by: byteOrder).map { name in
-            var isDir: ObjCBool = false
-            let exists = fm.fileExists(atPath: path + "/" + name, isDirectory: &isDir)
-            return Entry(name: name, isDirectory: exists && isDir.boolValue)
-        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: path)
+        return names.filter { !$0.hasPrefix(".") }.sorted(by: byteOrder).map { Entry(name: $0, kind: kind(of: path + "/" + $0)) }
     }
 
     /// What a folder holds, one level down.
     struct Folder {
         var images: [String] = []         // image file names, sorted
         var directories: [String] = []    // sorted
-        var otherFiles: [String] = []     // non-image files
+        var otherFiles: [String] = []     // regular non-image files
+        var special: [(name: String, kind: String)] = []   // neither folders nor regular files
     }
 
     static func folder(_ path: String) -> Folder {
         var f = Folder()
         for e in (try? list(path)) ?? [] {
-            if e.isDirectory { f.directories.append(e.name) }
-            else if isImageName(e.name) { f.images.append(e.name) }
-            else { f.otherFiles.append(e.name) }
+            switch e.kind {
+            case .directory: f.directories.append(e.name)
+            case .regular: if isImageName(e.name) { f.images.append(e.name) } else { f.otherFiles.append(e.name) }
+            case .special(let what): f.special.append((e.name, what))
+            }
         }
         return f
     }
@@ -61,8 +85,14 @@ enum DatasetScanner {
         let name = URL(fileURLWithPath: root).standardizedFileURL.lastPathComponent
 
         let subdirs = top.filter(\.isDirectory).map(\.name)
-        let rootFiles = top.filter { !$0.isDirectory }.map(\.name)
+        let rootFiles = top.filter { $0.kind == .regular }.map(\.name)
         let children = Dictionary(uniqueKeysWithValues: subdirs.map { ($0, folder(root + "/" + $0)) })
+        // Special entries met anywhere the scan looks, with what they are.
+        var special: [(path: String, kind: String)] = top.compactMap { e in
+            if case .special(let what) = e.kind { return (root + "/" + e.name, what) }
+            return nil
+        }
+        for d in subdirs { special += children[d]!.special.map { (root + "/" + d + "/" + $0.name, $0.kind) } }
 
         var notes: [String] = []
         let layout: Layout
@@ -87,6 +117,7 @@ enum DatasetScanner {
             var classes: [String: [String]] = [:]
             for c in classDirs {
                 let f = folder(base + "/" + c)
+                special += f.special.map { (base + "/" + c + "/" + $0.name, $0.kind) }
                 ignored += f.otherFiles.map { base + "/" + c + "/" + $0 }
                 ignored += f.directories.map { base + "/" + c + "/" + $0 + "/" }
                 if !f.images.isEmpty { classes[c] = f.images.map { base + "/" + c + "/" + $0 } }
@@ -163,7 +194,13 @@ enum DatasetScanner {
                 "(not .jpg/.jpeg/.png, or not at the \(layout == .domainbed ? "root/<domain>/<class>/<image>" : "root/<class>/<image>") depth), e.g. " +
                 ignored.prefix(3).map { "'\($0)'" }.joined(separator: ", "))
         }
+        var seen = Set<String>()
+        special = special.filter { seen.insert($0.path).inserted }   // a class folder can be looked at twice
+        if !special.isEmpty {
+            warnings.append("skipped \(special.count) entr\(special.count == 1 ? "y" : "ies") that \(special.count == 1 ? "is" : "are") not a regular file or folder: " +
+                special.prefix(5).map { "'\($0.path)' (\($0.kind))" }.joined(separator: ", ") + (special.count > 5 ? ", …" : ""))
+        }
         return Dataset(root: root, layout: layout, name: name, domains: domains, classes: classList,
-                       samples: samples, warnings: warnings, notes: notes)
+                       samples: samples, warnings: warnings, notes: notes, skipped: special.map(\.path))
     }
 }

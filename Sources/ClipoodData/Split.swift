@@ -1,4 +1,5 @@
 import ClipoodEngine
+import ClipoodIO
 import Foundation
 
 /// Which part of the target domain(s) the test set holds.
@@ -43,6 +44,10 @@ public enum SplitError: Error, CustomStringConvertible, Equatable {
     case emptyTraining(reason: String)
     /// A saved split does not fit the dataset it is restored against.
     case mismatch(String)
+    /// A saved split is malformed or inconsistent in itself: `field` names the JSON field
+    /// ("train[3]", "partCounts.val"), `file` the file (empty when the split came from a decoder
+    /// that did not say, e.g. one embedded in another file).
+    case invalid(file: String, field: String, reason: String)
 
     public var description: String {
         switch self {
@@ -56,6 +61,7 @@ public enum SplitError: Error, CustomStringConvertible, Equatable {
             return "every domain is a target (" + d.joined(separator: ", ") + "): nothing is left to train on"
         case .emptyTraining(let reason): return "the split leaves no training images: \(reason)"
         case .mismatch(let m): return "the saved split does not match this dataset: \(m)"
+        case .invalid(let file, let field, let reason): return (file.isEmpty ? "" : "'\(file)': ") + "split field '\(field)': \(reason)"
         }
     }
 }
@@ -238,6 +244,74 @@ public struct Split: Codable, Equatable, Sendable, CustomStringConvertible {
             if let bad = part.first(where: { $0 < 0 || $0 >= imageCount }) {
                 throw SplitError.mismatch("\(name) holds index \(bad), outside 0..<\(imageCount)")
             }
+            var counts = [Int](repeating: 0, count: domains.count)
+            for i in part { counts[dataset.samples[i].domain] += 1 }
+            if let stated = partCounts[name], stated != counts {
+                throw SplitError.mismatch("\(name) has \(counts) images per domain, the split says \(stated)")
+            }
+        }
+        let base = Set(baseClasses)
+        if let i = train.first(where: { !base.contains(dataset.samples[$0].label) }) {
+            throw SplitError.mismatch("train holds image \(i) of class '\(classes[dataset.samples[i].label])', not a base class")
+        }
+        let sources = Set(sourceDomains)
+        if let i = train.first(where: { !sources.contains(dataset.samples[$0].domain) }) {
+            throw SplitError.mismatch("train holds image \(i) of domain '\(domains[dataset.samples[i].domain])', not a source domain")
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case spec, train, val, test, open, baseClasses, newClasses, testClasses, openClasses, sourceDomains, targetDomains
+        case domains, classes, imageCount, fingerprint, partCounts, notes
+    }
+
+    /// The checks `parse` documents, on a decoded split.
+    func checkConsistency(file: String) throws {
+        func fail(_ field: String, _ reason: String) -> SplitError { .invalid(file: file, field: field, reason: reason) }
+        guard imageCount >= 0 else { throw fail("imageCount", "\(imageCount) is negative") }
+        guard !domains.isEmpty else { throw fail("domains", "the list is empty") }
+        guard !classes.isEmpty else { throw fail("classes", "the list is empty") }
+        for (field, names) in [("domains", domains), ("classes", classes)] {
+            var seen = Set<String>()
+            if let i = names.indices.first(where: { !seen.insert(names[$0]).inserted }) {
+                throw fail("\(field)[\(i)]", "'\(names[i])' appears twice")
+            }
+        }
+        guard spec.holdout > 0 && spec.holdout < 1 else { throw fail("spec.holdout", "must be between 0 and 1 (exclusive), got \(spec.holdout)") }
+        if let r = spec.openRatio, !(r > 0 && r < 1) { throw fail("spec.openRatio", "must be between 0 and 1 (exclusive), got \(r)") }
+        if let n = spec.shots, n < 1 { throw fail("spec.shots", "must be at least 1, got \(n)") }
+        for (k, t) in spec.targets.enumerated() where !domains.contains(where: { $0 == t || $0.lowercased() == t.lowercased() }) {
+            throw fail("spec.targets[\(k)]", "unknown domain '\(t)' (domains: \(domains.joined(separator: ", ")))")
+        }
+        func ids(_ field: String, _ list: [Int], below n: Int, what: String) throws {
+            for (k, i) in list.enumerated() {
+                guard i >= 0 && i < n else { throw fail("\(field)[\(k)]", "\(what) \(i) is outside 0..<\(n)") }
+                if k > 0 && i <= list[k - 1] { throw fail("\(field)[\(k)]", "\(what) \(i) is not above the one before it (\(list[k - 1])): the list must be sorted without repeats") }
+            }
+        }
+        for (field, part) in [("train", train), ("val", val), ("test", test), ("open", open)] {
+            try ids(field, part, below: imageCount, what: "image index")
+        }
+        for (field, list) in [("baseClasses", baseClasses), ("newClasses", newClasses), ("testClasses", testClasses), ("openClasses", openClasses)] {
+            try ids(field, list, below: classes.count, what: "class id")
+        }
+        try ids("sourceDomains", sourceDomains, below: domains.count, what: "domain id")
+        try ids("targetDomains", targetDomains, below: domains.count, what: "domain id")
+        guard !sourceDomains.isEmpty else { throw fail("sourceDomains", "the list is empty: nothing to train on") }
+        if let d = targetDomains.first(where: sourceDomains.contains) { throw fail("targetDomains", "domain \(d) is also a source domain") }
+        if let c = newClasses.first(where: baseClasses.contains) { throw fail("newClasses", "class \(c) is also a base class") }
+        for name in ["train", "val", "test", "open"] {
+            guard let counts = partCounts[name] else { throw fail("partCounts.\(name)", "missing") }
+            guard counts.count == domains.count else { throw fail("partCounts.\(name)", "\(counts.count) counts for \(domains.count) domains") }
+            if let k = counts.indices.first(where: { counts[$0] < 0 }) { throw fail("partCounts.\(name)[\(k)]", "\(counts[k]) is negative") }
+            let listed = [train, val, test, open][["train", "val", "test", "open"].firstIndex(of: name)!].count
+            let sum = counts.reduce(Optional(0)) { acc, n in acc.flatMap { Checked.add($0, n) } }
+            guard sum == listed else {
+                throw fail("partCounts.\(name)", "the counts add up to \(sum.map(String.init) ?? "more than an Int holds"), but '\(name)' lists \(listed) images")
+            }
+        }
+        if let extra = partCounts.keys.sorted().first(where: { !["train", "val", "test", "open"].contains($0) }) {
+            throw fail("partCounts.\(extra)", "unknown part (parts: train, val, test, open)")
         }
     }
 
@@ -253,9 +327,62 @@ public struct Split: Codable, Equatable, Sendable, CustomStringConvertible {
         try encoder.encode(self).write(to: URL(fileURLWithPath: path))
     }
 
-    /// Reads a split saved by `save(to:)`; call `validate(against:)` before using it.
+    /// The largest split file read (index lists of a few million images fit easily).
+    public static let maxFileBytes = 256 << 20
+
+    /// Reads a split saved by `save(to:)` (a regular file of at most `maxFileBytes`), checking
+    /// it in itself (see `parse`); call `validate(against:)` before using it with a dataset.
     public static func load(from path: String) throws -> Split {
-        try JSONDecoder().decode(Split.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        try parse(data: try FileReading.read(path, limit: maxFileBytes), file: path)
+    }
+
+    /// A split from the JSON bytes of a split file, checked in itself: every index inside
+    /// 0..<imageCount and strictly ascending, domain and class ids inside their lists, targets
+    /// among the domains, the spec's numbers in range, the per-domain counts consistent with
+    /// the index lists. Errors are one `SplitError.invalid` naming `file` and the field. A pure
+    /// function of the bytes: a fuzzing harness can call it directly.
+    public static func parse(data: Data, file: String) throws -> Split {
+        let decoder = JSONDecoder()
+        decoder.userInfo[splitFileKey] = file
+        do { return try decoder.decode(Split.self, from: data) } catch let e as SplitError { throw e } catch let e as DecodingError {
+            throw describe(e, file: file)
+        }
+    }
+
+    /// Where `init(from:)` finds the file name for its errors.
+    static let splitFileKey = CodingUserInfoKey(rawValue: "clipood.splitFile")!
+
+    /// A decoding error as one line with the field path.
+    static func describe(_ error: DecodingError, file: String) -> SplitError {
+        func path(_ keys: [CodingKey]) -> String {
+            var out = ""
+            for k in keys {
+                if let i = k.intValue { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + k.stringValue }
+            }
+            return out.isEmpty ? "(top level)" : out
+        }
+        switch error {
+        case .keyNotFound(let key, let ctx):
+            return .invalid(file: file, field: path(ctx.codingPath + [key]), reason: "missing")
+        case .typeMismatch(let type, let ctx):
+            return .invalid(file: file, field: path(ctx.codingPath), reason: "expected \(typeName(type))")
+        case .valueNotFound(let type, let ctx):
+            return .invalid(file: file, field: path(ctx.codingPath), reason: "expected \(typeName(type)), found null")
+        case .dataCorrupted(let ctx):
+            return .invalid(file: file, field: path(ctx.codingPath), reason: ctx.codingPath.isEmpty ? "not valid JSON" : "invalid value")
+        @unknown default:
+            return .invalid(file: file, field: "(top level)", reason: "cannot be decoded")
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default: return String(describing: type).hasPrefix("Array") ? "a list" : "an object"
+        }
     }
 
     /// Setting, then images per part and domain, then notes.
@@ -311,5 +438,31 @@ public struct Split: Codable, Equatable, Sendable, CustomStringConvertible {
             if score <= max(2, b.count / 3), best == nil || score < best!.1 { best = (c, score) }
         }
         return best?.0
+    }
+}
+
+extension Split {
+    /// Decodes and checks the split in itself (`parse` documents the checks); an inconsistency
+    /// throws `SplitError.invalid` naming the file (from the decoder's user info) and the field.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        spec = try c.decode(SplitSpec.self, forKey: .spec)
+        train = try c.decode([Int].self, forKey: .train)
+        val = try c.decode([Int].self, forKey: .val)
+        test = try c.decode([Int].self, forKey: .test)
+        open = try c.decode([Int].self, forKey: .open)
+        baseClasses = try c.decode([Int].self, forKey: .baseClasses)
+        newClasses = try c.decode([Int].self, forKey: .newClasses)
+        testClasses = try c.decode([Int].self, forKey: .testClasses)
+        openClasses = try c.decode([Int].self, forKey: .openClasses)
+        sourceDomains = try c.decode([Int].self, forKey: .sourceDomains)
+        targetDomains = try c.decode([Int].self, forKey: .targetDomains)
+        domains = try c.decode([String].self, forKey: .domains)
+        classes = try c.decode([String].self, forKey: .classes)
+        imageCount = try c.decode(Int.self, forKey: .imageCount)
+        fingerprint = try c.decode(String.self, forKey: .fingerprint)
+        partCounts = try c.decode([String: [Int]].self, forKey: .partCounts)
+        notes = try c.decodeIfPresent([String].self, forKey: .notes) ?? []
+        try checkConsistency(file: decoder.userInfo[Split.splitFileKey] as? String ?? "")
     }
 }

@@ -1,3 +1,4 @@
+import ClipoodIO
 import CPNG
 import CTurboJPEG
 import Foundation
@@ -29,11 +30,24 @@ import Glibc
 public enum ImageDecoder {
     /// Pillow's decompression-bomb limit (2 × Image.MAX_IMAGE_PIXELS): larger images are refused.
     public static let maxPixels = 2 * (1024 * 1024 * 1024 / 4 / 3)
+    /// The longest side accepted, in pixels: a header claiming more is refused before anything
+    /// is allocated (16384 px is beyond any photo a CLIP dataset holds).
+    public static let maxSide = 16384
+    /// The largest image file read, in bytes; the size is checked on the open descriptor.
+    public static let maxFileBytes = 64 << 20
+    /// The most bytes a PNG chunk other than IDAT may declare (libpng's build-time default for
+    /// the chunks it buffers whole). IDAT is streamed by libpng, so it is only held to the bytes
+    /// the file really has.
+    public static let maxPNGChunkBytes = 8 << 20
 
+    /// Reads a regular file of at most `maxFileBytes` (a FIFO, a device or a socket is refused
+    /// without blocking) and decodes it.
     public static func decode(path: String) throws -> RGBImage {
         try decode(data: try readFile(path), name: path)
     }
 
+    /// Decodes a JPEG or PNG held in memory; `name` is what errors call it. A pure function of
+    /// the bytes (no file is touched): a fuzzing harness can call it on arbitrary input.
     public static func decode(data: Data, name: String) throws -> RGBImage {
         try data.withUnsafeBytes { raw -> RGBImage in
             let bytes = UnsafeRawBufferPointer(raw)
@@ -46,34 +60,29 @@ public enum ImageDecoder {
         }
     }
 
+    /// The number of bytes an image of `width` × `height` with `channels` bytes per pixel needs,
+    /// or an error naming the file when a side is not positive, is over `maxSide`, the pixel
+    /// count is over `maxPixels`, or the product overflows. Called before any pixel is allocated.
+    static func checkedPixelBytes(width: Int, height: Int, channels: Int, name: String) throws -> Int {
+        guard width > 0, height > 0 else {
+            throw ImageError.corrupt(file: name, format: "image", message: "its header gives a size of \(width)×\(height)")
+        }
+        guard width <= maxSide, height <= maxSide else {
+            throw ImageError.unsupported(file: name, reason: "\(width)×\(height) is larger than the \(maxSide)-pixel limit per side")
+        }
+        guard let pixels = Checked.multiply(width, height), pixels <= maxPixels,
+              let bytes = Checked.multiply(pixels, channels) else {
+            throw ImageError.unsupported(file: name, reason: "\(width)×\(height) is more than \(maxPixels) pixels (Pillow's decompression-bomb limit)")
+        }
+        return bytes
+    }
+
     // MARK: - Reading and sniffing
 
     static func readFile(_ path: String) throws -> Data {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ImageError.unreadable(file: path, reason: errnoText(errno)) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ImageError.unreadable(file: path, reason: errnoText(errno)) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw ImageError.unreadable(file: path, reason: "it is a directory") }
-        // Read straight into the Data, growing it if the file turns out longer than fstat said.
-        var data = Data(count: max(Int(st.st_size), 0) + 1)
-        var filled = 0
-        while true {
-            if filled == data.count { data.count += max(1 << 16, data.count / 2) }
-            let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ImageError.unreadable(file: path, reason: errnoText(errno))
-            }
-            if n == 0 { break }
-            filled += n
+        do { return try FileReading.read(path, limit: maxFileBytes) } catch let e as IOFailure {
+            throw ImageError.unreadable(file: path, reason: e.reason)
         }
-        data.count = filled
-        return data
-    }
-
-    private static func errnoText(_ code: Int32) -> String {
-        code == ENOENT ? "no such file" : String(cString: strerror(code))
     }
 
     enum Sniffed: Equatable { case jpeg, png, other(String), unknown(String) }
@@ -143,21 +152,22 @@ public enum ImageDecoder {
                 : ImageError.corrupt(file: name, format: "JPEG", message: "no frame header (image size 0×0)")
         }
         let width = Int(w), height = Int(h)
-        guard width * height <= maxPixels else {
-            throw ImageError.unsupported(file: name, reason: "\(width)×\(height) is more than \(maxPixels) pixels (Pillow's decompression-bomb limit)")
-        }
         let cmyk = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
+        // Sizes from the header are checked (per side, pixel count, overflow) before allocating;
+        // the CMYK path holds four bytes per pixel besides the RGB result.
+        let count = try checkedPixelBytes(width: width, height: height, channels: 3, name: name)
+        let samplesCount = cmyk ? try checkedPixelBytes(width: width, height: height, channels: 4, name: name) : 0
 
         /// Runs tjDecompress2 into `dst`; a warning is an error only when the data is truncated.
         func run(_ dst: UnsafeMutablePointer<UInt8>, _ format: TJPF) throws {
-            if tjDecompress2(handle, src, size, dst, w, 0, h, Int32(format.rawValue), 0) != 0 {
+            // LIMITSCANS: a progressive JPEG with hundreds of scans (a CPU bomb) is an error.
+            if tjDecompress2(handle, src, size, dst, w, 0, h, Int32(format.rawValue), TJFLAG_LIMITSCANS) != 0 {
                 let warning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
                 let message = String(cString: tjGetErrorStr2(handle))
                 if !warning || message.contains("Premature end") || jpegIsTruncated(bytes) { throw failure() }
             }
         }
 
-        let count = width * height * 3
         if !cmyk {
             var thrown: Error?
             let pixels = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
@@ -171,7 +181,7 @@ public enum ImageDecoder {
             return RGBImage(width: width, height: height, pixels: pixels)
         }
 
-        var samples = [UInt8](repeating: 0, count: width * height * 4)
+        var samples = [UInt8](repeating: 0, count: samplesCount)
         try samples.withUnsafeMutableBufferPointer { try run($0.baseAddress!, TJPF_CMYK) }
         let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
             samples.withUnsafeBufferPointer { s in
@@ -227,6 +237,7 @@ public enum ImageDecoder {
     private static let flag16BitSRGB: UInt32 = 0x04   // PNG_IMAGE_FLAG_16BIT_sRGB
 
     static func decodePNG(_ bytes: UnsafeRawBufferPointer, name: String) throws -> RGBImage {
+        try checkPNGChunks(bytes, name: name)
         if let stripped = withoutIgnoredChunks(bytes) {
             return try stripped.withUnsafeBytes { try decodePNGData($0, name: name) }
         }
@@ -254,15 +265,19 @@ public enum ImageDecoder {
 
         guard png_image_begin_read_from_memory(&image, bytes.baseAddress, bytes.count) != 0 else { throw failure(&image) }
         let width = Int(image.width), height = Int(image.height)
-        guard width > 0, height > 0, width * height <= maxPixels else {
-            png_image_free(&image)
-            throw ImageError.unsupported(file: name, reason: "\(width)×\(height) is more than \(maxPixels) pixels (Pillow's decompression-bomb limit)")
-        }
         let fileFormat = image.format
         let sixteen = fileFormat & flagLinear != 0
         let alpha = fileFormat & flagAlpha != 0
         let color = fileFormat & flagColor != 0
-        let count = width * height * 3
+        let count: Int
+        do {
+            count = try checkedPixelBytes(width: width, height: height, channels: 3, name: name)
+            // The widest buffer below: 16-bit RGB (6 bytes a pixel) or RGBA (4).
+            _ = try checkedPixelBytes(width: width, height: height, channels: sixteen && !alpha ? 6 : 4, name: name)
+        } catch {
+            png_image_free(&image)
+            throw error
+        }
 
         if sixteen && !alpha {
             // No gamma information (stripped) and linear output: libpng hands back the stored
@@ -314,6 +329,42 @@ public enum ImageDecoder {
             initialized = count
         }
         return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// Walks the PNG's chunks before libpng sees them: the IHDR size is held to `maxSide` and
+    /// `maxPixels` (with overflow-checked arithmetic), no chunk may declare more than PNG's
+    /// 2^31 − 1 bytes, any chunk but IDAT more than `maxPNGChunkBytes`, or any chunk more bytes
+    /// than the data holds. So libpng never buffers a chunk larger than the file, however large
+    /// the declared length. A file cut before a chunk header (or missing only IEND) is left to
+    /// libpng, which reports it as it always has.
+    static func checkPNGChunks(_ b: UnsafeRawBufferPointer, name: String) throws {
+        func be32(_ i: Int) -> UInt32 { UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3]) }
+        func typeName(_ i: Int) -> String {
+            let t = (0 ..< 4).map { b[i + $0] }
+            return t.allSatisfy({ (0x41 ... 0x5A).contains($0) || (0x61 ... 0x7A).contains($0) })
+                ? "'" + String(decoding: t, as: UTF8.self) + "'" : "0x" + t.map { String(format: "%02x", $0) }.joined()
+        }
+        let ihdr: UInt32 = 0x4948_4452, idat: UInt32 = 0x4944_4154, iend: UInt32 = 0x4945_4E44
+        if b.count >= 8 + 8 + 13, be32(8) == 13, be32(12) == ihdr {
+            let width = Int(be32(16)), height = Int(be32(20))
+            if width > 0 && height > 0 { _ = try checkedPixelBytes(width: width, height: height, channels: 3, name: name) }
+        }
+        var pos = 8
+        while pos + 8 <= b.count {
+            let length = Int(be32(pos)), type = be32(pos + 4)
+            if type == iend { return }
+            if length > 0x7FFF_FFFF {
+                throw ImageError.corrupt(file: name, format: "PNG", message: "chunk \(typeName(pos + 4)) at byte \(pos) declares \(length) bytes, more than PNG's limit of 2^31 − 1")
+            }
+            if type != idat && length > maxPNGChunkBytes {
+                throw ImageError.unsupported(file: name, reason: "PNG chunk \(typeName(pos + 4)) at byte \(pos) declares \(length) bytes, more than the \(maxPNGChunkBytes)-byte limit for a chunk other than IDAT")
+            }
+            let available = b.count - pos - 12
+            if length > available {
+                throw ImageError.truncated(file: name, format: "PNG", message: "chunk \(typeName(pos + 4)) at byte \(pos) declares \(length) bytes but only \(max(0, available)) follow")
+            }
+            pos += 12 + length
+        }
     }
 
     /// The PNG without its gAMA, sRGB, cHRM, iCCP and tRNS chunks (all before the first IDAT),

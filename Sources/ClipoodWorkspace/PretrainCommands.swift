@@ -63,6 +63,8 @@ extension Workspace {
         let tokenizer = try wrapped(args, "to") {
             try CLIPTokenizer(vocabJSON: URL(fileURLWithPath: dir + "/vocab.json"), merges: URL(fileURLWithPath: dir + "/merges.txt"))
         }
+        try MemoryEstimate.pretrainingStep(config, batch: min(args.int("batch")!, ds.samples.count))
+            .require(for: "pretraining (batch \(min(args.int("batch")!, ds.samples.count)))", hint: "use a smaller batch=, width= or layers=")
         let model = CLIPModel(config: config)
         model.initialiseRandomly(seed: seed)
         let steps = args.int("steps")!, B = min(args.int("batch")!, ds.samples.count)

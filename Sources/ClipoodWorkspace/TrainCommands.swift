@@ -162,6 +162,8 @@ extension Workspace {
         if let f = featureCache[key] { return f }
         let S = m.model.config.vision.imageSize, D = m.model.config.embedDim
         let batch = 32
+        try MemoryEstimate.evaluation(m.model.config, images: indices.count, classes: d.dataset.classes.count, batch: batch,
+                                      trainableCount: run?.trainer.range.count ?? 0).require(for: "embedding \(part) (\(indices.count) images)")
         let out = FloatBuffer(count: indices.count * D)
         let pixels = FloatBuffer(count: batch * 3 * S * S)
         var rng = RNG(seed: 0)   // unused by the eval transform
@@ -293,6 +295,11 @@ extension Workspace {
     func makeRun(name: String, model m: ModelEntry, data d: DataEntry, split: Split, config: TrainingConfig, batchPerDomain: Int, augment: Bool,
                  seed: Int, interpolation: String, tune: String, cache: Bool, views: Int) throws -> Run {
         let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
+        let domains = split.trainByDomain(d.dataset).filter { !$0.isEmpty }.count
+        try MemoryEstimate.trainingStep(m.model.config, parameterCount: m.model.parameterCount, trainableCount: m.model.trainableRange(config.trainable).count,
+                                        trainable: config.trainable, batch: MemoryEstimate.times(batchPerDomain, domains), classes: classes.count,
+                                        averages: config.betas.count + (config.emaDecay == nil ? 0 : 1) + (config.swa ? 1 : 0), cachedViews: cache ? MemoryEstimate.times(split.train.count, views) : 0)
+            .require(for: "training '\(name)' (batch \(batchPerDomain) × \(domains) domains)", hint: "use a smaller batch=" + (cache ? ", fewer views= or cache=off" : ""))
         let text = try textFeatures(model: m, data: d, classes: classes)
         let trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)
         let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }

@@ -96,15 +96,15 @@ struct DecodeTests {
     @Test func missingFile() throws {
         let path = "/nonexistent/clipood/missing.jpg"
         let error = #expect(throws: ImageError.self) { try ImageDecoder.decode(path: path) }
-        #expect(error == .unreadable(file: path, reason: "no such file"))
-        #expect(error?.description == "cannot read '/nonexistent/clipood/missing.jpg': no such file")
+        #expect(error == .unreadable(file: path, reason: "no such file or directory"))
+        #expect(error?.description == "cannot read '/nonexistent/clipood/missing.jpg': no such file or directory")
     }
 
     @Test func directoryIsUnreadable() throws {
         let dir = makeTemporaryDirectory("clipood-img")
         defer { try? FileManager.default.removeItem(at: dir) }
         let error = #expect(throws: ImageError.self) { try ImageDecoder.decode(path: dir.path) }
-        #expect(error == .unreadable(file: dir.path, reason: "it is a directory"))
+        #expect(error == .unreadable(file: dir.path, reason: "it is a folder"))
     }
 
     @Test func textFileNamedPNGIsNotAnImage() throws {

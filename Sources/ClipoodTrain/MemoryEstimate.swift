@@ -1,0 +1,225 @@
+import ClipoodEngine
+import ClipoodIO
+import ClipoodModel
+
+/// What a training, pretraining or evaluation step will allocate, estimated before it allocates
+/// anything, so that a batch too large for the machine is one clear error instead of an abort.
+///
+/// The estimates are pure functions of the model's shape and the step's settings. They follow
+/// the buffers the engine lays out: the vision tower's activation arena for the batch (every
+/// kept block's activations, the shared set of the frozen blocks, the backward scratch), the
+/// class-token block of `tune=last1` from a cached prefix, the text tower's arena when
+/// pretraining, parameter gradients, AdamW's two moments, the weight averages and snapshots of
+/// the trainable range, the loss's buffers, the input batch and the prefix cache. A margin
+/// (`marginFraction` of that, plus `marginBytes`) covers what is not listed: index arrays,
+/// labels, allocator rounding. Arithmetic saturates at `Int.max`, which no machine has.
+public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
+    public struct Part: Equatable, Sendable {
+        public let label: String
+        public let bytes: Int
+    }
+
+    /// The listed buffers, largest first, with the margin as the last part.
+    public let parts: [Part]
+
+    public static let marginFraction = 0.05
+    public static let marginBytes = 4 << 20
+
+    /// Builds an estimate from parts given in floats (nil: the count overflowed).
+    init(floats: [(String, Int?)]) {
+        var listed = floats.map { Part(label: $0.0, bytes: $0.1.flatMap { Checked.multiply($0, MemoryLayout<Float>.size) } ?? .max) }
+        listed = listed.filter { $0.bytes > 0 }.sorted { $0.bytes > $1.bytes }
+        let sum = MemoryEstimate.saturatingSum(listed.map(\.bytes))
+        let margin = sum == .max ? Int.max : MemoryEstimate.saturatingSum([Int(Double(sum) * MemoryEstimate.marginFraction), MemoryEstimate.marginBytes])
+        parts = listed + [Part(label: "margin", bytes: margin)]
+    }
+
+    /// Total bytes (saturating).
+    public var bytes: Int { MemoryEstimate.saturatingSum(parts.map(\.bytes)) }
+
+    static func saturatingSum(_ values: [Int]) -> Int {
+        var total = 0
+        for v in values {
+            guard let t = Checked.add(total, v) else { return .max }
+            total = t
+        }
+        return total
+    }
+
+    /// "~1.2 GiB (activations 0.9 GiB, …)", the three largest parts.
+    public var description: String {
+        "~" + MemoryEstimate.gib(bytes) + " (" + parts.prefix(3).map { "\($0.label) " + MemoryEstimate.gib($0.bytes) }.joined(separator: ", ") + ")"
+    }
+
+    /// a × b, or `Int.max` when it overflows or either is negative (for counts that come from
+    /// settings or files: a wrapped product must not look small).
+    public static func times(_ a: Int, _ b: Int) -> Int {
+        guard a >= 0, b >= 0 else { return .max }
+        return Checked.multiply(a, b) ?? .max
+    }
+
+    /// Bytes as GiB with one decimal (two below 1 GiB; "more than 10^9 GiB" when saturated).
+    public static func gib(_ bytes: Int) -> String {
+        if bytes == .max { return "more than 10^9 GiB" }
+        let g = Double(bytes) / Double(1 << 30)
+        return String(format: g < 1 ? "%.2f GiB" : "%.1f GiB", g)
+    }
+
+    // MARK: - Building blocks (float counts)
+
+    /// Sum and product with nil for overflow (or any nil input).
+    static func sum(_ xs: [Int?]) -> Int? {
+        var total = 0
+        for x in xs {
+            guard let x, let t = Checked.add(total, x) else { return nil }
+            total = t
+        }
+        return total
+    }
+
+    static func prod(_ xs: Int...) -> Int? { Checked.product(xs) }
+
+    /// Floats of one transformer block's activation set for (B, T): ln1, att, res1, ln2, out
+    /// (N·W each), qkv (3·N·W), fc and act (N·H each), four N-vectors of layer-norm statistics,
+    /// and the attention probabilities (B·heads·T²).
+    static func blockSet(B: Int, T: Int, W: Int, H: Int, heads: Int) -> Int? {
+        guard let N = prod(B, T) else { return nil }
+        return sum([prod(8, N, W), prod(2, N, H), prod(4, N), prod(B, heads, T, T)])
+    }
+
+    /// Floats of a stack's backward scratch: dx, dres1, dln, datt (N·W), dqkv (3·N·W), dfc and
+    /// dact (N·H), the attention scratch (heads·T²).
+    static func gradSet(B: Int, T: Int, W: Int, H: Int, heads: Int) -> Int? {
+        guard let N = prod(B, T) else { return nil }
+        return sum([prod(7, N, W), prod(2, N, H), prod(heads, T, T)])
+    }
+
+    /// Floats of the vision tower's activation arena, as laid out for (B, saved, keptFrom,
+    /// classOnly): the embedding, one shared set for the frozen blocks plus one set per kept
+    /// block, the head, and with `saved` the head's gradients and (unless classOnly) the
+    /// stack's and embedding's backward buffers.
+    public static func visionArenaFloats(_ c: CLIPConfig, batch B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false) -> Int? {
+        let v = c.vision, W = v.width, T = v.tokens, NP = T - 1, H = v.mlpWidth, L = v.layers
+        let K = 3 * v.patchSize * v.patchSize
+        var parts: [Int?] = []
+        if !classOnly {
+            parts += [prod(B, NP, K), prod(B, NP, W), prod(2, B, T, W), prod(2, B, T)]
+            let kept = max(0, min(saved ? keptFrom : L, L))
+            let sets = (kept > 0 ? 1 : 0) + (L - kept)
+            parts.append(blockSet(B: B, T: T, W: W, H: H, heads: v.heads).flatMap { Checked.multiply($0, sets) })
+        }
+        parts += [prod(2, B, W), prod(2, B), prod(B, c.embedDim)]
+        if saved {
+            parts.append(prod(2, B, W))
+            if !classOnly {
+                parts += [gradSet(B: B, T: T, W: W, H: H, heads: v.heads), prod(B, T, W), prod(B, NP, W), prod(B, NP, K)]
+            }
+        }
+        return sum(parts)
+    }
+
+    /// Floats of the last block run for the class token only (`tune=last1` from a cached
+    /// prefix): layer norm and keys/values of every token with their gradients, the class
+    /// token's query, attention, MLP and their gradients.
+    public static func classTokenBlockFloats(_ c: CLIPConfig, batch B: Int) -> Int? {
+        let v = c.vision, W = v.width, T = v.tokens, H = v.mlpWidth
+        return sum([prod(2, B, T, W), prod(2, B, T), prod(2, B, T, 2 * W), prod(B, v.heads, T),
+                    prod(11, B, W), prod(2, B), prod(4, B, H), T])
+    }
+
+    /// Floats of the text tower's activation arena for training (every block kept).
+    public static func textArenaFloats(_ c: CLIPConfig, batch B: Int) -> Int? {
+        let t = c.text, W = t.width, T = t.contextLength, H = t.mlpWidth
+        return sum([prod(B, T, W), blockSet(B: B, T: T, W: W, H: H, heads: t.heads).flatMap { Checked.multiply($0, t.layers) },
+                    prod(2, B, W), prod(2, B), prod(B, c.embedDim),
+                    gradSet(B: B, T: T, W: W, H: H, heads: t.heads), prod(2, B, W)])
+    }
+
+    // MARK: - Steps
+
+    /// One CLIPood training run's step: `batch` images, `classes` classes (the MMS class set),
+    /// `trainable` and its range of `trainableCount` parameters out of `parameterCount`, with
+    /// `averages` weight averages kept. `cachedViews` > 0: the frozen prefix is cached for that
+    /// many (image, view) rows and steps read streams (built 16 images at a time); 0: steps read
+    /// pixels. The trainable range is held by the optimiser's two moments, the zero-shot copy,
+    /// each average and the run's own snapshot; gradients cover the whole model.
+    public static func trainingStep(_ c: CLIPConfig, parameterCount: Int, trainableCount: Int, trainable: VisionTower.Trainable,
+                                    batch B: Int, classes K: Int, averages: Int, cachedViews: Int = 0,
+                                    classTokenShortcut: Bool = true) -> MemoryEstimate {
+        let v = c.vision, D = c.embedDim, L = v.layers, T = v.tokens
+        let first: Int
+        switch trainable {
+        case .full: first = 0
+        case .projection: first = L
+        case .lastBlocks(let k): first = max(0, L - k)
+        }
+        let cached = cachedViews > 0 && trainable != .full
+        var parts: [(String, Int?)] = []
+        if cached && trainable == .lastBlocks(1) && classTokenShortcut {
+            let head = visionArenaFloats(c, batch: B, saved: true, keptFrom: L, classOnly: true)
+            let prefix = visionArenaFloats(c, batch: 16, saved: false)
+            parts.append(("activations", sum([max(head ?? .max, prefix ?? .max), classTokenBlockFloats(c, batch: B)])))
+        } else {
+            let step = visionArenaFloats(c, batch: B, saved: true, keptFrom: first)
+            let prefix = cached ? visionArenaFloats(c, batch: 16, saved: false) : 0
+            parts.append(("activations", sum([max(step ?? .max, prefix ?? .max)])))
+        }
+        parts.append(cached ? ("stream batch", prod(B, T, v.width)) : ("image batch", prod(B, 3, v.imageSize, v.imageSize)))
+        if cached { parts += [("prefix cache", prod(cachedViews, T, v.width)), ("prefix batches", sum([prod(16, 3, v.imageSize, v.imageSize), prod(16, T, v.width)]))] }
+        parts += [("gradients", parameterCount),
+                  ("AdamW moments", prod(2, trainableCount)),
+                  ("weight averages and snapshots", prod(averages + 2, trainableCount)),
+                  ("loss", sum([prod(4, B, D), B, prod(3, B, K), prod(K, D)]))]
+        return MemoryEstimate(floats: parts)
+    }
+
+    /// Embedding `images` images for evaluation, `batch` at a time, and scoring them among
+    /// `classes` classes; `trainableCount` > 0 when a run's weights are swapped in (a saved copy).
+    public static func evaluation(_ c: CLIPConfig, images N: Int, classes K: Int, batch B: Int = 32, trainableCount: Int = 0) -> MemoryEstimate {
+        let v = c.vision, D = c.embedDim
+        return MemoryEstimate(floats: [
+            ("activations", visionArenaFloats(c, batch: B, saved: false)),
+            ("image batch", prod(B, 3, v.imageSize, v.imageSize)),
+            ("features and logits", sum([prod(2, N, D), N, prod(N, K)])),
+            ("saved weights", trainableCount),
+        ])
+    }
+
+    /// One contrastive pretraining step on `batch` image–caption pairs: both towers' arenas,
+    /// gradients and AdamW moments of every parameter, the pixels and the loss's N×N matrices.
+    public static func pretrainingStep(_ c: CLIPConfig, batch B: Int) -> MemoryEstimate {
+        let v = c.vision, D = c.embedDim
+        let P = CLIPLayout.tensors(c).reduce(Optional(0)) { acc, t in acc.flatMap { a in Checked.product(t.1).flatMap { Checked.add(a, $0) } } }
+        return MemoryEstimate(floats: [
+            ("image activations", visionArenaFloats(c, batch: B, saved: true)),
+            ("text activations", textArenaFloats(c, batch: B)),
+            ("image batch", prod(B, 3, v.imageSize, v.imageSize)),
+            ("parameters, gradients, AdamW moments", P.flatMap { Checked.multiply($0, 4) }),
+            ("loss", sum([prod(6, B, D), prod(2, B), prod(5, B, B)])),
+        ])
+    }
+
+    // MARK: - The check
+
+    /// Throws `InsufficientMemory` when the estimate is more than `available` bytes (by default
+    /// what `SystemMemory` reads now; nil there: no check is possible, so none is made).
+    public func require(for what: String, available: Int? = SystemMemory.available(), hint: String = "") throws {
+        guard let available, bytes > available else { return }
+        throw InsufficientMemory(what: what, estimate: self, available: available, hint: hint)
+    }
+}
+
+/// A step that would need more memory than the machine has left.
+public struct InsufficientMemory: Error, CustomStringConvertible, Equatable {
+    public let what: String
+    public let estimate: MemoryEstimate
+    public let available: Int
+    public let hint: String
+
+    /// "training 'r' (batch 4096): needed ~96.0 GiB, available ~18.2 GiB (activations 90.1 GiB, …); use a smaller batch=".
+    public var description: String {
+        "\(what): needed ~\(MemoryEstimate.gib(estimate.bytes)), available ~\(MemoryEstimate.gib(available)) (" +
+            estimate.parts.prefix(3).map { "\($0.label) \(MemoryEstimate.gib($0.bytes))" }.joined(separator: ", ") + ")" +
+            (hint.isEmpty ? "" : "; " + hint)
+    }
+}
