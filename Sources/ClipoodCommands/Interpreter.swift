@@ -57,11 +57,8 @@ public final class Interpreter<Context: CommandContext> {
         scriptStack.append(file)
         defer { scriptStack.removeLast() }
         var lineNumber = 0
-        // Split on the newline byte: Swift treats "\r\n" as one Character, so splitting
-        // Characters on "\n" would run a CRLF file as a single line.
-        for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in Self.scriptLines(text) {
             lineNumber += 1
-            let line = String(raw.last == "\r" ? raw.dropLast() : raw)
             do {
                 if let hook = willExecuteScriptLine, !(try Lexer.tokenize(line)).isEmpty { try hook(line) }
                 try execute(line: line)
@@ -74,6 +71,31 @@ public final class Interpreter<Context: CommandContext> {
                 throw e
             }
         }
+    }
+
+    /// The lines of a script: a UTF-8 byte order mark at the start is dropped, and a line ends
+    /// at LF, CRLF or a lone CR (old Mac files). Split on scalars: Swift treats "\r\n" as one
+    /// Character, so splitting Characters on "\n" would run a CRLF file as a single line.
+    public static func scriptLines(_ text: String) -> [String] {
+        var scalars = Substring(text).unicodeScalars
+        if scalars.first == "\u{FEFF}" { scalars = scalars.dropFirst() }
+        var lines: [String] = []
+        var current = String.UnicodeScalarView()
+        var previousWasCR = false
+        for u in scalars {
+            if u == "\n" {
+                if !previousWasCR { lines.append(String(current)); current = String.UnicodeScalarView() }
+                previousWasCR = false
+            } else if u == "\r" {
+                lines.append(String(current)); current = String.UnicodeScalarView()
+                previousWasCR = true
+            } else {
+                current.append(u)
+                previousWasCR = false
+            }
+        }
+        lines.append(String(current))
+        return lines
     }
 
     /// Reads a script file and runs it; a missing file is a `CommandError`.

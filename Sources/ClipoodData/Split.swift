@@ -1,4 +1,5 @@
 import ClipoodEngine
+import ClipoodIO
 import Foundation
 
 /// Which part of the target domain(s) the test set holds.
@@ -250,7 +251,7 @@ public struct Split: Codable, Equatable, Sendable, CustomStringConvertible {
     public func save(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+        try AtomicWrite.write(encoder.encode(self), to: path)
     }
 
     /// Reads a split saved by `save(to:)`; call `validate(against:)` before using it.

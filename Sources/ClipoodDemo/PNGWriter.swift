@@ -1,5 +1,6 @@
 import CPNG
 import ClipoodImage
+import ClipoodIO
 import Foundation
 
 /// A failure while writing the built-in world; the message names the file.
@@ -42,9 +43,7 @@ public enum PNGWriter {
         do { bytes = try encode(image) } catch let e as ShapesWorldError {
             throw ShapesWorldError("cannot write \(path): \(e.message)")
         }
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw ShapesWorldError("cannot write \(path)")
-        }
+        try AtomicWrite.write(Data(bytes), to: path)
     }
 
     private static func failure(_ png: inout png_image) -> ShapesWorldError {

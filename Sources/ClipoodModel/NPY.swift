@@ -1,3 +1,4 @@
+import ClipoodIO
 import Foundation
 
 /// NumPy's .npy format (versions 1.0–3.0 read, 1.0 written): little-endian float32 and int32
@@ -68,9 +69,7 @@ public enum NPY {
     static func write(body: Data, element: Element, shape: [Int], to path: String) throws {
         var out = header(element: element, shape: shape)
         out.append(body)
-        do { try out.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw NPYError.unreadable(path, "cannot write: \(error.localizedDescription)")
-        }
+        try AtomicWrite.write(out, to: path)
     }
 
     // MARK: Reading
