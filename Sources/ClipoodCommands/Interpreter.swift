@@ -77,24 +77,21 @@ public final class Interpreter<Context: CommandContext> {
     /// at LF, CRLF or a lone CR (old Mac files). Split on scalars: Swift treats "\r\n" as one
     /// Character, so splitting Characters on "\n" would run a CRLF file as a single line.
     public static func scriptLines(_ text: String) -> [String] {
-        var scalars = Substring(text).unicodeScalars
-        if scalars.first == "\u{FEFF}" { scalars = scalars.dropFirst() }
+        let bytes = Array(text.utf8)
+        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var lines: [String] = []
-        var current = String.UnicodeScalarView()
-        var previousWasCR = false
-        for u in scalars {
-            if u == "\n" {
-                if !previousWasCR { lines.append(String(current)); current = String.UnicodeScalarView() }
-                previousWasCR = false
-            } else if u == "\r" {
-                lines.append(String(current)); current = String.UnicodeScalarView()
-                previousWasCR = true
+        var i = start
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x0A || b == 0x0D {
+                lines.append(String(decoding: bytes[start ..< i], as: UTF8.self))
+                i += b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A ? 2 : 1
+                start = i
             } else {
-                current.append(u)
-                previousWasCR = false
+                i += 1
             }
         }
-        lines.append(String(current))
+        lines.append(String(decoding: bytes[start...], as: UTF8.self))
         return lines
     }
 

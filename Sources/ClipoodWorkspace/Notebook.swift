@@ -56,6 +56,14 @@ struct NotebookText {
     /// The largest notebook read (Markdown with text outputs; figures are separate files).
     static let sizeLimit = 64 << 20
 
+    /// The notebook's text exactly as stored (a byte order mark included: Foundation's UTF-8
+    /// decoding would drop it, and the file would change on rewrite).
+    static func read(_ path: String) throws -> String {
+        let data = try FileReading.read(path, limit: sizeLimit)
+        guard let text = String(validating: data, as: UTF8.self) else { throw IOFailure("read", path, "it is not UTF-8 text") }
+        return text
+    }
+
     let body: String
     let byteOrderMark: Bool
     let crOnly: Bool
@@ -362,7 +370,7 @@ extension Workspace {
         defer { write = out; writeError = err; outputIsTerminal = wasTerminal }
 
         let original: String
-        do { original = try FileReading.text(path, limit: NotebookText.sizeLimit) } catch let e as IOFailure {
+        do { original = try NotebookText.read(path) } catch let e as IOFailure {
             err("error: cannot read notebook '\(path)': " + (e.reason == "no such file or directory" ? "no such file" : e.reason)); return 1
         } catch { err("error: \(error)"); return 1 }
         let form = NotebookText(original)
@@ -468,7 +476,7 @@ extension Workspace {
     /// renamed over it; its mode kept, a symlink written through); refuses when the file no
     /// longer holds `expecting`.
     static func replaceNotebook(at path: String, expecting: String, with text: String) throws {
-        let current = try? FileReading.text(path, limit: NotebookText.sizeLimit)
+        let current = try? NotebookText.read(path)
         guard current == expecting else {
             throw CommandError("'\(path)' changed while the notebook ran; not overwritten (run it again)")
         }
