@@ -166,3 +166,65 @@ struct AtomicWriteTests {
         #expect(mode(p) & S_IFMT == S_IFSOCK)
     }
 }
+
+/// A process killed (SIGKILL) at random moments while it rewrites a file in a loop leaves the
+/// complete old or the complete new content, never a mix or a truncated file.
+///
+/// The child is this test binary itself, started with a filter that runs only
+/// `rewriteLoopHelper`, which rewrites the file for as long as it lives when
+/// `CLIPOOD_REWRITE_LOOP` names it (and does nothing otherwise). Each content is 4 MiB, so most
+/// of the child's time is spent writing and a kill lands inside a write nearly every time.
+@Suite("atomic writes under SIGKILL")
+struct KillDuringWriteTests {
+    static let size = 4 << 20
+
+    static func content(_ which: Int) -> Data {
+        Data(repeating: UInt8(ascii: which == 0 ? "a" : "b"), count: size)
+    }
+
+    @Test func rewriteLoopHelper() throws {
+        guard let path = ProcessInfo.processInfo.environment["CLIPOOD_REWRITE_LOOP"] else { return }
+        let a = Self.content(0), b = Self.content(1)
+        var n = 0
+        while true {
+            try AtomicWrite.write(n % 2 == 0 ? a : b, to: path)
+            n += 1
+            if n == 1 { try AtomicWrite.write("started", to: path + ".started") }
+        }
+    }
+
+    @Test func killedRewriterLeavesOldOrNew() throws {
+        let dir = makeTemporaryDirectory("clipood-kill")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let target = dir.appendingPathComponent("data.bin").path
+        let a = Self.content(0), b = Self.content(1)
+        try AtomicWrite.write(b, to: target)
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var rng = SystemRandomNumberGenerator()
+        var seen = Set<Data>()
+        for round in 0 ..< 10 {
+            try? FileManager.default.removeItem(atPath: target + ".started")
+            let p = Process()
+            p.executableURL = me
+            p.arguments = ["--testing-library", "swift-testing", "--filter", "rewriteLoopHelper"]
+            p.environment = ProcessInfo.processInfo.environment.merging(["CLIPOOD_REWRITE_LOOP": target]) { $1 }
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let deadline = Date().addingTimeInterval(60)
+            while !FileManager.default.fileExists(atPath: target + ".started") && Date() < deadline && p.isRunning { usleep(1000) }
+            usleep(UInt32.random(in: 1_000 ... 300_000, using: &rng))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            #expect(p.terminationReason == .uncaughtSignal, "round \(round): the rewriter was not killed (it stopped by itself)")
+            let now = try #require(FileManager.default.contents(atPath: target), "round \(round): the file is gone")
+            #expect(now == a || now == b, "round \(round): \(now.count) bytes, neither the old nor the new content")
+            seen.insert(now)
+        }
+        #expect(!seen.isEmpty)
+        // Temporary files of killed writes may stay behind (hidden, named after the file); the
+        // file itself is always whole.
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(names.allSatisfy { $0 == "data.bin" || $0 == "data.bin.started" || $0.hasPrefix(".data.bin.clipood-") }, "\(names)")
+    }
+}
