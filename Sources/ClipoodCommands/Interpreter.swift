@@ -94,19 +94,4 @@ public final class Interpreter<Context: CommandContext> {
         lines.append(String(decoding: bytes[start...], as: UTF8.self))
         return lines
     }
-
-    /// Reads a script file and runs it; a missing file is a `CommandError`.
-    public func runScript(path: String, continueOnError: Bool = false, onError: ((ScriptError) -> Void)? = nil) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                throw CommandError("'\(path)' is a directory, not a session file")
-            }
-            throw CommandError("cannot read session file '\(path)': no such file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw CommandError("'\(path)' is not UTF-8 text")
-        }
-        try runScript(text: text, file: path, continueOnError: continueOnError, onError: onError)
-    }
 }

@@ -43,7 +43,8 @@ public enum PNGWriter {
         do { bytes = try encode(image) } catch let e as ShapesWorldError {
             throw ShapesWorldError("cannot write \(path): \(e.message)")
         }
-        try AtomicWrite.write(Data(bytes), to: path)
+        // Not flushed one by one: the world's marker file, written last, records completion.
+        do { try AtomicWrite.write(Data(bytes), to: path, durable: false) } catch { throw ShapesWorldError(String(describing: error)) }
     }
 
     private static func failure(_ png: inout png_image) -> ShapesWorldError {

@@ -157,7 +157,7 @@ public enum ShapesWorld {
         for d in domains {
             for c in names {
                 let dir = "\(directory)/\(d)/\(c)"
-                try AtomicWrite.makeFolders(dir)
+                do { try AtomicWrite.makeFolders(dir) } catch { throw ShapesWorldError(String(describing: error)) }
             }
         }
         let total = domains.count * names.count * perClass
@@ -198,7 +198,7 @@ public enum ShapesWorld {
             }
         }
         let path = "\(directory)/\(attributesFileName)"
-        try AtomicWrite.write(lines.joined(separator: "\n") + "\n", to: path)
+        do { try AtomicWrite.write(lines.joined(separator: "\n") + "\n", to: path) } catch { throw ShapesWorldError(String(describing: error)) }
     }
 
     /// The file `write` puts at the world's root: one line per image, its path relative to the
@@ -210,7 +210,8 @@ public enum ShapesWorld {
     public static func readAttributes(root: String) throws -> [String: ObjectAttributes]? {
         let path = "\(root)/\(attributesFileName)"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let text = try FileReading.text(path, limit: 256 << 20)
+        let text: String
+        do { text = try FileReading.text(path, limit: 256 << 20) } catch { throw ShapesWorldError(String(describing: error)) }
         var out: [String: ObjectAttributes] = [:]
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty || line.hasPrefix("#") { continue }

@@ -20,15 +20,18 @@ import Glibc
 ///
 /// Every failure is an `IOFailure`: one line with the path and the reason.
 public enum AtomicWrite {
-    /// Writes `data` to `path` as described above.
-    public static func write(_ data: Data, to path: String) throws {
+    /// Writes `data` to `path` as described above. `durable: false` leaves out the flushes to
+    /// disk: the write is still all-or-nothing for a process that is killed, but not across a
+    /// power cut — for the many small files of a generated dataset, whose completion a durable
+    /// marker file records.
+    public static func write(_ data: Data, to path: String, durable: Bool = true) throws {
         guard !path.isEmpty else { throw IOFailure("write", path, "the path is empty") }
         let target = try finalTarget(of: path)
         var st = stat()
         if lstat(target, &st) == 0 {
             switch st.st_mode & S_IFMT {
             case S_IFREG:
-                try replace(target, shownAs: path, with: data, keeping: st)
+                try replace(target, shownAs: path, with: data, keeping: st, durable: durable)
             case S_IFDIR:
                 throw IOFailure("write", path, "it is a folder")
             case S_IFIFO, S_IFCHR:
@@ -45,7 +48,27 @@ public enum AtomicWrite {
         let code = errno
         guard code == ENOENT || code == ENOTDIR else { throw IOFailure.errno("write", path, code: code) }
         try makeFolders(parent(of: target), for: path)
-        try replace(target, shownAs: path, with: data, keeping: nil)
+        try replace(target, shownAs: path, with: data, keeping: nil, durable: durable)
+    }
+
+    /// Checks, before lengthy work, that `write(_:to:)` could put a file at `path`: follows its
+    /// links, refuses folders, block devices and sockets, and creates the missing parent folders.
+    public static func prepare(_ path: String) throws {
+        guard !path.isEmpty else { throw IOFailure("write", path, "the path is empty") }
+        let target = try finalTarget(of: path)
+        var st = stat()
+        if lstat(target, &st) == 0 {
+            switch st.st_mode & S_IFMT {
+            case S_IFREG, S_IFIFO, S_IFCHR: return
+            case S_IFDIR: throw IOFailure("write", path, "it is a folder")
+            case S_IFBLK: throw IOFailure("write", path, "it is a block device (clipood does not write to disks directly)")
+            case S_IFSOCK: throw IOFailure("write", path, "it is a socket")
+            default: throw IOFailure("write", path, "it is not a regular file")
+            }
+        }
+        let code = errno
+        guard code == ENOENT || code == ENOTDIR else { throw IOFailure.errno("write", path, code: code) }
+        try makeFolders(parent(of: target), for: path)
     }
 
     /// Writes `text` as UTF-8 (see `write(_:to:)` for data).
@@ -143,7 +166,7 @@ public enum AtomicWrite {
 
     /// Replaces the regular file (or creates the file) `target` with `data` through a temporary
     /// file in its folder. `existing` is the target's status when it exists (its mode is kept).
-    static func replace(_ target: String, shownAs shown: String, with data: Data, keeping existing: stat?) throws {
+    static func replace(_ target: String, shownAs shown: String, with data: Data, keeping existing: stat?, durable: Bool) throws {
         let folder = parent(of: target)
         var name = target.lastIndex(of: "/").map { String(target[target.index(after: $0)...]) } ?? target
         if name.utf8.count > 180 { name = String(name.prefix(40)) }
@@ -164,9 +187,10 @@ public enum AtomicWrite {
             if fchmod(fd, existing.st_mode & 0o7777) != 0 { throw fail(errno) }
         }
         if let code = writeAll(fd, data) { throw fail(code) }
-        if fsync(fd) != 0 { throw fail(errno) }
+        if durable && fsync(fd) != 0 { throw fail(errno) }
         if close(fd) != 0 { let e = errno; unlink(tmp); throw IOFailure.errno("write", shown, code: e) }
         if rename(tmp, target) != 0 { let e = errno; unlink(tmp); throw IOFailure.errno("write", shown, code: e) }
+        guard durable else { return }
         let dirfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirfd >= 0 { _ = fsync(dirfd); close(dirfd) }
     }

@@ -1,4 +1,5 @@
 import CZlib
+import ClipoodIO
 import Foundation
 
 /// A vocabulary as read from disk, before the BPE tables are built from it.
@@ -113,9 +114,9 @@ enum VocabularyFiles {
             throw TokenizerError.unreadableVocabulary(file, reason: "permission denied")
         }
         do {
-            return try Data(contentsOf: file)
-        } catch {
-            throw TokenizerError.unreadableVocabulary(file, reason: shortReason(error))
+            return try FileReading.read(file.path, limit: 256 << 20)
+        } catch let e as IOFailure {
+            throw TokenizerError.unreadableVocabulary(file, reason: e.reason)
         }
     }
 
@@ -191,7 +192,8 @@ enum VocabularyFiles {
             @unknown default: return String(describing: decoding)
             }
         }
-        return (error as NSError).localizedDescription
+        if let io = error as? IOFailure { return io.reason }
+        return "it is not valid JSON"
     }
 
     static func quoted(_ s: String) -> String {

@@ -231,6 +231,7 @@ public struct Gnuplot: Sendable {
         var scratch: String?
         if let output {
             guard gnuplotSanitize(output) == output else { throw GnuplotError("the output path contains control characters") }
+            try AtomicWrite.prepare(output)   // a bad destination fails before gnuplot runs
             scratch = try Gnuplot.scratchFolder()
         }
         defer { if let scratch { try? FileManager.default.removeItem(atPath: scratch) } }

@@ -48,6 +48,8 @@ import Foundation
 // * The file is rewritten atomically (a temporary file renamed over it) after each cell whose
 //   output changed, so an interrupted run leaves a whole notebook with the cells done so far.
 //   It is not rewritten when nothing changed, nor when someone edited it during the run.
+// * Line endings (LF, CRLF or CR alone) and a UTF-8 byte order mark are kept as found
+//   (`NotebookText`); a `record` in a cell cannot write into the notebook itself.
 
 /// A notebook's text as read and as written back: a UTF-8 byte order mark at the start is set
 /// aside (and put back), and a file whose lines end in CR alone (old Mac style) is read as

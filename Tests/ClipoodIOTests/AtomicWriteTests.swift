@@ -136,6 +136,17 @@ struct AtomicWriteTests {
         #expect(throws: IOFailure.self) { try AtomicWrite.append("x", to: path("plain/log.cood")) }
     }
 
+    @Test func prepareChecksWithoutWriting() throws {
+        try AtomicWrite.prepare(path("p/q/r.png"))
+        var isDir: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: path("p/q"), isDirectory: &isDir) && isDir.boolValue)
+        #expect(!FileManager.default.fileExists(atPath: path("p/q/r.png")))
+        try AtomicWrite.prepare("/dev/null")
+        #expect(throws: IOFailure.self) { try AtomicWrite.prepare(dir.path) }
+        let e = #expect(throws: IOFailure.self) { try AtomicWrite.prepare("/dev/null/x.png") }
+        #expect(e?.description == "cannot write '/dev/null/x.png': '/dev/null' is not a folder")
+    }
+
     @Test func appendKeepsExistingLines() throws {
         try AtomicWrite.write("first\nsecond\n", to: path("s.cood"))
         try AtomicWrite.append("third\n", to: path("s.cood"))
