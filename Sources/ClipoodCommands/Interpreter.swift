@@ -57,11 +57,8 @@ public final class Interpreter<Context: CommandContext> {
         scriptStack.append(file)
         defer { scriptStack.removeLast() }
         var lineNumber = 0
-        // Split on the newline byte: Swift treats "\r\n" as one Character, so splitting
-        // Characters on "\n" would run a CRLF file as a single line.
-        for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in Self.scriptLines(text) {
             lineNumber += 1
-            let line = String(raw.last == "\r" ? raw.dropLast() : raw)
             do {
                 if let hook = willExecuteScriptLine, !(try Lexer.tokenize(line)).isEmpty { try hook(line) }
                 try execute(line: line)
@@ -76,18 +73,25 @@ public final class Interpreter<Context: CommandContext> {
         }
     }
 
-    /// Reads a script file and runs it; a missing file is a `CommandError`.
-    public func runScript(path: String, continueOnError: Bool = false, onError: ((ScriptError) -> Void)? = nil) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                throw CommandError("'\(path)' is a directory, not a session file")
+    /// The lines of a script: a UTF-8 byte order mark at the start is dropped, and a line ends
+    /// at LF, CRLF or a lone CR (old Mac files). Split on scalars: Swift treats "\r\n" as one
+    /// Character, so splitting Characters on "\n" would run a CRLF file as a single line.
+    public static func scriptLines(_ text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var lines: [String] = []
+        var i = start
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x0A || b == 0x0D {
+                lines.append(String(decoding: bytes[start ..< i], as: UTF8.self))
+                i += b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A ? 2 : 1
+                start = i
+            } else {
+                i += 1
             }
-            throw CommandError("cannot read session file '\(path)': no such file")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw CommandError("'\(path)' is not UTF-8 text")
-        }
-        try runScript(text: text, file: path, continueOnError: continueOnError, onError: onError)
+        lines.append(String(decoding: bytes[start...], as: UTF8.self))
+        return lines
     }
 }

@@ -1,3 +1,4 @@
+import ClipoodIO
 import Foundation
 
 /// One image of a dataset: its file, its domain and its class (indices into `Dataset.domains`
@@ -152,7 +153,9 @@ public struct Dataset: Sendable, CustomStringConvertible {
     }
 
     /// A table of images per domain × class (classes as rows), with totals.
+    /// The table of image counts per class and domain, for the terminal (names escaped: `DisplayText`).
     public var countTable: String {
+        let classes = self.classes.map(DisplayText.escaped), domains = self.domains.map(DisplayText.escaped)
         let nameWidth = max(5, classes.map(\.count).max() ?? 0)
         let widths = domains.map { max($0.count, 5) }
         func pad(_ s: String, _ w: Int, left: Bool = false) -> String {

@@ -79,7 +79,11 @@ enum DatasetScanner {
         guard isDir.boolValue else { throw DatasetError.rootNotDirectory(path: root) }
         let top: [Entry]
         do { top = try list(root) } catch {
-            throw DatasetError.rootUnreadable(path: root, reason: (error as NSError).localizedDescription)
+            // The reason from the system (errno), not Foundation's wrapped error text.
+            let dir = opendir(root)
+            let reason = dir == nil ? String(cString: strerror(errno)).lowercased() : "it cannot be listed"
+            if let dir { closedir(dir) }
+            throw DatasetError.rootUnreadable(path: root, reason: reason)
         }
         guard !top.isEmpty else { throw DatasetError.rootEmpty(path: root) }
         let name = URL(fileURLWithPath: root).standardizedFileURL.lastPathComponent

@@ -324,7 +324,7 @@ public struct Split: Codable, Equatable, Sendable, CustomStringConvertible {
     public func save(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+        try AtomicWrite.write(encoder.encode(self), to: path)
     }
 
     /// The largest split file read (index lists of a few million images fit easily).

@@ -1,5 +1,6 @@
 import CPNG
 import ClipoodImage
+import ClipoodIO
 import Foundation
 
 /// A failure while writing the built-in world; the message names the file.
@@ -42,9 +43,8 @@ public enum PNGWriter {
         do { bytes = try encode(image) } catch let e as ShapesWorldError {
             throw ShapesWorldError("cannot write \(path): \(e.message)")
         }
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw ShapesWorldError("cannot write \(path)")
-        }
+        // Not flushed one by one: the world's marker file, written last, records completion.
+        do { try AtomicWrite.write(Data(bytes), to: path, durable: false) } catch { throw ShapesWorldError(String(describing: error)) }
     }
 
     private static func failure(_ png: inout png_image) -> ShapesWorldError {

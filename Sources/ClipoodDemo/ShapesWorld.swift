@@ -1,5 +1,6 @@
 import ClipoodEngine
 import ClipoodImage
+import ClipoodIO
 import Foundation
 
 /// The built-in world: a small procedural multi-domain image dataset.
@@ -153,13 +154,10 @@ public enum ShapesWorld {
         guard perClass >= 1 else { throw ShapesWorldError("per_class must be at least 1, not \(perClass)") }
         guard size >= 8 else { throw ShapesWorldError("size must be at least 8, not \(size)") }
         let names = Array(self.classes.prefix(classes))
-        let fm = FileManager.default
         for d in domains {
             for c in names {
                 let dir = "\(directory)/\(d)/\(c)"
-                do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                    throw ShapesWorldError("cannot create directory \(dir): \(error.localizedDescription)")
-                }
+                do { try AtomicWrite.makeFolders(dir) } catch { throw ShapesWorldError(String(describing: error)) }
             }
         }
         let total = domains.count * names.count * perClass
@@ -200,9 +198,7 @@ public enum ShapesWorld {
             }
         }
         let path = "\(directory)/\(attributesFileName)"
-        do { try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ShapesWorldError("cannot write \(path): \(error.localizedDescription)")
-        }
+        do { try AtomicWrite.write(lines.joined(separator: "\n") + "\n", to: path) } catch { throw ShapesWorldError(String(describing: error)) }
     }
 
     /// The file `write` puts at the world's root: one line per image, its path relative to the
@@ -215,9 +211,7 @@ public enum ShapesWorld {
         let path = "\(root)/\(attributesFileName)"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ShapesWorldError("cannot read \(path): \(error.localizedDescription)")
-        }
+        do { text = try FileReading.text(path, limit: 256 << 20) } catch { throw ShapesWorldError(String(describing: error)) }
         var out: [String: ObjectAttributes] = [:]
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty || line.hasPrefix("#") { continue }

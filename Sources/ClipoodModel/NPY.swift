@@ -69,9 +69,7 @@ public enum NPY {
     static func write(body: Data, element: Element, shape: [Int], to path: String) throws {
         var out = header(element: element, shape: shape)
         out.append(body)
-        do { try out.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw NPYError.unreadable(path, "cannot write: \(error.localizedDescription)")
-        }
+        try AtomicWrite.write(out, to: path)
     }
 
     // MARK: Reading

@@ -335,9 +335,9 @@ public struct SafeTensorsWriter {
         return out
     }
 
-    /// Writes atomically (a temporary file renamed into place), so an interrupted save never
-    /// leaves a half-written checkpoint behind.
+    /// Writes atomically (`AtomicWrite`: a temporary file renamed into place), so an interrupted
+    /// save never leaves a half-written checkpoint behind.
     public func write(to path: String) throws {
-        try serialized().write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicWrite.write(serialized(), to: path)
     }
 }

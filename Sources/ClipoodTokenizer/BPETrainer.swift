@@ -1,3 +1,4 @@
+import ClipoodIO
 import Foundation
 
 /// Learns a small byte-level BPE vocabulary from a corpus, the way CLIP's own was built, and
@@ -64,12 +65,12 @@ public enum BPETrainer {
 
     /// Writes `vocab.json` (token → id) and `merges.txt` (a `#version` line, then one merge a line).
     public static func write(_ v: Vocabulary, to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try AtomicWrite.makeFolders(directory.path)
         var ids: [String: Int] = [:]
         for (i, t) in v.tokens.enumerated() { ids[t] = i }
         let json = try JSONSerialization.data(withJSONObject: ids, options: [.sortedKeys])
-        try json.write(to: directory.appendingPathComponent("vocab.json"), options: .atomic)
+        try AtomicWrite.write(json, to: directory.appendingPathComponent("vocab.json").path)
         let merges = "#version: 0.2\n" + v.merges.map { $0.joined(separator: " ") }.joined(separator: "\n") + "\n"
-        try merges.write(to: directory.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
+        try AtomicWrite.write(merges, to: directory.appendingPathComponent("merges.txt").path)
     }
 }

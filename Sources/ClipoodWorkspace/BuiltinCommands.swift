@@ -1,4 +1,5 @@
 import ClipoodCommands
+import ClipoodIO
 import Foundation
 
 // The commands every session has: help, set, show, run, quit.
@@ -62,10 +63,9 @@ extension Workspace {
         examples: ["run Sessions/quickstart.cood"],
         run: { ws, args in
             let path = args.string("file")!
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw args.error("file", "no such session file '\(path)'")
-            }
-            try ws.interpreter.runScript(path: path, continueOnError: ws.settings.onerror == "continue",
+            let text: String
+            do { text = try Workspace.sessionText(expandPath(path)) } catch let e as CommandError { throw args.error("file", e.message) }
+            try ws.interpreter.runScript(text: text, file: path, continueOnError: ws.settings.onerror == "continue",
                                          onError: { ws.writeError(Diagnostic.render($0, color: ws.useColor)) })
         })
 
@@ -76,8 +76,11 @@ extension Workspace {
 }
 
 /// Plain aligned columns for tables printed to the terminal (left-aligned text, right-aligned numbers).
+/// Cells are shown with their control characters escaped (`DisplayText`), so a class name
+/// holding a newline or an escape sequence cannot break the table or drive the terminal.
 public enum TextTable {
     public static func render(header: [String], rows: [[String]]) -> String {
+        let header = header.map(DisplayText.escaped), rows = rows.map { $0.map(DisplayText.escaped) }
         let all = [header] + rows
         let n = header.count
         var widths = [Int](repeating: 0, count: n)

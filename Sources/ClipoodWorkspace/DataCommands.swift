@@ -3,6 +3,7 @@ import ClipoodData
 import ClipoodDemo
 import ClipoodTokenizer
 import ClipoodEngine
+import ClipoodIO
 import Foundation
 
 // load data, info data, split, prompt.
@@ -65,7 +66,7 @@ extension Workspace {
         let progress = ProgressLine("generating shapes", total: total, workspace: self)
         do {
             try ShapesWorld.write(to: dir, classes: classes, perClass: perClass, size: size, seed: seed, progress: { done, _ in progress.update(done) })
-            try "".write(toFile: marker, atomically: true, encoding: .utf8)
+            try AtomicWrite.write("", to: marker)
         } catch { throw MessageError(String(describing: error)) }
         write("generated \(total) images (\(classes) classes × \(ShapesWorld.domains.count) domains × \(perClass), \(size) px, seed \(seed)) in \(dir)")
         return dir
@@ -131,7 +132,7 @@ extension Workspace {
         entry.skipped = bad.map { "\($0.path): \($0.reason)" }
         datasets[name] = entry
         activeDataName = name
-        write("loaded data '\(name)': \(dataset.imageCount) images, \(dataset.domains.count) domain\(dataset.domains.count == 1 ? "" : "s") (\(dataset.domains.joined(separator: ", "))), \(dataset.classes.count) classes")
+        write("loaded data '\(name)': \(dataset.imageCount) images, \(dataset.domains.count) domain\(dataset.domains.count == 1 ? "" : "s") (\(dataset.domains.map(DisplayText.escaped).joined(separator: ", "))), \(dataset.classes.count) classes")
         if !bad.isEmpty {
             writeError("warning: skipped \(bad.count) unreadable image\(bad.count == 1 ? "" : "s"):\n" + entry.skipped.prefix(10).map { "  " + $0 }.joined(separator: "\n") + (bad.count > 10 ? "\n  …" : ""))
         }
@@ -153,7 +154,7 @@ extension Workspace {
         for (i, t) in targets.enumerated() where d.dataset.domainIndex(t) == nil {
             _ = i
             throw args.error("target", "no domain '\(t)' in '\(d.name)'" + Suggestions.didYouMean(t, in: d.dataset.domains),
-                             hint: "domains: " + d.dataset.domains.joined(separator: ", "))
+                             hint: "domains: " + d.dataset.domains.map(DisplayText.escaped).joined(separator: ", "))
         }
         let spec = SplitSpec(targets: targets, holdout: args.double("holdout")!, openRatio: args.double("open"), shots: args.int("shots"),
                              seed: args.int("seed") ?? settings.seed, testScope: args.string("test") == "holdout" ? .targetHoldout : .wholeTarget)

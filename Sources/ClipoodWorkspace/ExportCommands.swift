@@ -3,6 +3,7 @@ import ClipoodEngine
 import ClipoodImage
 import ClipoodModel
 import ClipoodTrain
+import ClipoodIO
 import Foundation
 
 // margins, save, export.
@@ -83,7 +84,7 @@ extension Workspace {
             } else {
                 var csv = "class," + names.map(csvField).joined(separator: ",") + "\n"
                 for y in 0 ..< K { csv += csvField(names[y]) + "," + (0 ..< K).map { String(format: "%.6f", mm[y * K + $0]) }.joined(separator: ",") + "\n" }
-                try wrapped(args, "to") { try csv.write(toFile: expandPath(out), atomically: true, encoding: .utf8) }
+                try wrapped(args, "to") { try AtomicWrite.write(csv, to: expandPath(out)) }
             }
             write("wrote the \(K)×\(K) margin matrix (λ=\(lambda)) to \(out)")
             return
@@ -93,7 +94,7 @@ extension Workspace {
                 throw args.error("class", "no class '\(c)'" + Suggestions.didYouMean(c, in: names))
             }
             let rows = (0 ..< K).filter { $0 != y }.sorted { mm[y * K + $0] < mm[y * K + $1] }.map { [names[$0], String(format: "%.4f", mm[y * K + $0])] }
-            write("margins of '\(names[y])' against every other class (λ=\(lambda)), closest first:\n" + TextTable.render(header: ["class", "margin"], rows: rows))
+            write("margins of '\(DisplayText.escaped(names[y]))' against every other class (λ=\(lambda)), closest first:\n" + TextTable.render(header: ["class", "margin"], rows: rows))
             return
         }
         var pairs: [(Int, Int, Float)] = []
@@ -107,7 +108,7 @@ extension Workspace {
         write("closest pairs (smallest margins):\n" + table(pairs.prefix(top)))
         write("farthest pairs (largest margins):\n" + table(pairs.suffix(top).reversed()[...]))
         let meanPerClass = (0 ..< K).map { y in (0 ..< K).filter { $0 != y }.map { mm[y * K + $0] }.reduce(0, +) / Float(max(K - 1, 1)) }
-        write("mean margin per class: " + (0 ..< K).map { "\(names[$0]) \(String(format: "%.3f", meanPerClass[$0]))" }.joined(separator: ", "))
+        write("mean margin per class: " + (0 ..< K).map { "\(DisplayText.escaped(names[$0])) \(String(format: "%.3f", meanPerClass[$0]))" }.joined(separator: ", "))
     }
 
     /// A full parameter buffer: the model's (zero-shot) parameters with a run state spliced in.
@@ -180,7 +181,7 @@ extension Workspace {
     func exportLog(_ args: Arguments) throws {
         let run = try self.run(args)
         guard let out = args.string("to") else { throw args.error("export log needs 'to FILE.csv'") }
-        try wrapped(args, "to") { try logCSV(run).write(toFile: expandPath(out), atomically: true, encoding: .utf8) }
+        try wrapped(args, "to") { try AtomicWrite.write(logCSV(run), to: expandPath(out)) }
         write("wrote \(run.log.count) log rows of \(run.name) to \(out)")
     }
 

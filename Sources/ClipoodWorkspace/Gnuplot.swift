@@ -1,3 +1,4 @@
+import ClipoodIO
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -169,10 +170,30 @@ public struct GnuplotOutput: Sendable {
     public let warnings: [String]
 }
 
+/// How long gnuplot may run and how much it may print before it is stopped.
+public struct GnuplotLimits: Sendable {
+    public var timeout: TimeInterval
+    /// Per stream (standard output, standard error).
+    public var outputBytes: Int
+
+    public init(timeout: TimeInterval, outputBytes: Int) {
+        self.timeout = timeout
+        self.outputBytes = outputBytes
+    }
+
+    /// A figure takes gnuplot well under a second; a minute means it is stuck. The dumb
+    /// terminal's largest drawing (1000×1000 characters) is about 1 MiB, well under the cap.
+    public static let timeoutSeconds: TimeInterval = 60
+    public static let outputCap = 4 << 20
+    public static let standard = GnuplotLimits(timeout: timeoutSeconds, outputBytes: outputCap)
+}
+
 /// The gnuplot program, found once per use.
 public struct Gnuplot: Sendable {
     /// The search for this task; nil: the process environment and /usr/bin/gnuplot.
     @TaskLocal public static var search: GnuplotSearch?
+    /// The limits for this task (tests shorten them with `Gnuplot.$limits.withValue`).
+    @TaskLocal public static var limits: GnuplotLimits = .standard
 
     public let executable: String
 
@@ -202,36 +223,61 @@ public struct Gnuplot: Sendable {
         self.executable = try executable ?? Gnuplot.locate()
     }
 
-    /// Draws `script` on `terminal` into `output` (made absolute here; nil: standard output,
-    /// for the dumb terminal's text). A PNG or SVG that gnuplot did not write is an error.
-    public func draw(_ script: GnuplotScript, terminal: GnuplotTerminal, output: String?, timeout: TimeInterval = 300) throws -> GnuplotOutput {
-        var path: String?
+    /// Draws `script` on `terminal` into `output` (nil: standard output, for the dumb terminal's
+    /// text). gnuplot draws into a private temporary file, which then replaces `output` through
+    /// `AtomicWrite` (a symlink is written through, a FIFO or device is never replaced, missing
+    /// folders are created). A PNG or SVG that gnuplot did not write is an error.
+    public func draw(_ script: GnuplotScript, terminal: GnuplotTerminal, output: String?, limits: GnuplotLimits = Gnuplot.limits) throws -> GnuplotOutput {
+        var scratch: String?
         if let output {
             guard gnuplotSanitize(output) == output else { throw GnuplotError("the output path contains control characters") }
-            path = Gnuplot.absolute(output)
-            try? FileManager.default.removeItem(atPath: path!)
+            try AtomicWrite.prepare(output)   // a bad destination fails before gnuplot runs
+            scratch = try Gnuplot.scratchFolder()
         }
-        let text = script.text(terminal: terminal, output: path)
+        defer { if let scratch { try? FileManager.default.removeItem(atPath: scratch) } }
+        let drawn = scratch.map { $0 + "/figure" }
+        let text = script.text(terminal: terminal, output: drawn)
         // For debugging a figure: CLIPOOD_GNUPLOT_SCRIPT=FILE keeps the last script.
         if let keep = ProcessInfo.processInfo.environment["CLIPOOD_GNUPLOT_SCRIPT"], !keep.isEmpty {
-            try? text.write(toFile: keep, atomically: true, encoding: .utf8)
+            try? AtomicWrite.write(text, to: keep)
         }
-        let result = try run(text, timeout: timeout)
-        if let path {
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-            guard let size, size > 0 else { throw GnuplotError("gnuplot wrote nothing to \(path)") }
+        let result = try run(text, limits: limits)
+        if let output, let drawn {
+            let figure: Data
+            do { figure = try FileReading.read(drawn, limit: Gnuplot.figureLimit) } catch {
+                throw GnuplotError("gnuplot wrote nothing to \(output)")
+            }
+            guard !figure.isEmpty else { throw GnuplotError("gnuplot wrote nothing to \(output)") }
+            try AtomicWrite.write(figure, to: output)
         }
         return GnuplotOutput(text: terminal.isText ? Gnuplot.cleanText(result.text) : result.text, warnings: result.warnings)
     }
 
+    /// The largest figure file taken back from gnuplot.
+    static let figureLimit = 512 << 20
+
+    /// A new private folder for gnuplot's output (under the temporary folder, or /tmp when that
+    /// path holds characters a gnuplot string cannot carry).
+    static func scratchFolder() throws -> String {
+        var base = NSTemporaryDirectory()
+        if base.isEmpty || gnuplotSanitize(base) != base { base = "/tmp/" }
+        if !base.hasSuffix("/") { base += "/" }
+        var template = Array((base + "clipood-plot-XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw GnuplotError(IOFailure.errno("create", base + "clipood-plot-XXXXXX").description) }
+        return String(cString: template)
+    }
+
     /// Runs a whole script (fed on standard input, read as a file so the first error stops it)
     /// and returns what it printed; a failure throws gnuplot's message with the script line.
-    public func run(_ script: String, timeout: TimeInterval = 300) throws -> GnuplotOutput {
+    ///
+    /// gnuplot runs in its own process group. When it runs longer than `limits.timeout` or prints
+    /// more than `limits.outputBytes` on either stream, the whole group is killed (SIGKILL) and
+    /// that is the error: a stuck or runaway gnuplot can never hang clipood or fill its memory.
+    public func run(_ script: String, limits: GnuplotLimits = Gnuplot.limits) throws -> GnuplotOutput {
         _ = Gnuplot.ignoreSIGPIPE
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
         // -d: no ~/.gnuplot; /dev/stdin: a load file, so gnuplot stops at the first error.
-        process.arguments = FileManager.default.fileExists(atPath: "/dev/stdin") ? ["-d", "/dev/stdin"] : ["-d"]
+        let arguments = FileManager.default.fileExists(atPath: "/dev/stdin") ? ["-d", "/dev/stdin"] : ["-d"]
         var env = ProcessInfo.processInfo.environment
         // Scripts are UTF-8 (`set encoding utf8`); under a C/POSIX locale gnuplot warns that iconv
         // cannot convert (seen under `sudo` and in minimal environments), so give it a UTF-8 one.
@@ -239,51 +285,38 @@ public struct Gnuplot: Sendable {
         env["LC_ALL"] = "C.UTF-8"
         env["LC_NUMERIC"] = "C"
         env.removeValue(forKey: "DISPLAY")
-        process.environment = env
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        do { try process.run() } catch {
-            throw GnuplotError("cannot start gnuplot (\(executable)): \(error.localizedDescription)")
+        let child = try ChildProcess(executable: executable, arguments: arguments, environment: env)
+        let result = child.communicate(input: Data(script.utf8), timeout: limits.timeout, outputLimit: limits.outputBytes)
+        switch result.ending {
+        case .timedOut:
+            throw GnuplotError("gnuplot did not finish within \(Gnuplot.seconds(limits.timeout)) and was stopped")
+        case .tooMuchOutput:
+            throw GnuplotError("gnuplot printed more than \(Gnuplot.bytes(limits.outputBytes)) and was stopped")
+        case .exited, .signalled:
+            break
         }
-        let group = DispatchGroup()
-        let outBox = DataBox(), errBox = DataBox()
-        let input = Data(script.utf8)
-        group.enter()
-        DispatchQueue.global().async {
-            // gnuplot may stop early (an error) and close its end: EPIPE, not a signal.
-            try? stdin.fileHandleForWriting.write(contentsOf: input)
-            try? stdin.fileHandleForWriting.close()
-            group.leave()
-        }
-        group.enter()
-        DispatchQueue.global().async {
-            outBox.data = stdout.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        group.enter()
-        DispatchQueue.global().async {
-            errBox.data = stderr.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let finished = group.wait(timeout: .now() + timeout) == .success
-        if !finished {
-            process.terminate()
-            _ = group.wait(timeout: .now() + 5)
-        }
-        process.waitUntilExit()
-        if !finished { throw GnuplotError("gnuplot did not finish within \(Int(timeout)) s") }
-        let out = String(decoding: outBox.data, as: UTF8.self)
-        let err = String(decoding: errBox.data, as: UTF8.self)
+        let out = String(decoding: result.stdout, as: UTF8.self)
+        let err = String(decoding: result.stderr, as: UTF8.self)
         let lines = err.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let isWarning = { (l: String) in l.lowercased().contains("warning:") }
-        let failure = process.terminationStatus != 0 || process.terminationReason != .exit
+        var status: Int32 = 0
+        if case .exited(let code) = result.ending { status = code }
+        let killed: Int32? = { if case .signalled(let s) = result.ending { return s } else { return nil } }()
+        let failure = status != 0 || killed != nil
             || lines.contains { !isWarning($0) && ($0.range(of: #"line \d+:"#, options: .regularExpression) != nil || $0.hasPrefix("system error")) }
         if failure {
-            throw GnuplotError(Gnuplot.describeFailure(lines.filter { !isWarning($0) }, status: process.terminationStatus, script: script))
+            let message = Gnuplot.describeFailure(lines.filter { !isWarning($0) }, status: status, script: script)
+            throw GnuplotError(killed.map { message + " (ended by signal \($0))" } ?? message)
         }
         return GnuplotOutput(text: out, warnings: lines.filter(isWarning))
+    }
+
+    static func seconds(_ t: TimeInterval) -> String {
+        t == t.rounded() ? "\(Int(t)) s" : String(format: "%.1f s", t)
+    }
+
+    static func bytes(_ n: Int) -> String {
+        n >= 1 << 20 && n % (1 << 20) == 0 ? "\(n >> 20) MiB" : n >= 1024 && n % 1024 == 0 ? "\(n >> 10) KiB" : "\(n) bytes"
     }
 
     /// "gnuplot failed: MESSAGE (script line N: `LINE`)", from its stderr.
@@ -325,6 +358,3 @@ public struct Gnuplot: Sendable {
     static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 }
 
-private final class DataBox: @unchecked Sendable {
-    var data = Data()
-}

@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodTrain
+import ClipoodIO
 import Foundation
 
 // bma, curves, record, show models/data/runs.
@@ -31,8 +32,13 @@ extension Workspace {
     static let recordCommand = CommandSpec<Workspace>(
         "record",
         summary: "write the commands that succeed from now on into a replayable session file",
-        discussion: "Each successful line is appended at once (nothing is lost if the session ends abruptly); failed lines are left out. 'record stop' ends it.",
-        arguments: [.positional("file", .path(extensions: ["cood"]), metavar: "FILE.cood|stop", help: "session file to write, or 'stop'")],
+        discussion: """
+        Each successful line is appended at once (nothing is lost if the session ends abruptly);
+        failed lines are left out. An existing file keeps its lines: the recording is appended
+        after a comment line with the date. 'record stop' ends it. A session or notebook cannot
+        record into its own file.
+        """,
+        arguments: [.positional("file", .path(extensions: ["cood"]), metavar: "FILE.cood|stop", help: "session file to append to (created with its folders), or 'stop'")],
         examples: ["record Sessions/today.cood", "record stop"],
         run: { ws, args in
             let f = args.string("file")!
@@ -43,12 +49,17 @@ extension Workspace {
                 return
             }
             let path = expandPath(f)
-            let header = "# recorded by clipood on \(ISO8601DateFormatter().string(from: Date()))\n"
-            do { try header.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                throw args.error("file", "cannot write '\(f)': \(error.localizedDescription)")
+            if let running = ws.interpreter.scriptStack.first(where: { sameFile($0, path) }) {
+                throw args.error("file", "'\(f)' is the \(running.hasSuffix(".md") ? "notebook" : "session") that is running; it cannot record into itself",
+                                 hint: "record into another file, e.g. Sessions/recorded.cood")
             }
+            var header = "# recorded by clipood on \(ISO8601DateFormatter().string(from: Date()))\n"
+            let existing = FileReading.kind(of: path) == .regular ? fileSize(path) : 0
+            if existing > 0 && !endsWithNewline(path) { header = "\n" + header }
+            do { try AtomicWrite.append(header, to: path) } catch { throw args.error("file", String(describing: error)) }
             ws.recording = Recording(path: path)
-            ws.write("recording successful commands to \(f) (record stop to end)")
+            ws.write(existing > 0 ? "appending successful commands to \(f) (record stop to end)"
+                                  : "recording successful commands to \(f) (record stop to end)")
         })
 
     func bmaSummary(_ args: Arguments) throws {
@@ -97,14 +108,40 @@ extension Workspace {
         guard var r = recording else { return }
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, !trimmed.hasPrefix("record"), !trimmed.hasPrefix("#") else { return }
-        if let h = FileHandle(forWritingAtPath: r.path) {
-            h.seekToEndOfFile()
-            h.write((trimmed + "\n").data(using: .utf8)!)
-            h.closeFile()
+        do {
+            try AtomicWrite.append(trimmed + "\n", to: r.path)
             r.count += 1
             recording = r
+        } catch {
+            recording = nil
+            writeError("error: \(error); recording stopped after \(r.count) command\(r.count == 1 ? "" : "s")")
         }
     }
+}
+
+/// Whether two paths name the same file (the same device and inode, links followed); a path
+/// that does not exist is the same as nothing.
+func sameFile(_ a: String, _ b: String) -> Bool {
+    var sa = stat(), sb = stat()
+    guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+}
+
+/// The size of the file at `path` (0 when it cannot be read).
+func fileSize(_ path: String) -> Int {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : 0
+}
+
+/// Whether the regular file at `path` ends with a newline byte.
+func endsWithNewline(_ path: String) -> Bool {
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var last: UInt8 = 0
+    var st = stat()
+    guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size > 0 else { return false }
+    return pread(fd, &last, 1, st.st_size - 1) == 1 && last == UInt8(ascii: "\n")
 }
 
 /// An active `record` session.

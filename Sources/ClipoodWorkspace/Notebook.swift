@@ -1,4 +1,5 @@
 import ClipoodCommands
+import ClipoodIO
 import Foundation
 
 // Notebooks: Markdown files whose ```clipood cells run in order in one workspace.
@@ -47,6 +48,41 @@ import Foundation
 // * The file is rewritten atomically (a temporary file renamed over it) after each cell whose
 //   output changed, so an interrupted run leaves a whole notebook with the cells done so far.
 //   It is not rewritten when nothing changed, nor when someone edited it during the run.
+// * Line endings (LF, CRLF or CR alone) and a UTF-8 byte order mark are kept as found
+//   (`NotebookText`); a `record` in a cell cannot write into the notebook itself.
+
+/// A notebook's text as read and as written back: a UTF-8 byte order mark at the start is set
+/// aside (and put back), and a file whose lines end in CR alone (old Mac style) is read as
+/// LF lines and written back with CRs, so prose is copied byte for byte either way.
+struct NotebookText {
+    /// The largest notebook read (Markdown with text outputs; figures are separate files).
+    static let sizeLimit = 64 << 20
+
+    /// The notebook's text exactly as stored (a byte order mark included: Foundation's UTF-8
+    /// decoding would drop it, and the file would change on rewrite).
+    static func read(_ path: String) throws -> String {
+        let data = try FileReading.read(path, limit: sizeLimit)
+        guard let text = String(validating: data, as: UTF8.self) else { throw IOFailure("read", path, "it is not UTF-8 text") }
+        return text
+    }
+
+    let body: String
+    let byteOrderMark: Bool
+    let crOnly: Bool
+
+    init(_ text: String) {
+        var t = Substring(text)
+        byteOrderMark = t.unicodeScalars.first == "\u{FEFF}"
+        if byteOrderMark { t = Substring(t.unicodeScalars.dropFirst()) }
+        crOnly = t.utf8.contains(UInt8(ascii: "\r")) && !t.utf8.contains(UInt8(ascii: "\n"))
+        body = crOnly ? String(t).replacingOccurrences(of: "\r", with: "\n") : String(t)
+    }
+
+    /// `rendered` (a document made from `body`) in the file's own form.
+    func restored(_ rendered: String) -> String {
+        (byteOrderMark ? "\u{FEFF}" : "") + (crOnly ? rendered.replacingOccurrences(of: "\n", with: "\r") : rendered)
+    }
+}
 
 /// A problem with a notebook's structure, at a 1-based line.
 public struct NotebookError: Error, CustomStringConvertible {
@@ -335,14 +371,13 @@ extension Workspace {
         outputIsTerminal = false   // progress bars and colours off for cells (setting-independent)
         defer { write = out; writeError = err; outputIsTerminal = wasTerminal }
 
-        guard let data = FileManager.default.contents(atPath: path) else {
-            err("error: cannot read notebook '\(path)': no such file"); return 1
-        }
-        guard let original = String(data: data, encoding: .utf8) else {
-            err("error: '\(path)' is not UTF-8 text"); return 1
-        }
+        let original: String
+        do { original = try NotebookText.read(path) } catch let e as IOFailure {
+            err("error: cannot read notebook '\(path)': " + (e.reason == "no such file or directory" ? "no such file" : e.reason)); return 1
+        } catch { err("error: \(error)"); return 1 }
+        let form = NotebookText(original)
         let doc: NotebookDocument
-        do { doc = try NotebookDocument(text: original) } catch let e as NotebookError {
+        do { doc = try NotebookDocument(text: form.body) } catch let e as NotebookError {
             err("\(path):\(e.line): \(e.message)"); return 1
         } catch { err("error: \(error)"); return 1 }
         guard !doc.cells.isEmpty else {
@@ -374,7 +409,7 @@ extension Workspace {
                 out("\(label): \(status)")
             }
             if !check && !writeFailed {
-                let text = doc.rendered(outputs: outputs)
+                let text = form.restored(doc.rendered(outputs: outputs))
                 if text != onDisk {
                     do {
                         try Self.replaceNotebook(at: path, expecting: onDisk, with: text)
@@ -439,25 +474,15 @@ extension Workspace {
         return (NotebookOutput.normalise(captured.joined(separator: "\n")), links, error, quit)
     }
 
-    /// Writes `text` over the notebook atomically (a temporary file beside it, renamed over it),
-    /// keeping its permissions; refuses when the file no longer holds `expecting`.
+    /// Writes `text` over the notebook atomically (`AtomicWrite`: a temporary file beside it,
+    /// renamed over it; its mode kept, a symlink written through); refuses when the file no
+    /// longer holds `expecting`.
     static func replaceNotebook(at path: String, expecting: String, with text: String) throws {
-        let url = URL(fileURLWithPath: path).resolvingSymlinksInPath()
-        let current = FileManager.default.contents(atPath: url.path).flatMap { String(data: $0, encoding: .utf8) }
+        let current = try? NotebookText.read(path)
         guard current == expecting else {
             throw CommandError("'\(path)' changed while the notebook ran; not overwritten (run it again)")
         }
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).clipood-tmp").path
-        let mode = (try? FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int) ?? 0o644
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) else {
-            throw CommandError("cannot write beside '\(path)' (is its directory writable?)")
-        }
-        try? FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: tmp)
-        if let handle = FileHandle(forUpdatingAtPath: tmp) { try? handle.synchronize(); try? handle.close() }
-        guard rename(tmp, url.path) == 0 else {
-            let e = errno; unlink(tmp)
-            throw CommandError("cannot replace '\(path)': \(String(cString: strerror(e)))")
-        }
+        try AtomicWrite.write(text, to: path)
     }
 
     /// `--check`'s report: a unified diff of each changed output block, with .md line numbers.

@@ -3,6 +3,7 @@ import ClipoodData
 import ClipoodEngine
 import ClipoodModel
 import ClipoodTrain
+import ClipoodIO
 import Foundation
 
 // plot margins | bma | curves | accuracy | sweep | runs | ablation — figures through gnuplot (Gnuplot.swift).
@@ -541,9 +542,7 @@ extension Workspace {
         let path = expandPath(shown)
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty {
-            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                throw args.error("to", "cannot create the directory '\(dir)': \(error.localizedDescription)")
-            }
+            do { try AtomicWrite.makeFolders(dir) } catch { throw args.error("to", String(describing: error)) }
         }
         return PlotTarget(terminal: terminal, path: path, shown: shown)
     }
@@ -554,7 +553,7 @@ extension Workspace {
         do { gnuplot = try Gnuplot() } catch { throw args.error(String(describing: error)) }
         let out: GnuplotOutput
         do { out = try gnuplot.draw(script, terminal: target.terminal, output: target.path) } catch {
-            throw args.has("to") && "\(error)".contains("cannot open") ? args.error("to", String(describing: error)) : args.error(String(describing: error))
+            throw args.has("to") && (error is IOFailure || "\(error)".contains("cannot open")) ? args.error("to", String(describing: error)) : args.error(String(describing: error))
         }
         for w in out.warnings { writeError("gnuplot: " + w) }
         if let shown = target.shown {

@@ -6,6 +6,7 @@ import ClipoodImage
 import ClipoodModel
 import ClipoodTokenizer
 import ClipoodTrain
+import ClipoodIO
 import Foundation
 
 // pretrain: a small CLIP from scratch on captioned images of the active dataset (the demo world).
@@ -97,7 +98,7 @@ extension Workspace {
         }
         try wrapped(args, "to") {
             try CheckpointWriter.write(model, format: .huggingFace, metadata: ["clipood.pretrained_on": d.name], to: dir + "/model.safetensors")
-            try huggingFaceConfigJSON(config).write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
+            try AtomicWrite.write(huggingFaceConfigJSON(config), to: dir + "/config.json")
         }
         write(String(format: "wrote the pretrained model to %@ (last loss %.4f, logit scale %.1f)", dir, last, model.logitScale))
         try executeNested("load model \"\(dir)\" as \(args.string("as") ?? "demo")")

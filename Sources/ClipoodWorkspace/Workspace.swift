@@ -1,6 +1,7 @@
 import ClipoodCommands
 import ClipoodData
 import ClipoodEngine
+import ClipoodIO
 import Foundation
 
 /// Everything a clipood session holds — settings now; models, datasets and runs as later
@@ -117,7 +118,7 @@ public final class Workspace: CommandContext {
                 try interpreter.runScript(text: text, file: "<stdin>", continueOnError: settings.onerror == "continue",
                                           onError: { [unowned self] in writeError(Diagnostic.render($0, color: useColor)) })
             } else {
-                try interpreter.runScript(path: path, continueOnError: settings.onerror == "continue",
+                try interpreter.runScript(text: Workspace.sessionText(path), file: path, continueOnError: settings.onerror == "continue",
                                           onError: { [unowned self] in writeError(Diagnostic.render($0, color: useColor)) })
             }
             return 0
@@ -152,6 +153,17 @@ public final class Workspace: CommandContext {
 }
 
 extension Workspace {
+    /// The largest session file read.
+    static let sessionSizeLimit = 16 << 20
+
+    /// A session file's text: a regular UTF-8 file of at most `sessionSizeLimit` bytes (a FIFO
+    /// or device is refused instead of hanging); a failure is one line with the path.
+    static func sessionText(_ path: String) throws -> String {
+        do { return try FileReading.text(path, limit: sessionSizeLimit) } catch let e as IOFailure {
+            throw CommandError("cannot read session file '\(path)': " + (e.reason == "no such file or directory" ? "no such file" : e.reason))
+        }
+    }
+
     /// The entry of `table` that `argument` names, or the `current` one. Errors point at the
     /// argument, suggest close names and list what exists (`listed`), or say how to make one.
     func namedOrCurrent<Entry>(_ args: Arguments, argument: String, in table: [String: Entry], current: String?, noun: String,
