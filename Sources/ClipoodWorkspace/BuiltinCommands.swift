@@ -52,6 +52,7 @@ extension Workspace {
                 }
                 ws.write(TextTable.render(header: ["setting", "value", "", "meaning"], rows: rows))
             }),
+            showRunsCommand, showModelsCommand, showDataCommand, showHistoryCommand,
         ])
 
     static let runCommand = CommandSpec<Workspace>(
@@ -72,7 +73,8 @@ extension Workspace {
     static let quitCommand = CommandSpec<Workspace>(
         "quit", aliases: ["exit"],
         summary: "end the session (Ctrl-D at the prompt does the same)",
-        run: { _, _ in throw QuitRequest() })
+        discussion: "At a terminal, with runs not saved since they changed, the first quit only lists them; a second one leaves. Scripts never ask.",
+        run: { ws, _ in if ws.confirmQuit() { throw QuitRequest() } })
 }
 
 /// Plain aligned columns for tables printed to the terminal (left-aligned text, right-aligned numbers).
