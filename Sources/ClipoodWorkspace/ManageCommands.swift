@@ -17,14 +17,14 @@ extension Workspace {
 
     static let infoRunCommand = CommandSpec<Workspace>(
         "run", summary: "a run's settings, steps done, averages, evaluation results and where it is saved",
-        arguments: [.positional("name", .name(kind: "run"), optional: true, help: "a run (default: the last one)")],
+        arguments: [.positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)")],
         run: { ws, args in try ws.infoRun(args) })
 
     static let dropCommand = CommandSpec<Workspace>(
         "drop", summary: "remove something from the workspace",
         subcommands: [
             CommandSpec("run", summary: "forget a run (its saved directory, if any, stays on disk)",
-                        arguments: [.positional("name", .name(kind: "run"), help: "the run")],
+                        arguments: [.positional("run", .name(kind: "run"), help: "the run")],
                         examples: ["drop run run1"],
                         run: { ws, args in try ws.dropRun(args) }),
         ])
@@ -34,7 +34,7 @@ extension Workspace {
         subcommands: [
             CommandSpec("run", summary: "rename a run (a later save writes the new name)",
                         arguments: [
-                            .positional("name", .name(kind: "run"), help: "the run"),
+                            .positional("run", .name(kind: "run"), help: "the run"),
                             .positional("new", .string, metavar: "NEW", help: "its new name"),
                         ],
                         examples: ["rename run run1 mms"],
