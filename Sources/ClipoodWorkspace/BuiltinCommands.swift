@@ -73,7 +73,7 @@ extension Workspace {
     static let quitCommand = CommandSpec<Workspace>(
         "quit", aliases: ["exit"],
         summary: "end the session (Ctrl-D at the prompt does the same)",
-        discussion: "At a terminal, with runs not saved since they changed, the first quit only lists them; a second one leaves. Scripts never ask.",
+        // At a terminal with unsaved runs, the first quit only lists them (Workspace.confirmQuit).
         run: { ws, _ in if ws.confirmQuit() { throw QuitRequest() } })
 }
 
