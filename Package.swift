@@ -42,6 +42,9 @@ let package = Package(
         .target(name: "ClipoodDemo", dependencies: ["ClipoodEngine", "ClipoodImage", "CPNG"], path: "Sources/ClipoodDemo", swiftSettings: swift5),
         // The CLIPood method: MMS loss, AdamW and cosine schedule, weight averages (BMA, EMA, SWA, WiSE-FT), trainer.
         .target(name: "ClipoodTrain", dependencies: ["ClipoodEngine", "ClipoodModel"], swiftSettings: swift5),
+        // Runs as whole experiments: the run record and its directory format (one writer, one
+        // reader), content hashes, evaluation records. Between training/data and the workspace; prints nothing.
+        .target(name: "ClipoodExperiment", dependencies: ["ClipoodTrain", "ClipoodData", "ClipoodModel", "ClipoodEngine", "ClipoodImage", "ClipoodIO"], swiftSettings: swift5),
         // CLIP's byte-level BPE tokenizer (vocab.json + merges.txt, or OpenAI's .txt.gz).
         .target(name: "ClipoodTokenizer", dependencies: ["CZlib", "ClipoodIO"], swiftSettings: swift5),
         // JPEG/PNG decoding to RGB8 and CLIP's preprocessing (Pillow-exact resampling, crops, augmentation).
@@ -52,7 +55,7 @@ let package = Package(
         // Lexer, parser, command declarations, help, completion and diagnostics. Knows nothing of CLIP.
         .target(name: "ClipoodCommands", swiftSettings: swift5),
         // Workspace state and the commands a user types; everything that prints goes through here.
-        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodDemo", "ClipoodTrain", "ClipoodTokenizer", "ClipoodImage", "ClipoodIO", "ClipoodDistributed"],
+        .target(name: "ClipoodWorkspace", dependencies: ["ClipoodCommands", "ClipoodEngine", "ClipoodModel", "ClipoodData", "ClipoodDemo", "ClipoodTrain", "ClipoodExperiment", "ClipoodTokenizer", "ClipoodImage", "ClipoodIO", "ClipoodDistributed"],
                 // The built-in demo model (Sessions/pretrain-demo.cood reproduces it).
                 resources: [.copy("Resources/demo")], swiftSettings: swift5),
         // The thin executable: REPL, `run`, one-shot commands.
@@ -66,9 +69,10 @@ let package = Package(
         .testTarget(name: "ClipoodDataTests", dependencies: ["ClipoodData", "ClipoodImage", "ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodDemoTests", dependencies: ["ClipoodDemo", "ClipoodData", "ClipoodImage", "ClipoodEngine", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodTrainTests", dependencies: ["ClipoodTrain", "ClipoodModel", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodExperimentTests", dependencies: ["ClipoodExperiment", "ClipoodIO", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodTokenizerTests", dependencies: ["ClipoodTokenizer", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodImageTests", dependencies: ["ClipoodImage", "ClipoodModel", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ClipoodCommandsTests", dependencies: ["ClipoodCommands", "TestSupport"], swiftSettings: swift5),
-        .testTarget(name: "ClipoodWorkspaceTests", dependencies: ["ClipoodWorkspace", "clipood", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ClipoodWorkspaceTests", dependencies: ["ClipoodWorkspace", "ClipoodExperiment", "clipood", "TestSupport"], swiftSettings: swift5),
     ]
 )

@@ -1,7 +1,7 @@
 import ClipoodEngine
 import ClipoodModel
 
-/// The hyper-parameters of one CLIPood fine-tuning run (DESIGN.md §3).
+/// The hyper-parameters of one CLIPood fine-tuning run (the paper's §3; docs/ARCHITECTURE.md).
 public struct TrainingConfig: Equatable, Sendable {
     public var steps: Int
     public var learningRate: Double = 5e-6
@@ -132,18 +132,15 @@ public final class Trainer {
     }
 
     /// Puts the trainer back to the state of a saved run after `step` steps: the trainable
-    /// range's weights, Adam's moments and every average (with the BMA weight sums).
-    public func restore(step: Int, weights: [Float], m: [Float], v: [Float], averages saved: [String: [Float]], bmaWeightSums: [String: Double]) throws {
-        guard step <= config.steps, weights.count == range.count else {
+    /// range's weights, Adam's moments and every average (each restoring its own scalars).
+    public func restore(step: Int, weights: [Float], m: [Float], v: [Float], averages saved: [String: [Float]], scalars: [String: [String: Double]]) throws {
+        guard step >= 0, step <= config.steps, weights.count == range.count, m.count == range.count, v.count == range.count else {
             throw MessageError("saved state does not fit this run (\(weights.count) values for a range of \(range.count), step \(step) of \(config.steps))")
         }
         for a in averages {
             guard let values = saved[a.label], values.count == range.count else { throw MessageError("saved state lacks the average '\(a.label)'") }
+            try a.restore(scalars: scalars[a.label] ?? [:], step: step)
             values.withUnsafeBufferPointer { a.average.base.update(from: $0.baseAddress!, count: range.count) }
-            if let bma = a as? BetaMovingAverage {
-                guard let sum = bmaWeightSums[a.label] else { throw MessageError("saved state lacks the weight sum of '\(a.label)'") }
-                bma.restore(weightSum: sum)
-            }
         }
         weights.withUnsafeBufferPointer { (model.parameters.values.base + range.lowerBound).update(from: $0.baseAddress!, count: range.count) }
         optimizer.restore(step: step, m: m, v: v)

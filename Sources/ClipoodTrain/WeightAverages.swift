@@ -17,11 +17,28 @@ public enum BetaSchedule {
 
 /// A running weight average over one contiguous range of the parameter buffer, in fp32.
 /// All of them start from the zero-shot weights θ_0 and take `observe` after every step.
+///
+/// An average saves and restores itself: its buffer (`average`) and whatever scalars it needs
+/// to continue (`scalars`, e.g. a BMA's running weight sum), so that code around it never needs
+/// to know which kind it is.
 public protocol WeightAverage: AnyObject {
     var label: String { get }
     var average: FloatBuffer { get }
     /// Called after optimiser step t (1-based) with the current parameters.
     func observe(step t: Int, params: UnsafePointer<Float>)
+    /// Scalars besides the buffer that a resumed average needs (empty for most kinds).
+    var scalars: [String: Double] { get }
+    /// Restores `scalars` saved after `step` steps; throws when one is missing or out of range.
+    func restore(scalars: [String: Double], step: Int) throws
+    /// The normalised weight this average gives the weights after step t (nil when the average
+    /// has no fixed per-step weight), for the run log.
+    func share(ofStep t: Int) -> Double?
+}
+
+extension WeightAverage {
+    public var scalars: [String: Double] { [:] }
+    public func restore(scalars: [String: Double], step: Int) throws {}
+    public func share(ofStep t: Int) -> Double? { nil }
 }
 
 /// BMA as the official GeneralMovingAverage: avg ← (avg + r·θ_t)/(1 + r), r = w_t / Σ_{i<t} w_i,
@@ -34,8 +51,23 @@ public final class BetaMovingAverage: WeightAverage {
     public private(set) var weightSum: Double
     public var label: String { "bma:\(formatBeta(beta))" }
 
-    /// Resumes a saved average: Σ of the weights seen so far (w_0 … w_t).
-    public func restore(weightSum: Double) { self.weightSum = weightSum }
+    public var scalars: [String: Double] { ["weight_sum": weightSum] }
+
+    /// Resumes a saved average: Σ of the weights seen so far (w_0 … w_t), which must be that sum
+    /// for `step` up to rounding.
+    public func restore(scalars: [String: Double], step: Int) throws {
+        guard let sum = scalars["weight_sum"] else { throw MessageError("the saved average '\(label)' lacks its weight_sum") }
+        guard step >= 0, step < weights.count else { throw MessageError("the saved average '\(label)' is at step \(step), outside 0…\(weights.count - 1)") }
+        let expected = weights[0 ... step].reduce(0, +)
+        guard sum.isFinite, sum > 0, abs(sum - expected) <= 1e-6 * expected else {
+            throw MessageError("the saved average '\(label)' has weight_sum \(sum), but its β and step give \(expected)")
+        }
+        weightSum = sum
+    }
+
+    public func share(ofStep t: Int) -> Double? {
+        t >= 0 && t < weights.count ? weights[t] / weights.reduce(0, +) : nil
+    }
 
     public init(beta: Double, totalSteps: Int, range: Range<Int>, initial params: UnsafePointer<Float>) {
         self.beta = beta

@@ -53,6 +53,7 @@ extension Workspace {
                 }
                 ws.write(TextTable.render(header: ["setting", "value", "", "meaning"], rows: rows))
             }),
+            showRunsCommand, showModelsCommand, showDataCommand, showHistoryCommand,
         ])
 
     static let runCommand = CommandSpec<Workspace>(
@@ -72,7 +73,8 @@ extension Workspace {
     static let quitCommand = CommandSpec<Workspace>(
         "quit", aliases: ["exit"],
         summary: "end the session (Ctrl-D at the prompt does the same)",
-        run: { _, _ in throw QuitRequest() })
+        // At a terminal with unsaved runs, the first quit only lists them (Workspace.confirmQuit).
+        run: { ws, _ in if ws.confirmQuit() { throw QuitRequest() } })
 }
 
 /// Plain aligned columns for tables printed to the terminal (left-aligned text, right-aligned numbers).

@@ -82,7 +82,7 @@ extension Workspace {
 
     static let splitCommand = CommandSpec<Workspace>(
         "split",
-        summary: "choose the train / val / test / open parts of the active dataset",
+        summary: "choose the train / val / test / open parts of the active dataset (no options: show the current split)",
         discussion: """
         Each domain is split (seeded) into an in part (train, 1 − holdout) and an out part (val).
         Domain shift: target=DOMAIN tests on the held-out domain — all of it (test=whole, the
@@ -150,6 +150,7 @@ extension Workspace {
 
     func makeSplit(_ args: Arguments) throws {
         let d = try data(args, argument: "data")
+        if !["target", "holdout", "open", "shots", "seed", "test"].contains(where: args.has) { try showSplit(d, args); return }
         let targets = args.listStrings("target")
         for (i, t) in targets.enumerated() where d.dataset.domainIndex(t) == nil {
             _ = i

@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodEngine
+import ClipoodExperiment
 import ClipoodImage
 import ClipoodModel
 import ClipoodTrain
@@ -26,16 +27,19 @@ extension Workspace {
         "save",
         summary: "write a run to a directory: config and results (JSON), log (CSV), weights (.safetensors)",
         discussion: """
-        The weight files are full state dicts under the names of the checkpoint that was loaded —
+        The directory is written beside its final place and swapped in at once, so an
+        interrupted save leaves the previous save whole; manifest.json lists the size and SHA-256
+        of every file, and 'load run' refuses a directory that does not match it. The weight files are full state dicts under the names of the checkpoint that was loaded —
         final.safetensors and one per average (bma_0.5.safetensors, ema, swa) — so PyTorch loads
         them back directly (transformers: CLIPModel.load_state_dict(load_file(f)); open_clip:
         model.load_state_dict(load_file(f))).
         """,
         arguments: [
             .positional("run", .name(kind: "run"), help: "the run"),
-            .keyword("to", .path(), metavar: "DIR", help: "output directory (created)"),
+            .keyword("to", .path(), metavar: "DIR", help: "output directory (created; replaced whole, atomically)"),
+            .flag("force", help: "replace a directory that holds another run or other files"),
         ],
-        examples: ["save mms to runs/mms"],
+        examples: ["save mms to runs/mms", "save mms to runs/old force"],
         run: { ws, args in try ws.saveRun(args) })
 
     static let exportCommand = CommandSpec<Workspace>(
@@ -168,14 +172,8 @@ extension Workspace {
     }
 
     func logCSV(_ run: Run) -> String {
-        let bma = run.trainer.averages.compactMap { $0 as? BetaMovingAverage }.first
-        let total = bma.map { $0.weights.reduce(0, +) }
-        var csv = "step,loss,accuracy,lr,bma_weight,seconds\n"
-        for (r, s) in run.log {
-            let w = bma.map { String(format: "%.6g", $0.weights[r.step] / total!) } ?? ""
-            csv += "\(r.step),\(r.loss),\(r.accuracy),\(r.learningRate),\(w),\(String(format: "%.4f", s))\n"
-        }
-        return csv
+        let first = run.trainer.averages.first { $0.share(ofStep: 0) != nil }
+        return RunLog.csv(run.log) { first?.share(ofStep: $0) }
     }
 
     func exportLog(_ args: Arguments) throws {
@@ -189,45 +187,24 @@ extension Workspace {
         let run = try self.run(args)
         guard let dir = args.string("to").map(expandPath) else { throw args.error("save needs 'to DIR'") }
         guard let m = models[run.modelName] else { throw args.error("run", "model '\(run.modelName)' of this run is no longer loaded") }
-        try wrapped(args, "to") {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            var files: [String: String] = [:]
-            for state in run.stateNames where state != "zeroshot" {
-                let file = state.replacingOccurrences(of: ":", with: "_") + ".safetensors"
-                let full = try stateDict(run, state: state)
-                try CheckpointWriter.write(m.model, values: full.base, metadata: ["clipood.run": run.name, "clipood.weights": state], to: dir + "/" + file)
-                files[state] = file
-            }
-            try logCSV(run).write(toFile: dir + "/log.csv", atomically: true, encoding: .utf8)
-            // Everything `train resume=` needs, so a resumed run ends as the uninterrupted one would.
-            let t = run.trainer
-            var state = SafeTensorsWriter(metadata: ["clipood.run": run.name, "step": String(t.step)])
-            state.add("final", shape: [t.range.count], floats: run.final.base)
-            state.add("adam.m", shape: [t.range.count], floats: t.optimizer.m.base)
-            state.add("adam.v", shape: [t.range.count], floats: t.optimizer.v.base)
-            for a in t.averages { state.add("average." + a.label, shape: [t.range.count], floats: a.average.base) }
-            try state.write(to: dir + "/state.safetensors")
-            let c = run.config
-            let config: [String: Any] = [
-                "run": run.name, "model": m.loaded.weightsFile, "model_format": m.model.format.rawValue, "data": datasets[run.dataName]?.dataset.root ?? run.dataName,
-                "steps": c.steps, "steps_done": run.stepsDone, "stopped": run.stopReason ?? NSNull(), "lr": c.learningRate, "weight_decay": c.weightDecay,
-                "lambda": Double("\(c.lambda)") ?? Double(c.lambda), "betas": c.betas, "ema": c.emaDecay.map { Double($0) } ?? NSNull(), "swa": c.swa,
-                "scale": Double(run.trainer.loss.scale), "tune": run.tune, "batch_per_domain": run.batchPerDomain, "augment": run.augment,
-                "interpolation": run.interpolation, "seed": run.seed, "classes": run.classes.map { datasets[run.dataName]?.dataset.classes[$0] ?? String($0) },
-                "split": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(run.split))) ?? NSNull(),
-                "weights": files, "precision": "fp32 weights, moments and averages",
-                "cache": run.usesCache, "views": run.views, "range": [t.range.lowerBound, t.range.upperBound],
-                "resume": [
-                    "step": t.step,
-                    "sampler": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(run.sampler.state))) ?? NSNull(),
-                    "augment_rng": run.augmentRNG.state.map { String($0) },
-                    "bma_weight_sums": Dictionary(uniqueKeysWithValues: t.averages.compactMap { $0 as? BetaMovingAverage }.map { ($0.label, $0.weightSum) }),
-                ] as [String: Any],
-            ]
-            let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-            try json.write(to: URL(fileURLWithPath: dir + "/run.json"), options: .atomic)
+        var files: [(name: String, write: (String) throws -> Void)] = []
+        var weightFiles: [String: String] = [:]
+        for state in run.stateNames where state != "zeroshot" {
+            let file = state.replacingOccurrences(of: ":", with: "_") + ".safetensors"
+            weightFiles[state] = file
+            files.append((file, { path in
+                let full = try self.stateDict(run, state: state)
+                try CheckpointWriter.write(m.model, values: full.base, metadata: ["clipood.run": run.name, "clipood.weights": state], to: path)
+            }))
         }
-        write("saved run '\(run.name)' to \(dir): run.json, log.csv, state.safetensors, " + run.stateNames.filter { $0 != "zeroshot" }.map { $0.replacingOccurrences(of: ":", with: "_") + ".safetensors" }.joined(separator: ", "))
+        let record = try wrapped(args, "run") { try runRecord(run, model: m, weightFiles: weightFiles) }
+        files.append((RunStore.logFile, { try Data(self.logCSV(run).utf8).write(to: URL(fileURLWithPath: $0)) }))
+        files.append((RunStore.stateFile, { try RunState.write(run: run.name, trainer: run.trainer, final: run.final, to: $0) }))
+        files.append((RunStore.recordFile, { try record.encoded().write(to: URL(fileURLWithPath: $0)) }))
+        try wrapped(args, "to") { try RunStore.save(to: dir, run: run.name, force: args.flag("force"), files: files) }
+        run.savedTo = dir
+        run.unsaved = false
+        write("saved run '\(run.name)' to \(dir): run.json, log.csv, state.safetensors, " + files.map(\.name).filter { $0.hasSuffix(".safetensors") && $0 != RunStore.stateFile }.joined(separator: ", ") + ", manifest.json")
     }
 }
 

@@ -69,6 +69,7 @@ extension Workspace {
         summary: "describe something in the workspace",
         subcommands: [
             infoDataCommand,
+            infoRunCommand,
             CommandSpec("model", summary: "architecture, parameter count, source and format of a model",
                         arguments: [.positional("name", .name(kind: "model"), optional: true, help: "a loaded model (default: the active one)")],
                         run: { ws, args in try ws.infoModel(args) }),

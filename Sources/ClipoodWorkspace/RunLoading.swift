@@ -1,6 +1,8 @@
 import ClipoodCommands
 import ClipoodData
 import ClipoodEngine
+import ClipoodExperiment
+import ClipoodIO
 import ClipoodModel
 import ClipoodTrain
 import Foundation
@@ -10,103 +12,147 @@ import Foundation
 extension Workspace {
     static let loadRunCommand = CommandSpec<Workspace>(
         "run",
-        summary: "restore a run written by 'save RUN to DIR' (loading its model and data when needed)",
-        discussion: "The restored run can be evaluated, compared, exported, and continued with 'train resume=RUN'; a resumed run ends exactly as an uninterrupted one would.",
+        summary: "restore a run written by 'save RUN to DIR' with its model, data, split and prompt",
+        discussion: """
+        The run's model is loaded from the path it was trained from and checked against the SHA-256
+        recorded with the run (model=PATH when it moved; force accepts different weights); its
+        dataset is loaded (data=PATH when it moved), the run's split and prompt become the
+        dataset's, and the model and dataset become the active ones — so eval, compare, zeroshot,
+        margins and the plots work at once. The restored run can be continued with
+        'train resume=RUN'; a resumed run ends exactly as an uninterrupted one would. A directory
+        whose files do not match its manifest (an interrupted or mixed save) is refused.
+        """,
         arguments: [
             .positional("source", .path(), metavar: "dir", help: "a directory written by save"),
+            .option("model", .path(), metavar: "PATH", help: "where the run's model is now (default: where it was trained from)"),
+            .option("data", .path(), metavar: "DIR", help: "where the run's dataset is now (default: where it was)"),
+            .flag("force", help: "accept a model whose weights differ from the recorded SHA-256"),
             .keyword("as", .name(kind: "run"), metavar: "NAME", help: "name in the workspace (default: the saved name)"),
         ],
-        examples: ["load run runs/mms"],
+        examples: ["load run runs/mms", "load run runs/mms model=~/models/b16 as mms2"],
         run: { ws, args in try ws.loadRun(args) })
 
     func loadRun(_ args: Arguments) throws {
         let dir = expandPath(args.string("source")!)
-        func fail(_ message: String) -> CommandError { args.error("source", "'\(dir)': " + message) }
-        guard let data = FileManager.default.contents(atPath: dir + "/run.json"),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw fail("no readable run.json (is this a directory written by 'save RUN to DIR'?)")
-        }
-        guard let savedName = json["run"] as? String, let modelPath = json["model"] as? String, let dataRoot = json["data"] as? String,
-              let splitJSON = json["split"], let resume = json["resume"] as? [String: Any], let step = resume["step"] as? Int else {
-            throw fail("run.json lacks run, model, data, split or resume")
-        }
-        let name = args.string("as") ?? savedName
+        let opened: RunStore.Opened
+        do { opened = try RunStore.open(dir) } catch { throw args.error("source", String(describing: error)) }
+        let rec = opened.record, file = opened.dir + "/" + RunStore.recordFile
+        let name = args.string("as") ?? rec.run
         if runs[name] != nil { throw args.error("a run named '\(name)' exists already", hint: "load it under another name: load run DIR as NAME") }
-        // The model: one already loaded from the same weights, or load it.
-        let modelEntry: ModelEntry
-        if let m = models.values.first(where: { $0.loaded.weightsFile == modelPath }) { modelEntry = m } else {
-            let source = modelPath.hasSuffix("/model.safetensors") ? String(modelPath.dropLast("/model.safetensors".count)) : modelPath
-            let loaded: LoadedModel
-            do { loaded = try CheckpointLoader.load(path: source) } catch { throw fail("its model: \(error)") }
-            let mName = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
-            modelEntry = ModelEntry(name: models[mName] == nil ? mName : mName + "-" + name, loaded: loaded)
-            models[modelEntry.name] = modelEntry
-            write("loaded model '\(modelEntry.name)' from \(source)")
-        }
-        let dataEntry: DataEntry
-        if let d = datasets.values.first(where: { $0.dataset.root == dataRoot }) { dataEntry = d } else {
-            var ds: Dataset
-            do { ds = try Dataset.load(root: dataRoot) } catch { throw fail("its data: \(error)") }
-            ds.verifyImages()
-            dataEntry = DataEntry(name: datasets[ds.name] == nil ? ds.name : ds.name + "-" + name, dataset: ds)
-            datasets[dataEntry.name] = dataEntry
-            write("loaded data '\(dataEntry.name)' from \(dataRoot)")
-        }
+        let modelEntry = try runModel(rec, args: args)
+        let dataEntry = try runData(rec, args: args)
         let split: Split
-        do {
-            split = try JSONDecoder().decode(Split.self, from: JSONSerialization.data(withJSONObject: splitJSON))
-            try split.validate(against: dataEntry.dataset)
-        } catch { throw fail("its split does not fit the data: \(error)") }
-        func number(_ k: String) -> Double? { (json[k] as? NSNumber)?.doubleValue }
-        guard let steps = json["steps"] as? Int, let lr = number("lr"), let wd = number("weight_decay"), let lambda = number("lambda"),
-              let tune = json["tune"] as? String, let batch = json["batch_per_domain"] as? Int, let seed = json["seed"] as? Int else {
-            throw fail("run.json lacks a training setting")
+        do { try rec.split.validate(against: dataEntry.dataset); split = rec.split } catch {
+            throw args.error("source", "\(file): field 'split' does not fit the data in \(dataEntry.dataset.root): \(error)")
         }
-        var config = TrainingConfig(steps: steps)
-        config.learningRate = lr
-        config.weightDecay = wd
-        config.lambda = Float(lambda)
-        config.betas = (json["betas"] as? [NSNumber])?.map(\.doubleValue) ?? []
-        config.emaDecay = (json["ema"] as? NSNumber).map { $0.floatValue }
-        config.swa = json["swa"] as? Bool ?? false
-        config.scale = (json["scale"] as? NSNumber)?.floatValue
-        config.trainable = try parseTune(tune, model: modelEntry, args: args)
-        let run = try makeRun(name: name, model: modelEntry, data: dataEntry, split: split, config: config, batchPerDomain: batch,
-                              augment: json["augment"] as? Bool ?? true, seed: seed, interpolation: json["interpolation"] as? String ?? "bicubic",
-                              tune: tune, cache: json["cache"] as? Bool ?? false, views: json["views"] as? Int ?? 1)
-        // Weights, moments, averages, sampler and RNG positions.
+        guard let trainable = TuneSpec.parse(rec.tune, layers: modelEntry.model.config.vision.layers) else {
+            throw args.error("source", "\(file): field 'tune' is '\(rec.tune)', which model '\(modelEntry.name)' (\(modelEntry.model.config.vision.layers) blocks) cannot train")
+        }
+        let range = modelEntry.model.trainableRange(trainable)
+        guard rec.range == [range.lowerBound, range.upperBound] else {
+            throw args.error("source", "\(file): field 'range' is \(rec.range), but tune=\(rec.tune) of model '\(modelEntry.name)' trains [\(range.lowerBound), \(range.upperBound))")
+        }
+        let classIDs = split.baseClasses.isEmpty ? Array(0 ..< dataEntry.dataset.classes.count) : split.baseClasses
+        guard rec.classes == classIDs.map({ dataEntry.dataset.classes[$0] }) else {
+            throw args.error("source", "\(file): field 'classes' does not match the split's training classes in \(dataEntry.dataset.root)")
+        }
+        guard let rng = RNG(state: rec.resume.augmentRNG.compactMap { UInt64($0) }) else {
+            throw args.error("source", "\(file): field 'resume.augment_rng' is not a valid generator state")
+        }
+        // The run's text features come from its own prompt, so a resumed run continues exactly.
+        let previousTemplates = dataEntry.templates
+        dataEntry.templates = rec.prompt
+        let run: Run
         do {
-            let state = try SafeTensorsFile(path: dir + "/state.safetensors")
-            var averages: [String: [Float]] = [:]
-            for a in run.trainer.averages { averages[a.label] = try state.floats("average." + a.label) }
-            let sums = (resume["bma_weight_sums"] as? [String: NSNumber] ?? [:]).mapValues(\.doubleValue)
-            let final = try state.floats("final")
-            try run.trainer.restore(step: step, weights: final, m: try state.floats("adam.m"), v: try state.floats("adam.v"), averages: averages, bmaWeightSums: sums)
+            run = try makeRun(name: name, model: modelEntry, data: dataEntry, split: split, config: rec.trainingConfig(trainable: trainable),
+                              batchPerDomain: rec.batchPerDomain, augment: rec.augment, seed: rec.seed, interpolation: rec.interpolation,
+                              tune: rec.tune, cache: rec.cache, views: rec.views)
+            let state = try RunState.read(opened.dir + "/" + RunStore.stateFile, count: range.count, step: rec.resume.step,
+                                          averageLabels: run.trainer.averages.map(\.label))
+            do {
+                try run.trainer.restore(step: state.step, weights: state.final, m: state.adamM, v: state.adamV, averages: state.averages, scalars: rec.resume.averages)
+            } catch { throw RunFileError(file, field: "resume.averages", "\(error)") }
             // The model's range goes back to zero-shot; the run keeps its weights in `final`.
-            let params = modelEntry.model.parameters.values.base + run.trainer.range.lowerBound
-            params.update(from: run.trainer.zeroShot.base, count: run.trainer.range.count)
-            final.withUnsafeBufferPointer { run.final.base.update(from: $0.baseAddress!, count: final.count) }
-            if let s = resume["sampler"] {
-                let samplerState = try JSONDecoder().decode(DomainSampler.State.self, from: JSONSerialization.data(withJSONObject: s))
-                run.sampler = try DomainSampler(trainIndicesByDomain: split.trainByDomain(dataEntry.dataset).filter { !$0.isEmpty }, state: samplerState)
-            }
-            if let r = resume["augment_rng"] as? [String], let rng = RNG(state: r.compactMap { UInt64($0) }) { run.augmentRNG = rng }
-        } catch let e as CommandError { throw e } catch { throw fail("its state: \(error)") }
-        run.log = readLog(dir + "/log.csv")
+            let params = modelEntry.model.parameters.values.base + range.lowerBound
+            params.update(from: run.trainer.zeroShot.base, count: range.count)
+            state.final.withUnsafeBufferPointer { run.final.base.update(from: $0.baseAddress!, count: range.count) }
+            do {
+                run.sampler = try DomainSampler(trainIndicesByDomain: split.trainByDomain(dataEntry.dataset).filter { !$0.isEmpty }, state: rec.resume.sampler)
+            } catch { throw RunFileError(file, field: "resume.sampler", "\(error)") }
+            run.augmentRNG = rng
+            run.log = try RunLog.read(opened.dir + "/" + RunStore.logFile, steps: rec.stepsDone)
+        } catch {
+            dataEntry.templates = previousTemplates
+            throw args.error("source", String(describing: error))
+        }
+        run.stopReason = rec.stopped
+        run.results = rec.results
+        run.savedTo = dir
+        run.unsaved = opened.recoveredFrom != nil
+        // The whole context: the run's split and prompt on its dataset, its model and data active.
+        if dataEntry.split != split {
+            if let old = dataEntry.split { write("the split of '\(dataEntry.name)' is now the run's (it was: \(splitArguments(old.spec)))") }
+            dataEntry.split = split
+        }
+        activeModelName = modelEntry.name
+        activeDataName = dataEntry.name
         runs[name] = run
         runOrder.append(name)
-        write("loaded run '\(name)': \(step) of \(steps) steps, model '\(modelEntry.name)', data '\(dataEntry.name)'" + (step < steps ? " (continue with: train resume=\(name))" : ""))
+        if let from = opened.recoveredFrom { writeError("warning: '\(from)' was missing after an interrupted save; loaded the previous save from '\(opened.dir)'") }
+        write("loaded run '\(name)': \(rec.stepsDone) of \(rec.steps) steps, model '\(modelEntry.name)', data '\(dataEntry.name)', split \(splitArguments(split.spec))"
+              + (rec.stepsDone < rec.steps ? " (continue with: train resume=\(name))" : ""))
     }
 
-    func readLog(_ path: String) -> [(record: StepRecord, seconds: Double)] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        let lines: [Substring] = Array(text.split(separator: "\n").dropFirst())
-        var out: [(record: StepRecord, seconds: Double)] = []
-        for line in lines {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard f.count >= 6, let step = Int(f[0]), let loss = Float(f[1]), let acc = Float(f[2]), let lr = Double(f[3]) else { continue }
-            out.append((StepRecord(step: step, loss: loss, accuracy: acc, learningRate: lr), Double(f[5]) ?? 0))
+    /// The run's model: one already loaded from the same weights file, or loaded from the recorded
+    /// path (or model=PATH), checked against the recorded SHA-256 unless forced.
+    func runModel(_ rec: RunRecord, args: Arguments) throws -> ModelEntry {
+        let given = args.string("model").map(expandPath)
+        var path = given ?? rec.model
+        if FileReading.kind(of: path) == .directory { path += "/model.safetensors" }
+        let source = path.hasSuffix("/model.safetensors") ? String(path.dropLast("/model.safetensors".count)) : path
+        let entry: ModelEntry
+        if let m = models.values.sorted(by: { $0.name < $1.name }).first(where: { $0.loaded.weightsFile == path }) { entry = m } else {
+            guard FileReading.kind(of: path) != nil else {
+                throw args.error(given == nil ? "source" : "model", "the run's model '\(path)' is not there", hint: "if it moved, say where: load run DIR model=PATH")
+            }
+            let loaded: LoadedModel
+            do { loaded = try CheckpointLoader.load(path: source) } catch { throw args.error(given == nil ? "source" : "model", "its model: \(error)") }
+            let base = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+            var mName = base, i = 2
+            while models[mName] != nil { mName = base + "-\(i)"; i += 1 }
+            entry = ModelEntry(name: mName, loaded: loaded)
+            let hash = try wrapped(args, "source") { try modelHash(loaded.weightsFile) }
+            guard hash == rec.modelSHA256 || args.flag("force") else {
+                throw args.error(given == nil ? "source" : "model", "the weights in '\(loaded.weightsFile)' (SHA-256 \(hash.prefix(12))…) are not the ones run '\(rec.run)' was trained from (\(rec.modelSHA256.prefix(12))…)",
+                                 hint: "give the right checkpoint with model=PATH, or add force to use these weights anyway")
+            }
+            models[entry.name] = entry
+            write("loaded model '\(entry.name)' from \(source)")
+            return entry
         }
-        return out
+        let hash = try wrapped(args, "source") { try modelHash(entry.loaded.weightsFile) }
+        guard hash == rec.modelSHA256 || args.flag("force") else {
+            throw args.error("source", "model '\(entry.name)' ('\(path)') now holds other weights than run '\(rec.run)' was trained from", hint: "add force to use them anyway")
+        }
+        return entry
+    }
+
+    /// The run's dataset: one already loaded from the same folder, or loaded (from data=DIR when given).
+    func runData(_ rec: RunRecord, args: Arguments) throws -> DataEntry {
+        let given = args.string("data").map(expandPath)
+        let root = given ?? rec.data
+        if let d = datasets.values.sorted(by: { $0.name < $1.name }).first(where: { $0.dataset.root == root }) { return d }
+        guard FileReading.kind(of: root) == .directory else {
+            throw args.error(given == nil ? "source" : "data", "the run's dataset '\(root)' is not there", hint: "if it moved, say where: load run DIR data=DIR")
+        }
+        var ds: Dataset
+        do { ds = try Dataset.load(root: root) } catch { throw args.error(given == nil ? "source" : "data", "its data: \(error)") }
+        ds.verifyImages()
+        var dName = ds.name, i = 2
+        while datasets[dName] != nil { dName = ds.name + "-\(i)"; i += 1 }
+        let entry = DataEntry(name: dName, dataset: ds)
+        datasets[entry.name] = entry
+        write("loaded data '\(entry.name)' from \(root)")
+        return entry
     }
 }

@@ -1,6 +1,7 @@
 import ClipoodCommands
 import ClipoodData
 import ClipoodEngine
+import ClipoodExperiment
 import ClipoodImage
 import ClipoodModel
 import ClipoodTrain
@@ -213,8 +214,10 @@ extension Workspace {
         let labels = idx.map { Int32(position[d.dataset.samples[$0].label] ?? -1) }
         guard !labels.contains(-1) else { throw args.error("the '\(part)' part has images of classes outside its class set") }
         let scale = run?.trainer.loss.scale ?? m.model.logitScale
-        return Evaluation.classify(features: feats.base, N: idx.count, textFeatures: text.base, K: classes.count, D: m.model.config.embedDim,
-                                   scale: scale, labels: labels, groups: idx.map { d.dataset.samples[$0].domain }, groupNames: d.dataset.domains)
+        let result = Evaluation.classify(features: feats.base, N: idx.count, textFeatures: text.base, K: classes.count, D: m.model.config.embedDim,
+                                         scale: scale, labels: labels, groups: idx.map { d.dataset.samples[$0].domain }, groupNames: d.dataset.domains)
+        run?.remember(result, weights: state, part: part)
+        return result
     }
 
     func describe(_ r: EvaluationResult, title: String, perClass names: [String]? = nil, classIDs: [Int] = []) -> String {
@@ -281,15 +284,10 @@ extension Workspace {
     }
 
     func parseTune(_ tune: String, model m: ModelEntry, args: Arguments) throws -> VisionTower.Trainable {
-        switch tune {
-        case "full": return .full
-        case "proj": return .projection
-        default:
-            guard tune.hasPrefix("last"), let k = Int(tune.dropFirst(4)), k >= 1, k <= m.model.config.vision.layers else {
-                throw args.error("tune", "tune= expects full, proj or lastK with 1 ≤ K ≤ \(m.model.config.vision.layers), got '\(tune)'")
-            }
-            return .lastBlocks(k)
+        guard let t = TuneSpec.parse(tune, layers: m.model.config.vision.layers) else {
+            throw args.error("tune", "tune= expects full, proj or lastK with 1 ≤ K ≤ \(m.model.config.vision.layers), got '\(tune)'")
         }
+        return t
     }
 
     func makeRun(name: String, model m: ModelEntry, data d: DataEntry, split: Split, config: TrainingConfig, batchPerDomain: Int, augment: Bool,
@@ -306,7 +304,7 @@ extension Workspace {
         return Run(name: name, modelName: m.name, dataName: d.name, split: split, config: config, batchPerDomain: batchPerDomain, augment: augment,
                    seed: seed, interpolation: interpolation, tune: tune, classes: classes, trainer: trainer,
                    sampler: DomainSampler(trainIndicesByDomain: byDomain, batchPerDomain: batchPerDomain, rng: RNG(seed: seed).derived("sampler")),
-                   augmentRNG: RNG(seed: seed).derived("augment"), usesCache: cache, views: views)
+                   augmentRNG: RNG(seed: seed).derived("augment"), usesCache: cache, views: views, templates: d.templates)
     }
 
     /// Runs steps of `run` until its last step, `limit` more steps, Ctrl-C, or a non-finite
@@ -375,6 +373,7 @@ extension Workspace {
             }
         }
         let elapsed = Date().timeIntervalSince(start)
+        if trainer.step > first { run.unsaved = true }
         if let reason = run.stopReason {
             writeError("train '\(run.name)': \(reason); the run keeps step \(trainer.step)'s weights and averages" +
                        (reason.hasPrefix("interrupted") ? " (continue with: train resume=\(run.name))" : ""))

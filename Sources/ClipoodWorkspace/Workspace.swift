@@ -35,6 +35,13 @@ public final class Workspace: CommandContext {
     /// Caches: text features per model/prompt/class set, image features per model state and split part.
     var textCache: [String: FloatBuffer] = [:]
     var featureCache: [String: FloatBuffer] = [:]
+    /// SHA-256 of model weight files by path, with the size and mtime they were computed for.
+    var modelHashes: [String: (stamp: String, hash: String)] = [:]
+    /// Every line run in this session (typed or from a file), and whether it succeeded.
+    public internal(set) var history: [(line: String, ok: Bool)] = []
+    /// Set by the front end when a person types at a terminal: quitting with unsaved runs then asks once more.
+    public var isInteractiveTerminal = false
+    var quitWarned = false
     /// The `record` file being written, if any.
     public internal(set) var recording: Recording?
     public private(set) var interpreter: Interpreter<Workspace>!
@@ -48,6 +55,8 @@ public final class Workspace: CommandContext {
             // A Ctrl-C during the previous line ends a session file (after that line stopped cleanly).
             if Interrupt.isRequested { throw CommandError("interrupted (Ctrl-C)") }
             if self.settings.echo { self.write("› " + line.trimmingCharacters(in: .whitespaces)) }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if !trimmed.isEmpty && !trimmed.hasPrefix("#") { self.history.append((trimmed, true)) }
         }
         settings.apply(to: self)
     }
@@ -55,7 +64,7 @@ public final class Workspace: CommandContext {
     /// Every command of the language, in the order `help` lists them. Later issues add theirs here.
     public static var commands: [CommandSpec<Workspace>] {
         [helpCommand, loadCommand, generateCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, pretrainCommand, trainCommand, evalCommand, compareCommand, ablateCommand, bmaCommand, curvesCommand,
-         saveCommand, exportCommand, recordCommand,
+         saveCommand, exportCommand, recordCommand, dropCommand, renameCommand,
          tokenizeCommand, preprocessCommand, embedCommand, plotCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
     }
 
@@ -96,6 +105,10 @@ public final class Workspace: CommandContext {
     /// its state. Returns false when the line failed. Throws only `QuitRequest`.
     @discardableResult
     public func executeInteractive(_ line: String) throws -> Bool {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        let remembered = !trimmed.isEmpty && !trimmed.hasPrefix("#")
+        if remembered { history.append((trimmed, true)) }
+        let index = history.count - 1
         do {
             try interpreter.execute(line: line)
             recordIfNeeded(line)
@@ -105,6 +118,7 @@ public final class Workspace: CommandContext {
         } catch let e as ScriptError {
             writeError(Diagnostic.render(e, color: useColor))
         }
+        if remembered, index < history.count { history[index].ok = false }
         return false
     }
 

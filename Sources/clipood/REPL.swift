@@ -15,13 +15,14 @@ struct REPL {
     func run() -> Int32 {
         guard isatty(STDIN_FILENO) == 1 else { return runPlain() }
         ReadlineBridge.install(workspace)
+        workspace.isInteractiveTerminal = true
         read_history(historyPath)
         stifle_history(REPL.historyLimit)
         defer { write_history(historyPath) }
         print("clipood \(clipoodVersion) — type 'help' for commands, Tab to complete, Ctrl-D to quit")
         while true {
             ReadlineBridge.atPrompt = 1
-            guard let cLine = readline(prompt) else { print(""); return 0 }
+            guard let cLine = readline(prompt) else { print(""); if workspace.confirmQuit() { return 0 } else { continue } }
             ReadlineBridge.atPrompt = 0
             let line = String(cString: cLine)
             free(cLine)

@@ -33,7 +33,7 @@ struct MethodTests {
         #expect(r.passed, "\(r)")
     }
 
-    /// logit_j = s·(cos(f, t_j) − λ·cos(t_y, t_j)): the text-derived margin of DESIGN.md §3.
+    /// logit_j = s·(cos(f, t_j) − λ·cos(t_y, t_j)): the text-derived margin of the paper (§3).
     @Test func mmsLogitsAreMarginShiftedCosines() {
         let B = 3, K = 4, D = 5
         let T = textFeatures(K: K, D: D, seed: 3)
