@@ -141,7 +141,9 @@ extension Workspace {
         var source = expandPath(args.string("source")!)
         if source == "demo" && !FileManager.default.fileExists(atPath: "demo") {
             // The built-in world (16 classes × 4 domains × 40 images at 64 px), generated once into the cache.
-            source = try demoWorld(classes: 16, perClass: 40, size: 64, seed: 0, to: nil)
+            // Experiments read only its images, which are the same in every preset; it is written with
+            // the classic preset's attributes file, under the name it always had.
+            source = try demoWorld(classes: 16, perClass: 40, size: 64, seed: 0, preset: .classic, to: nil)
         }
         let layout = Layout(rawValue: args.string("layout")!) ?? .auto
         var dataset: Dataset
