@@ -35,7 +35,7 @@ extension Workspace {
                     Up to 20 object classes with natural names (round things, things with a stem or handle,
                     pointed things, animals) in 4 visually distinct domains — photo, sketch, cartoon,
                     painting — with random colour, size, position, rotation and clutter. Without `to DIR`
-                    the images go into clipood's cache; `load data demo` loads the default world.
+                    the images go into clipood's cache; `load data demo` loads the default world (seed 0).
                     The preset decides what `pretrain` captions call each object (attributes.tsv beside the
                     images); the images are the same in both. broad (the default): only a `named` fraction of
                     the images (default 0.2) is captioned with its class name, the others with a coarse
