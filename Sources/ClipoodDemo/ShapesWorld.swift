@@ -295,9 +295,18 @@ public enum ShapesWorld {
             guard f.count == 3 || f.count == 4, !f[0].isEmpty, f.dropFirst().allSatisfy({ !$0.isEmpty }) else {
                 throw ShapesWorldError("\(path):\(n + 1): expected path<TAB>colour<TAB>size[<TAB>name], got '\(line)'")
             }
+            // Words go into captions and the vocabulary's corpus: short words of letters and spaces.
+            for (k, field) in ["colour", "size", "name"].enumerated() where k + 1 < f.count {
+                let w = f[k + 1]
+                guard w.count <= 32, w.allSatisfy({ $0.isLetter || $0 == " " }) || w == "-" else {
+                    throw ShapesWorldError("\(path):\(n + 1): the \(field) must be a word of at most 32 letters or spaces, not '\(w.prefix(40))'")
+                }
+            }
             out[f[0]] = ObjectAttributes(colour: f[1] == "-" ? nil : f[1], size: f[2] == "-" ? nil : f[2],
                                          name: f.count < 4 || f[3] == "-" ? nil : f[3])
         }
+        let words = Set(out.values.flatMap { [$0.colour, $0.name].compactMap { $0 } })
+        guard words.count <= 256 else { throw ShapesWorldError("\(path): \(words.count) distinct colour and name words, at most 256") }
         return out
     }
 

@@ -394,7 +394,10 @@ struct ShapesWorldPresetTests {
         let root = temporaryDirectory("bad-name")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        for bad in ["photo/ball/0000.png\tred\t-\t\n", "photo/ball/0000.png\tred\t-\tfruit\textra\n"] {
+        let many = (0 ..< 300).map { "photo/ball/\($0).png\t-\t-\tword" + String(repeating: "x", count: $0 % 20) + String(UnicodeScalar(97 + $0 / 20)!) }
+        for bad in ["photo/ball/0000.png\tred\t-\t\n", "photo/ball/0000.png\tred\t-\tfruit\textra\n",
+                    "photo/ball/0000.png\tred\t-\ta fruit; set\n", "photo/ball/0000.png\t" + String(repeating: "r", count: 33) + "\t-\n",
+                    many.joined(separator: "\n") + "\n"] {
             try ("# header\n" + bad).write(toFile: root + "/attributes.tsv", atomically: true, encoding: .utf8)
             #expect(throws: ShapesWorldError.self) { _ = try ShapesWorld.readAttributes(root: root) }
         }
