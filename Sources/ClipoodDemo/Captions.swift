@@ -1,8 +1,10 @@
 import ClipoodEngine
 
-/// Captions for the demo model's contrastive pretraining: the class name in varied templates,
+/// Captions for the demo model's contrastive pretraining: the object's name in varied templates,
 /// often with a word for the image's style, and — when the world says them — its colour and
-/// size, so the text encoder learns what, how and which.
+/// size, so the text encoder learns what, how and which. The name is the class name, or, for
+/// the images that a `broad` world does not name (see `ShapesWorld.Preset`), the class's coarse
+/// category ("a small red fruit.").
 public enum Captions {
     static let styleWords: [String: [String]] = [
         "photo": ["photo", "picture", "shaded picture", "snapshot"],
@@ -21,25 +23,28 @@ public enum Captions {
 
     /// One caption for an image of `className` (directory name, `_` → space) in `domain`.
     /// `colour` and `size` are what the image truthfully shows (nil: say nothing); each is
-    /// named in about half of the captions.
+    /// named in about half of the captions. `name`, when given, is said instead of the class
+    /// name (a coarse category); it draws nothing more from `rng`, so captions that name the
+    /// class come out as they always did.
     public static func caption(className: String, domain: String, colour: String? = nil, size: String? = nil,
-                               rng: inout RNG) -> String {
+                               name: String? = nil, rng: inout RNG) -> String {
         let styles = styleWords[domain] ?? [domain]
         let style = styles[rng.below(styles.count)]
         let t = templates[rng.below(templates.count)]
         let sayColour = rng.below(2) == 1, saySize = rng.below(2) == 1
-        var noun = className.replacingOccurrences(of: "_", with: " ")
+        var noun = (name ?? className).replacingOccurrences(of: "_", with: " ")
         if sayColour, let c = colour { noun = c + " " + noun }
         if saySize, let s = size { noun = s + " " + noun }
         return withArticles(t.replacingOccurrences(of: "{style}", with: style).replacingOccurrences(of: "{}", with: noun))
     }
 
-    /// Every caption the templates can make for the given classes, each with no adjective,
-    /// every colour word and every size word (for learning the vocabulary).
-    public static func corpus(classes: [String], colours: [String] = []) -> [String] {
+    /// Every caption the templates can make for the given classes and other `names` (coarse
+    /// categories, after the classes), each with no adjective, every colour word and every size
+    /// word (for learning the vocabulary).
+    public static func corpus(classes: [String], colours: [String] = [], names: [String] = []) -> [String] {
         var out: [String] = []
         let adjectives = [""] + sizeWords.map { $0 + " " } + colours.map { $0 + " " }
-        for c in classes {
+        for c in classes + names {
             let name = c.replacingOccurrences(of: "_", with: " ")
             for (_, styles) in styleWords.sorted(by: { $0.key < $1.key }) {
                 for s in styles {

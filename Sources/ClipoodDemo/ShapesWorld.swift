@@ -13,7 +13,56 @@ import Foundation
 /// colour (a plausible palette per class plus variation), size, position, rotation and a few
 /// distractor marks, all drawn from `RNG(seed: seed).derived("\(domain)/\(class)/\(index)")`:
 /// any image can be rendered alone and generation runs in any order.
+///
+/// A world also says what a pretraining caption may call each object (`attributes.tsv`,
+/// written beside the images), and that depends on its `Preset`:
+/// - `broad` (the default): only a `named` fraction of the images (by default
+///   `Preset.broad.defaultNamed`, one in five) is captioned with its class name; every other
+///   image is captioned with its coarse category ("a fruit", "an animal", "a thing", see
+///   `category`). Which images are named is drawn per image, from a generator separate from the
+///   image's, so the pixels are the same in every preset. A CLIP pretrained on such a world
+///   knows the categories, colours, sizes and styles well but the class names only weakly: the
+///   downstream task (naming the class) is not its pretraining task, so zero-shot accuracy is
+///   moderate and fine-tuning has something to learn.
+/// - `classic`: every caption names the class — the world the demo model was pretrained on
+///   before the `broad` preset existed, kept so that older sessions reproduce their results.
 public enum ShapesWorld {
+    /// What pretraining captions may call the objects of a world (see the type's documentation).
+    public enum Preset: String, CaseIterable, Sendable {
+        case broad, classic
+
+        /// The fraction of images whose captions name the class when `named` is not given.
+        public var defaultNamed: Double {
+            switch self {
+            case .broad: return 0.2
+            case .classic: return 1
+            }
+        }
+    }
+
+    /// Each class's coarse category, the word a caption uses for an image that it does not
+    /// name (preset `broad`): fruit, animal, plant, toy, symbol, or "thing".
+    public static func category(_ className: String) -> String {
+        switch className {
+        case "orange", "apple", "cherry": return "fruit"
+        case "fish", "cat_face", "bird": return "animal"
+        case "tree", "mushroom": return "plant"
+        case "ball", "kite", "sailboat": return "toy"
+        case "star", "heart", "arrow": return "symbol"
+        default: return "thing"
+        }
+    }
+
+    /// Whether the captions of an image name its class (true) or only its category, for a
+    /// world in which a `named` fraction of the images is named. Drawn from its own generator,
+    /// so that it never changes the image.
+    public static func isNamed(className: String, domain: String, index: Int, seed: Int, named: Double) -> Bool {
+        if named >= 1 { return true }
+        if named <= 0 { return false }
+        var rng = RNG(seed: seed).derived("named/\(domain)/\(className)/\(index)")
+        return Double(rng.uniform(0, 1)) < named
+    }
+
     /// Class directory names (`_` for spaces). The first 16 are the default world; grouped
     /// so that name similarity means something: round things, things with a stem or handle,
     /// pointed things, animals.
@@ -96,7 +145,9 @@ public enum ShapesWorld {
     public struct ObjectAttributes: Equatable, Sendable {
         public var colour: String?
         public var size: String?
-        public init(colour: String?, size: String?) { self.colour = colour; self.size = size }
+        /// What a caption calls the object: nil for its class name, else a coarse word (`category`).
+        public var name: String?
+        public init(colour: String?, size: String?, name: String? = nil) { self.colour = colour; self.size = size; self.name = name }
     }
 
     /// The object's placement, parts and attributes: the first draws of an image's generator.
@@ -114,10 +165,14 @@ public enum ShapesWorld {
         return (place, parts, ObjectAttributes(colour: domain == Style.sketch.rawValue ? nil : colour.name, size: sizeWord))
     }
 
-    /// The attributes of the image that `render` draws with the same arguments.
-    public static func attributes(className: String, domain: String, index: Int, size: Int, seed: Int) -> ObjectAttributes {
+    /// The attributes of the image that `render` draws with the same arguments; in a world
+    /// where only a `named` fraction of the images is named (see `Preset`), `name` is the
+    /// class's category for the others.
+    public static func attributes(className: String, domain: String, index: Int, size: Int, seed: Int, named: Double = 1) -> ObjectAttributes {
         var rng = RNG(seed: seed).derived("\(domain)/\(className)/\(index)")
-        return scene(className, domain: domain, size: Float(size), &rng).2
+        var a = scene(className, domain: domain, size: Float(size), &rng).2
+        if !isNamed(className: className, domain: domain, index: index, seed: seed, named: named) { a.name = category(className) }
+        return a
     }
 
     /// Which pixel centres lie inside the object (not the clutter) of the image that `render`
@@ -144,12 +199,21 @@ public enum ShapesWorld {
     // MARK: Writing
 
     /// Writes the world in DomainBed layout, `directory/<domain>/<class>/<index>.png` with
-    /// four-digit indices, creating directories. `classes` takes the first N class names.
+    /// four-digit indices, creating directories, and its `attributes.tsv`. `classes` takes the
+    /// first N class names. The images are the same in every preset; `preset` and `named` (the
+    /// fraction of images whose captions name the class, default the preset's; `classic` takes
+    /// only 1) decide what the attributes file lets captions call each object.
     /// `progress(done, total)` is called after each image (serialised, from worker threads).
     public static func write(to directory: String, classes: Int = 16, perClass: Int = 40, size: Int = 64, seed: Int = 0,
+                             preset: Preset = .broad, named: Double? = nil,
                              progress: ((Int, Int) -> Void)? = nil) throws {
         guard (1 ... self.classes.count).contains(classes) else {
             throw ShapesWorldError("classes must be 1…\(self.classes.count), not \(classes)")
+        }
+        let named = named ?? preset.defaultNamed
+        guard (0 ... 1).contains(named) else { throw ShapesWorldError("named must be 0…1, not \(named)") }
+        guard preset != .classic || named == 1 else {
+            throw ShapesWorldError("named must be 1 in preset classic (every caption names the class), not \(named)")
         }
         guard perClass >= 1 else { throw ShapesWorldError("per_class must be at least 1, not \(perClass)") }
         guard size >= 8 else { throw ShapesWorldError("size must be at least 8, not \(size)") }
@@ -188,12 +252,17 @@ public enum ShapesWorld {
         }
         if let first = failures.min(by: { $0.0 < $1.0 }) { throw first.1 }
         // What captions may say about each image, beside the images (see `readAttributes`).
-        var lines = ["# clipood shapes world, seed \(seed): path\tcolour\tsize (- when a caption should not say)"]
+        // Preset classic writes the file as it always did (three columns); the others add the
+        // name a caption uses ("-": the class name).
+        var lines = preset == .classic
+            ? ["# clipood shapes world, seed \(seed): path\tcolour\tsize (- when a caption should not say)"]
+            : ["# clipood shapes world, preset \(preset.rawValue), named \(named), seed \(seed): path\tcolour\tsize\tname (- when a caption should not say; name -: the class name)"]
         for d in domains {
             for c in names {
                 for i in 0 ..< perClass {
-                    let a = attributes(className: c, domain: d, index: i, size: size, seed: seed)
-                    lines.append("\(d)/\(c)/\(fileName(i))\t\(a.colour ?? "-")\t\(a.size ?? "-")")
+                    let a = attributes(className: c, domain: d, index: i, size: size, seed: seed, named: named)
+                    let row = "\(d)/\(c)/\(fileName(i))\t\(a.colour ?? "-")\t\(a.size ?? "-")"
+                    lines.append(preset == .classic ? row : row + "\t\(a.name ?? "-")")
                 }
             }
         }
@@ -202,7 +271,8 @@ public enum ShapesWorld {
     }
 
     /// The file `write` puts at the world's root: one line per image, its path relative to the
-    /// root, its colour word and its size word, tab-separated, `-` for none.
+    /// root, its colour word, its size word and (in presets other than `classic`) the name a
+    /// caption uses for it, tab-separated, `-` for none (for the name: the class name).
     public static let attributesFileName = "attributes.tsv"
 
     /// The attributes file under `root`, by path relative to the root; nil when there is none.
@@ -216,11 +286,21 @@ public enum ShapesWorld {
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty || line.hasPrefix("#") { continue }
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 3, !f[0].isEmpty else {
-                throw ShapesWorldError("\(path):\(n + 1): expected path<TAB>colour<TAB>size, got '\(line)'")
+            guard f.count == 3 || f.count == 4, !f[0].isEmpty, f.dropFirst().allSatisfy({ !$0.isEmpty }) else {
+                throw ShapesWorldError("\(path):\(n + 1): expected path<TAB>colour<TAB>size[<TAB>name], got '\(line)'")
             }
-            out[f[0]] = ObjectAttributes(colour: f[1] == "-" ? nil : f[1], size: f[2] == "-" ? nil : f[2])
+            // Words go into captions and the vocabulary's corpus: short words of letters and spaces.
+            for (k, field) in ["colour", "size", "name"].enumerated() where k + 1 < f.count {
+                let w = f[k + 1]
+                guard w.count <= 32, w.allSatisfy({ $0.isLetter || $0 == " " }) || w == "-" else {
+                    throw ShapesWorldError("\(path):\(n + 1): the \(field) must be a word of at most 32 letters or spaces, not '\(w.prefix(40))'")
+                }
+            }
+            out[f[0]] = ObjectAttributes(colour: f[1] == "-" ? nil : f[1], size: f[2] == "-" ? nil : f[2],
+                                         name: f.count < 4 || f[3] == "-" ? nil : f[3])
         }
+        let words = Set(out.values.flatMap { [$0.colour, $0.name].compactMap { $0 } })
+        guard words.count <= 256 else { throw ShapesWorldError("\(path): \(words.count) distinct colour and name words, at most 256") }
         return out
     }
 

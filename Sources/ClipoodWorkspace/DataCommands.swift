@@ -36,9 +36,16 @@ extension Workspace {
                     Up to 20 object classes with natural names (round things, things with a stem or handle,
                     pointed things, animals) in 4 visually distinct domains — photo, sketch, cartoon,
                     painting — with random colour, size, position, rotation and clutter. Without `to DIR`
-                    the images go into clipood's cache; `load data demo` loads the default world.
+                    the images go into clipood's cache; `load data demo` loads the default world (seed 0).
+                    The preset decides what `pretrain` captions call each object (attributes.tsv beside the
+                    images); the images are the same in both. broad (the default): only a `named` fraction of
+                    the images (default 0.2) is captioned with its class name, the others with a coarse
+                    category ("a fruit", "an animal", "a thing"), so that naming the class is not the
+                    pretraining task. classic: every caption names the class (the world of older sessions).
                     """,
                     arguments: [
+                        .option("preset", .choice(ShapesWorld.Preset.allCases.map(\.rawValue)), default: "broad", help: "what captions call the objects: broad (mostly a coarse category) or classic (always the class)"),
+                        .option("named", .float(0 ... 1), help: "fraction of images whose captions name the class (preset broad; default 0.2)"),
                         .option("classes", .int(1 ... 20), default: "16", help: "number of classes (the first N of the list)"),
                         .option("per_class", .int(1 ... 100_000), default: "40", help: "images per class and domain"),
                         .option("size", .int(8 ... 1024), default: "64", help: "image side in pixels"),
@@ -46,29 +53,44 @@ extension Workspace {
                         .keyword("to", .path(), metavar: "DIR", help: "output directory (default: the cache)"),
                         .keyword("as", .name(kind: "data"), metavar: "NAME", help: "load it under this name too"),
                     ],
-                    examples: ["generate data shapes", "generate data shapes classes=20 per_class=100 size=96 to ~/data/shapes as shapes"],
+                    examples: ["generate data shapes", "generate data shapes classes=20 per_class=100 size=96 to ~/data/shapes as shapes",
+                               "generate data shapes preset=classic"],
                     run: { ws, args in
+                        let preset = ShapesWorld.Preset(rawValue: args.string("preset")!) ?? .broad
+                        if preset == .classic, let n = args.double("named"), n != 1 {
+                            throw args.error("named", "preset classic names the class in every caption (named=1), not \(n)")
+                        }
                         let dir = try ws.demoWorld(classes: args.int("classes")!, perClass: args.int("per_class")!, size: args.int("size")!,
-                                                   seed: args.int("seed") ?? ws.settings.seed, to: args.string("to").map(expandPath))
+                                                   seed: args.int("seed") ?? ws.settings.seed, preset: preset, named: args.double("named"),
+                                                   to: args.string("to").map(expandPath))
                         if let name = args.string("as") { try ws.executeNested("load data \"\(dir)\" as \(name)") }
                     }),
             ]),
         ])
 
     /// Writes the shapes world (unless the same one is already there) and returns its directory.
-    func demoWorld(classes: Int, perClass: Int, size: Int, seed: Int, to: String?) throws -> String {
-        let cache = VocabularyCache.directory.appendingPathComponent("worlds/shapes-c\(classes)-n\(perClass)-s\(size)-seed\(seed)").path
+    func demoWorld(classes: Int, perClass: Int, size: Int, seed: Int, preset: ShapesWorld.Preset = .broad, named: Double? = nil,
+                   to: String?) throws -> String {
+        let named = named ?? preset.defaultNamed
+        // Classic worlds keep the cache names they always had.
+        let tag = preset == .classic ? "" : "\(preset.rawValue)-named\(named)-"
+        let cache = VocabularyCache.directory.appendingPathComponent("worlds/shapes-\(tag)c\(classes)-n\(perClass)-s\(size)-seed\(seed)").path
         let dir = to ?? cache
         let marker = dir + "/.complete"
-        // Worlds written before attributes.tsv existed are written again.
-        if FileManager.default.fileExists(atPath: marker) && FileManager.default.fileExists(atPath: dir + "/" + ShapesWorld.attributesFileName) { return dir }
+        // The marker says which preset the directory holds (empty: classic, as before presets).
+        let stamp = preset == .classic ? "" : "\(preset.rawValue) \(named)\n"
+        // Worlds written before attributes.tsv existed, or of another preset, are written again.
+        if let done = try? String(contentsOfFile: marker, encoding: .utf8), done == stamp,
+           FileManager.default.fileExists(atPath: dir + "/" + ShapesWorld.attributesFileName) { return dir }
         let total = classes * perClass * ShapesWorld.domains.count
         let progress = ProgressLine("generating shapes", total: total, workspace: self)
         do {
-            try ShapesWorld.write(to: dir, classes: classes, perClass: perClass, size: size, seed: seed, progress: { done, _ in progress.update(done) })
-            try AtomicWrite.write("", to: marker)
+            try ShapesWorld.write(to: dir, classes: classes, perClass: perClass, size: size, seed: seed, preset: preset, named: named,
+                                  progress: { done, _ in progress.update(done) })
+            try AtomicWrite.write(stamp, to: marker)
         } catch { throw MessageError(String(describing: error)) }
-        write("generated \(total) images (\(classes) classes × \(ShapesWorld.domains.count) domains × \(perClass), \(size) px, seed \(seed)) in \(dir)")
+        write("generated \(total) images (\(classes) classes × \(ShapesWorld.domains.count) domains × \(perClass), \(size) px, seed \(seed)) in \(dir), " +
+              "preset \(preset.rawValue)" + (preset == .classic ? "" : " (captions name the class on \(String(format: "%g", named * 100)) % of the images)"))
         return dir
     }
 
@@ -120,7 +142,9 @@ extension Workspace {
         var source = expandPath(args.string("source")!)
         if source == "demo" && !FileManager.default.fileExists(atPath: "demo") {
             // The built-in world (16 classes × 4 domains × 40 images at 64 px), generated once into the cache.
-            source = try demoWorld(classes: 16, perClass: 40, size: 64, seed: 0, to: nil)
+            // Experiments read only its images, which are the same in every preset; it is written with
+            // the classic preset's attributes file, under the name it always had.
+            source = try demoWorld(classes: 16, perClass: 40, size: 64, seed: 0, preset: .classic, to: nil)
         }
         let layout = Layout(rawValue: args.string("layout")!) ?? .auto
         var dataset: Dataset

@@ -18,9 +18,11 @@ extension Workspace {
         discussion: """
         Contrastive pretraining (symmetric InfoNCE, learnable logit scale clamped at 100, AdamW with
         linear warm-up and cosine annealing) of a small CLIP on every image of the active dataset,
-        each paired with a caption drawn from templates that name its class and, often, its style
+        each paired with a caption drawn from templates that name the object and, often, its style
         (its domain), its colour and its size (read from the dataset's attributes.tsv, which
-        `generate data shapes` writes; without one, captions name class and style only). A byte-level BPE vocabulary is learned from the caption templates first. The
+        `generate data shapes` writes; without one, captions name class and style only). The object
+        is called by its class name, or by the coarse category that attributes.tsv gives for it
+        (preset broad: most images). A byte-level BPE vocabulary is learned from the caption templates first. The
         result is written as a Hugging Face-style directory (config.json, model.safetensors,
         vocab.json, merges.txt) and loaded as the active model.
         """,
@@ -52,8 +54,9 @@ extension Workspace {
         let attributes: [String: ShapesWorld.ObjectAttributes]
         do { attributes = try ShapesWorld.readAttributes(root: ds.root) ?? [:] } catch { throw MessageError(String(describing: error)) }
         let colours = Array(Set(attributes.values.compactMap(\.colour))).sorted()
+        let names = Array(Set(attributes.values.compactMap(\.name))).sorted()
         // Vocabulary from every caption the templates can make.
-        let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes, colours: colours), vocabularySize: args.int("vocab")!)
+        let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes, colours: colours, names: names), vocabularySize: args.int("vocab")!)
         let width = args.int("width")!, layers = args.int("layers")!, heads = max(1, width / 32)
         let context = 16
         let config = CLIPConfig(vision: .init(width: width, layers: layers, heads: heads, patchSize: patch, imageSize: S),
@@ -90,7 +93,7 @@ extension Workspace {
             let texts = idx.map { i -> String in
                 let s = ds.samples[i]
                 let a = attributes[ds.relativePath(i)]
-                return Captions.caption(className: ds.classes[s.label], domain: ds.domains[s.domain], colour: a?.colour, size: a?.size, rng: &captions)
+                return Captions.caption(className: ds.classes[s.label], domain: ds.domains[s.domain], colour: a?.colour, size: a?.size, name: a?.name, rng: &captions)
             }
             let r = try trainer.step(pixels: pixels.base, ids: tokenizer.tokenize(texts, contextLength: context), B: B)
             last = r.loss

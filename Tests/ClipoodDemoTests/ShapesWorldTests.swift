@@ -203,7 +203,7 @@ struct ShapesWorldAttributeTests {
     @Test func attributesFileMatchesRenderingAndReadsBack() throws {
         let root = temporaryDirectory("attributes")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try ShapesWorld.write(to: root, classes: 3, perClass: 4, size: 32, seed: 2)
+        try ShapesWorld.write(to: root, classes: 3, perClass: 4, size: 32, seed: 2, preset: .classic)
         let table = try #require(try ShapesWorld.readAttributes(root: root))
         #expect(table.count == 4 * 3 * 4)
         for d in ShapesWorld.domains {
@@ -292,5 +292,140 @@ struct ShapesWorldAttributeTests {
         #expect((140 ... 260).contains(withColour) && (140 ... 260).contains(withSize), "\(withColour) \(withSize)")
         let corpus = Captions.corpus(classes: ["kite"], colours: ["purple"])
         #expect(corpus.contains("a purple kite.") && corpus.contains("a big kite.") && corpus.contains("a kite."))
+    }
+}
+
+/// 64-bit FNV-1a of bytes.
+private func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return h
+}
+
+@Suite("shapes world presets: classic and broad")
+struct ShapesWorldPresetTests {
+    /// Pixel checksums of images of the default world (seed 0, 64 px) as the generator drew
+    /// them before presets existed (decoded from a world written then).
+    static let classicChecksums: [(String, String, Int, UInt64)] = [
+        ("photo", "ball", 0, 0x49c6_6c1f_2e3f_2720),
+        ("sketch", "apple", 1, 0x952d_9856_1150_09cd),
+        ("cartoon", "bird", 2, 0xea41_d898_1863_cc1a),
+        ("painting", "umbrella", 2, 0x08a4_6697_9979_3710),
+    ]
+
+    @Test func classicPresetDrawsTheOldImagesAndFile() throws {
+        let classic = temporaryDirectory("classic"), broad = temporaryDirectory("broad")
+        defer { for p in [classic, broad] { try? FileManager.default.removeItem(atPath: p) } }
+        try ShapesWorld.write(to: classic, classes: 16, perClass: 3, size: 64, seed: 0, preset: .classic)
+        try ShapesWorld.write(to: broad, classes: 16, perClass: 3, size: 64, seed: 0)
+        for (d, c, i, sum) in Self.classicChecksums {
+            let rel = "\(d)/\(c)/\(ShapesWorld.fileName(i))"
+            let image = try ImageDecoder.decode(path: classic + "/" + rel)
+            #expect(fnv1a(image.pixels) == sum, "\(rel): checksum \(String(fnv1a(image.pixels), radix: 16))")
+            // The preset changes the captions, never the pixels.
+            #expect(try ImageDecoder.decode(path: broad + "/" + rel) == image, "\(rel)")
+        }
+        // The classic attributes file keeps its three columns, and its header, exactly.
+        let text = try String(contentsOfFile: classic + "/attributes.tsv", encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.first == "# clipood shapes world, seed 0: path\tcolour\tsize (- when a caption should not say)")
+        #expect(lines.count == 1 + 4 * 16 * 3)
+        #expect(lines.dropFirst().allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false).count == 3 })
+        // Lines of the file the old generator wrote for this world.
+        for line in ["photo/ball/0000.png\tyellow\t-", "photo/ball/0001.png\tred\tbig", "photo/ball/0002.png\torange\tsmall",
+                     "sketch/apple/0001.png\t-\tsmall", "painting/umbrella/0002.png\tblue\t-"] {
+            #expect(lines.contains(Substring(line)), "\(line)")
+        }
+        #expect(try ShapesWorld.readAttributes(root: classic)!.values.allSatisfy { $0.name == nil })
+    }
+
+    @Test func broadWorldNamesAFractionOfTheImages() throws {
+        let root = temporaryDirectory("named")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try ShapesWorld.write(to: root, classes: 20, perClass: 30, size: 16, seed: 7, named: 0.25)
+        let table = try #require(try ShapesWorld.readAttributes(root: root))
+        #expect(table.count == 4 * 20 * 30)
+        var named = 0
+        var perDomain: [String: Int] = [:]
+        for (path, a) in table {
+            let parts = path.split(separator: "/").map(String.init)
+            let (d, c, i) = (parts[0], parts[1], Int(parts[2].prefix(4))!)
+            // The file says what the generator says, and unnamed images carry their category.
+            #expect(a == ShapesWorld.attributes(className: c, domain: d, index: i, size: 16, seed: 7, named: 0.25), "\(path)")
+            if let n = a.name { #expect(n == ShapesWorld.category(c) && n != c, "\(path): \(n)") } else { named += 1; perDomain[d, default: 0] += 1 }
+            // Colour and size do not depend on naming.
+            let plain = ShapesWorld.attributes(className: c, domain: d, index: i, size: 16, seed: 7)
+            #expect(plain.name == nil && plain.colour == a.colour && plain.size == a.size)
+        }
+        // About a quarter of 2400, in every domain.
+        #expect((480 ... 720).contains(named), "\(named) of 2400 named")
+        for d in ShapesWorld.domains { #expect((100 ... 200).contains(perDomain[d] ?? 0), "\(d): \(perDomain[d] ?? 0) of 600") }
+        // Another seed names other images; named=0 and 1 are all or nothing.
+        let flips = (0 ..< 200).filter {
+            ShapesWorld.isNamed(className: "kite", domain: "photo", index: $0, seed: 7, named: 0.5)
+                != ShapesWorld.isNamed(className: "kite", domain: "photo", index: $0, seed: 8, named: 0.5)
+        }.count
+        #expect(flips > 60, "\(flips)")
+        #expect((0 ..< 50).allSatisfy { ShapesWorld.isNamed(className: "fish", domain: "sketch", index: $0, seed: 1, named: 1) })
+        #expect(!(0 ..< 50).contains { ShapesWorld.isNamed(className: "fish", domain: "sketch", index: $0, seed: 1, named: 0) })
+        // Deterministic: the same call writes the same file.
+        let again = temporaryDirectory("named-again")
+        defer { try? FileManager.default.removeItem(atPath: again) }
+        try ShapesWorld.write(to: again, classes: 20, perClass: 30, size: 16, seed: 7, named: 0.25)
+        #expect(FileManager.default.contents(atPath: root + "/attributes.tsv") == FileManager.default.contents(atPath: again + "/attributes.tsv"))
+        // The default preset is broad with its default fraction; classic takes only named=1.
+        #expect(ShapesWorld.Preset.broad.defaultNamed > 0 && ShapesWorld.Preset.broad.defaultNamed < 0.5)
+        #expect(throws: ShapesWorldError.self) { try ShapesWorld.write(to: again, classes: 1, perClass: 1, size: 8, preset: .classic, named: 0.5) }
+        #expect(throws: ShapesWorldError.self) { try ShapesWorld.write(to: again, classes: 1, perClass: 1, size: 8, named: 1.5) }
+    }
+
+    @Test func categoriesAreCoarseAndNeverAClassName() {
+        var members: [String: [String]] = [:]
+        for c in ShapesWorld.classes { members[ShapesWorld.category(c), default: []].append(c) }
+        #expect(members.keys.allSatisfy { !ShapesWorld.classes.contains($0) })
+        // Coarse: several classes share each category, and there are only a few categories.
+        #expect(members.values.allSatisfy { $0.count >= 2 }, "\(members)")
+        #expect(members.count <= 8)
+        #expect(members["fruit"]!.sorted() == ["apple", "cherry", "orange"])
+        #expect(members["animal"]!.sorted() == ["bird", "cat_face", "fish"])
+    }
+
+    @Test func attributesFileRejectsEmptyFields() throws {
+        let root = temporaryDirectory("bad-name")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let many = (0 ..< 300).map { "photo/ball/\($0).png\t-\t-\tword" + String(repeating: "x", count: $0 % 20) + String(UnicodeScalar(97 + $0 / 20)!) }
+        for bad in ["photo/ball/0000.png\tred\t-\t\n", "photo/ball/0000.png\tred\t-\tfruit\textra\n",
+                    "photo/ball/0000.png\tred\t-\ta fruit; set\n", "photo/ball/0000.png\t" + String(repeating: "r", count: 33) + "\t-\n",
+                    many.joined(separator: "\n") + "\n"] {
+            try ("# header\n" + bad).write(toFile: root + "/attributes.tsv", atomically: true, encoding: .utf8)
+            #expect(throws: ShapesWorldError.self) { _ = try ShapesWorld.readAttributes(root: root) }
+        }
+        try "# header\nphoto/ball/0000.png\tred\t-\tfruit\nphoto/ball/0001.png\t-\tbig\t-\n".write(toFile: root + "/attributes.tsv", atomically: true, encoding: .utf8)
+        let table = try #require(try ShapesWorld.readAttributes(root: root))
+        #expect(table["photo/ball/0000.png"] == ShapesWorld.ObjectAttributes(colour: "red", size: nil, name: "fruit"))
+        #expect(table["photo/ball/0001.png"] == ShapesWorld.ObjectAttributes(colour: nil, size: "big", name: nil))
+    }
+
+    @Test func captionsSayTheCategoryForUnnamedImages() {
+        var rng = RNG(seed: 11), same = RNG(seed: 11)
+        var sawColour = false
+        for _ in 0 ..< 300 {
+            let c = Captions.caption(className: "apple", domain: "photo", colour: "red", size: "small", name: "fruit", rng: &rng)
+            #expect(c.contains("fruit") && !c.contains("apple"), "\(c)")
+            if c.contains("red fruit") { sawColour = true }
+            // Naming draws nothing extra: the same generator, asked for the class, gives the same words around it.
+            let n = Captions.caption(className: "apple", domain: "photo", colour: "red", size: "small", rng: &same)
+            #expect(n.replacingOccurrences(of: "an apple", with: "a fruit").replacingOccurrences(of: "apple", with: "fruit") == c, "\(n) / \(c)")
+            let animal = Captions.caption(className: "cat_face", domain: "sketch", name: "animal", rng: &rng)
+            #expect(animal.contains("an animal") || !animal.contains("a animal"), "article: \(animal)")
+            _ = Captions.caption(className: "cat_face", domain: "sketch", rng: &same)
+        }
+        #expect(sawColour)
+        let corpus = Captions.corpus(classes: ["kite"], colours: ["red"], names: ["toy"])
+        #expect(corpus.contains("a red toy.") && corpus.contains("a kite.") && corpus.contains("a big toy."))
+        // Without names the corpus is what it was.
+        #expect(Captions.corpus(classes: ["kite"], colours: ["red"]) == Captions.corpus(classes: ["kite"], colours: ["red"], names: []))
+        #expect(Captions.corpus(classes: ["kite"], colours: ["red"]).count * 2 - 4 == corpus.count)
     }
 }
