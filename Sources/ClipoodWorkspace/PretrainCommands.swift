@@ -58,6 +58,7 @@ extension Workspace {
         // Vocabulary from every caption the templates can make.
         let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes, colours: colours, names: names), vocabularySize: args.int("vocab")!)
         let width = args.int("width")!, layers = args.int("layers")!, heads = max(1, width / 32)
+        guard width % heads == 0 else { throw args.error("width", "width=\(width) must split into heads of 32: a multiple of 32, or below 64") }
         let context = 16
         let config = CLIPConfig(vision: .init(width: width, layers: layers, heads: heads, patchSize: patch, imageSize: S),
                                 text: .init(width: width, layers: layers, heads: heads, contextLength: context, vocabularySize: vocabulary.tokens.count),
@@ -69,7 +70,7 @@ extension Workspace {
         }
         try MemoryEstimate.pretrainingStep(config, batch: min(args.int("batch")!, ds.samples.count))
             .require(for: "pretraining (batch \(min(args.int("batch")!, ds.samples.count)))", hint: "use a smaller batch=, width= or layers=")
-        let model = CLIPModel(config: config)
+        let model = try CLIPModel(validating: config, source: "pretrain")
         model.initialiseRandomly(seed: seed)
         let steps = args.int("steps")!, B = min(args.int("batch")!, ds.samples.count)
         let trainer = Pretrainer(model: model, steps: steps, learningRate: args.double("lr")!, warmupSteps: args.int("warmup")!, weightDecay: args.double("wd")!)
