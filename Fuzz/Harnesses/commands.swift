@@ -62,11 +62,12 @@ enum Harness {
         }
     }
 
-    /// A command error must point at characters of the line (column 0: the whole line).
+    /// A command error must point at characters of the line (column 0: the whole line), or just
+    /// after it, where a missing argument would go (one blank after the end).
     static func checkLocated(_ error: Error, _ count: Int) {
         Fuzz.checkRefusal(error)
         guard let e = error as? CommandError else { Fuzz.fail("the command language threw \(type(of: error)): \(error)") }
-        Fuzz.check(e.column >= 0 && e.length >= 0 && (e.column == 0 || e.column - 1 + e.length <= count + 1),
+        Fuzz.check(e.column >= 0 && e.length >= 0 && (e.column == 0 || e.column - 1 + e.length <= count + 2),
                    "error '\(e.message)' at column \(e.column), length \(e.length) in a line of \(count) characters")
     }
 

@@ -40,7 +40,7 @@ enum Harness {
     static func seeds() -> [String: Data] {
         let texts = ["a photo of a cat.", "A SKETCH of   a dog!!", "naïve café — déjà vu ☕️ 東京 👍🏽",
                      "&amp;amp; &lt;b&gt; &#65; &#x1F600;", "don't 'tis '' 'll", "<|startoftext|>hello<|endoftext|>",
-                     "ascii\ttab\nnewline\r\n\u{0}nul", "Ã©tÃ© â€™quotesâ€\u{9d}", "e\u{301}\u{301} \u{301}x ﬁ ①②",
+                     "ascii\ttab\nnewline\r\n\u{0}nul", "Ã©tÃ© â€™quotesâ€\u{9d}", "x ﬁ ①② ½",
                      String(repeating: "long words ", count: 60)]
         var seeds: [String: Data] = [:]
         for (i, t) in texts.enumerated() { seeds["text\(i)"] = Data(t.utf8) }
