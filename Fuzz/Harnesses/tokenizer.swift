@@ -25,13 +25,11 @@ enum Harness {
         let row = t.tokenize([text])
         Fuzz.check(row.count == t.contextLength, "a row of \(row.count) ids")
         Fuzz.check(row[0] == t.startToken, "the row does not begin with the start token")
-        guard let end = row.firstIndex(of: t.endToken) else { Fuzz.fail("the row has no end token: \(row)") }
+        // The text itself may hold the special tokens, so the end is found by position, not by id.
+        let end = min(ids.count + 1, t.contextLength - 1)
+        Fuzz.check(row[end] == t.endToken, "the row \(row) has no end token after \(ids.count) ids")
+        Fuzz.check(Array(row[1 ..< end]) == Array(ids.prefix(end - 1)), "the row \(row) is not start + \(ids) + end")
         Fuzz.check(row[(end + 1)...].allSatisfy { $0 == 0 }, "ids after the end token: \(row)")
-        if ids.count + 2 <= t.contextLength {
-            Fuzz.check(Array(row[1 ..< end]) == ids && end == ids.count + 1, "the row \(row) is not start + \(ids) + end")
-        } else {
-            Fuzz.check(end == t.contextLength - 1 && Array(row[1 ..< end]) == Array(ids.prefix(t.contextLength - 2)), "a long row is not cut to its first ids + end")
-        }
 
         let decoded = t.decode(ids)
         Fuzz.check(t.encode(decoded) == ids, "decode then encode changes the ids: \(text.debugDescription) → \(ids) → \(decoded.debugDescription) → \(t.encode(decoded))")
