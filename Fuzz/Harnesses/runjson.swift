@@ -1,0 +1,83 @@
+import ClipoodWorkspace
+import Foundation
+
+// run.json, through `load run DIR` with a real saved run beside it (state.safetensors, log.csv):
+// the built-in demo model and a tiny generated world are loaded once; every input is written as
+// the run's run.json. The seeds say @MODEL@ and @DATA@ where a saved run.json has the model's
+// weights file and the data folder, and the harness puts this machine's paths there.
+// An accepted run has settings in range: steps ≥ 1, its step within them, a batch ≥ 1, finite
+// non-negative rates.
+enum Harness {
+    struct Setup {
+        let runDir: String
+        let dataDir: String
+        let modelFile: String
+    }
+
+    static func workspace() -> Workspace { Workspace(write: { _ in }, writeError: { _ in }) }
+
+    static func execute(_ ws: Workspace, _ line: String) {
+        do { try ws.interpreter.execute(line: line) } catch { Fuzz.fail("setting up the run harness: '\(line)': \(error)") }
+    }
+
+    /// A workspace with the model and data a run refers to, and one real saved run.
+    static let setup: Setup = {
+        let data = Fuzz.scratch + "/world", run = Fuzz.scratch + "/run"
+        let ws = workspace()
+        execute(ws, "set threads=1")
+        execute(ws, "load model demo")
+        execute(ws, "generate data shapes classes=2 per_class=3 size=16 seed=1 to \"\(data)\" as world")
+        execute(ws, "split target=sketch")
+        execute(ws, "train steps=2 batch=1 augment=off as saved")
+        execute(ws, "save saved to \"\(run)\"")
+        let model = ws.models.values.first!.loaded.weightsFile
+        return Setup(runDir: run, dataDir: ws.datasets.values.first!.dataset.root, modelFile: model)
+    }()
+
+    static var current: Workspace?
+
+    /// The workspace inputs are loaded into; replaced after every accepted run (runs accumulate).
+    static func loaded() -> Workspace {
+        if let ws = current { return ws }
+        let ws = workspace()
+        execute(ws, "set threads=1")
+        execute(ws, "load model demo")
+        execute(ws, "load data \"\(setup.dataDir)\" as world")
+        current = ws
+        return ws
+    }
+
+    static func run(_ input: Data) {
+        let s = setup
+        let text = String(decoding: input, as: UTF8.self)
+            .replacingOccurrences(of: "@MODEL@", with: s.modelFile).replacingOccurrences(of: "@DATA@", with: s.dataDir)
+        // Today's `load run` reads a directory; a parse of run.json from Data would take `text` directly.
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: s.runDir + "/run.json")) } catch { Fuzz.fail("cannot write run.json: \(error)") }
+        let ws = loaded()
+        do { try ws.interpreter.execute(line: "load run \"\(s.runDir)\" as fuzzed") } catch { Fuzz.checkRefusal(error); return }
+        guard let run = ws.runs["fuzzed"] else { Fuzz.fail("load run succeeded but there is no run") }
+        current = nil
+        let c = run.config
+        Fuzz.check(c.steps >= 1, "accepted steps \(c.steps)")
+        Fuzz.check(run.stepsDone >= 0 && run.stepsDone <= c.steps, "accepted step \(run.stepsDone) of \(c.steps)")
+        Fuzz.check(run.batchPerDomain >= 1, "accepted batch \(run.batchPerDomain)")
+        Fuzz.check(c.learningRate.isFinite && c.learningRate >= 0, "accepted lr \(c.learningRate)")
+        Fuzz.check(c.weightDecay.isFinite && c.weightDecay >= 0, "accepted weight decay \(c.weightDecay)")
+        Fuzz.check(c.lambda.isFinite && c.lambda >= 0, "accepted lambda \(c.lambda)")
+        Fuzz.check(c.betas.allSatisfy { $0.isFinite && $0 > 0 }, "accepted betas \(c.betas)")
+        if let e = c.emaDecay { Fuzz.check(e.isFinite && e >= 0 && e < 1, "accepted EMA decay \(e)") }
+        if let sc = c.scale { Fuzz.check(sc.isFinite && sc > 0, "accepted scale \(sc)") }
+    }
+
+    static func seeds() -> [String: Data] {
+        let s = setup
+        let saved = try! String(contentsOfFile: s.runDir + "/run.json", encoding: .utf8)
+        let escaped = { (p: String) in p.replacingOccurrences(of: "/", with: "\\/") }
+        var generic = saved
+        for (path, placeholder) in [(s.modelFile, "@MODEL@"), (s.dataDir, "@DATA@")] {
+            generic = generic.replacingOccurrences(of: path, with: placeholder).replacingOccurrences(of: escaped(path), with: placeholder)
+        }
+        precondition(generic.contains("@MODEL@") && generic.contains("@DATA@"), "the saved run.json does not name the model and data: \(saved)")
+        return ["saved-run.json": Data(generic.utf8)]
+    }
+}
