@@ -39,13 +39,17 @@ public enum BLAS {
 
     /// The process-wide backend (`set blas=`). Starts as CLIPOOD_BLAS says (openblas or
     /// onednn), else openblas.
-    public static var defaultBackend: GemmBackend = {
+    public static var defaultBackend: GemmBackend = defaultBackendAtStart
+
+    /// The process-wide precision (`set precision=`). Starts as CLIPOOD_PRECISION says, else fp32.
+    public static var defaultPrecision: Precision = defaultPrecisionAtStart
+
+    /// What CLIPOOD_BLAS / CLIPOOD_PRECISION chose when the process started (the settings' defaults).
+    public static let defaultBackendAtStart: GemmBackend = {
         if let v = getenv("CLIPOOD_BLAS"), let b = GemmBackend(rawValue: String(cString: v)) { return b }
         return .openblas
     }()
-
-    /// The process-wide precision (`set precision=`). Starts as CLIPOOD_PRECISION says, else fp32.
-    public static var defaultPrecision: Precision = {
+    public static let defaultPrecisionAtStart: Precision = {
         if let v = getenv("CLIPOOD_PRECISION"), let p = Precision(rawValue: String(cString: v)) { return p }
         return .fp32
     }()
@@ -166,9 +170,13 @@ public enum BLAS {
     /// The backend and precision in force, for reports: "OpenBLAS Haswell kernels, fp32",
     /// "oneDNN 2.6.3, bf16".
     public static var description: String {
-        let lib = backend == .onednn ? "oneDNN " + (oneDNNVersion ?? "?") : "OpenBLAS " + kernelsDescription
         let p = effectivePrecision
-        return lib + ", " + p.rawValue + (p == .bf16 && backend == .openblas ? " (matrix products on oneDNN " + (oneDNNVersion ?? "?") + ")" : "")
+        return libraryDescription + ", " + p.rawValue + (p == .bf16 && backend == .openblas ? " (bf16 products on oneDNN " + (oneDNNVersion ?? "?") + ")" : "")
+    }
+
+    /// "OpenBLAS Haswell kernels" or "oneDNN 2.6.3": the backend in force.
+    public static var libraryDescription: String {
+        backend == .onednn ? "oneDNN " + (oneDNNVersion ?? "?") : "OpenBLAS " + kernelsDescription
     }
 
     /// OpenBLAS's build description (version, target core, threading), for reports.
