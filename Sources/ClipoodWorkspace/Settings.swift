@@ -82,8 +82,14 @@ public struct Settings {
     /// Pushes settings that live outside the workspace (BLAS threads) to where they act.
     func apply(to workspace: Workspace) {
         BLAS.threads = threads
+        let before = (BLAS.defaultBackend, BLAS.effectivePrecision)
         BLAS.defaultBackend = GemmBackend(rawValue: blas) ?? .openblas
         BLAS.defaultPrecision = Precision(rawValue: precision) ?? .fp32
+        if before != (BLAS.defaultBackend, BLAS.effectivePrecision) {
+            // Cached embeddings were computed by the other backend or precision.
+            workspace.textCache.removeAll()
+            workspace.featureCache.removeAll()
+        }
         if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 && !Settings.saidNoBF16 {
             Settings.saidNoBF16 = true
             workspace.write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); precision=bf16 runs in fp32")
