@@ -288,3 +288,38 @@ void cdm_clear_cache(void) {
     cache_count = 0;
     pthread_mutex_unlock(&lock);
 }
+
+void cdm_small_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0) for (int64_t j = 0; j < N; j++) c[j] = 0;
+        else if (beta != 1) for (int64_t j = 0; j < N; j++) c[j] *= beta;
+        for (int64_t k = 0; k < K; k++) {
+            float a = alpha * (transA ? A[k * lda + i] : A[i * lda + k]);
+            if (transB) { for (int64_t j = 0; j < N; j++) c[j] += a * B[j * ldb + k]; }
+            else { const float *b = B + k * ldb; for (int64_t j = 0; j < N; j++) c[j] += a * b[j]; }
+        }
+    }
+}
+
+// libgomp's entry point for `#pragma omp parallel` (its stable ABI): fn(data) on num_threads
+// threads, the caller being thread 0.
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+
+typedef struct { void (*body)(void *, int); void *context; int parts; } par_t;
+
+static void par_thunk(void *p) {
+    par_t *t = (par_t *)p;
+    int n = omp_get_num_threads();   // fewer than asked for if OpenMP decided so
+    for (int k = omp_get_thread_num(); k < t->parts; k += n) t->body(t->context, k);
+}
+
+void cdm_parallel(int parts, void (*body)(void *context, int k), void *context) {
+    if (parts <= 1) { if (parts == 1) body(context, 0); return; }
+    par_t t = {body, context, parts};
+    GOMP_parallel(par_thunk, &t, (unsigned)parts, 0);
+}

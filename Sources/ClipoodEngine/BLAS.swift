@@ -80,8 +80,9 @@ public enum BLAS {
         return ok != 0 ? String(cString: buf) : nil
     }()
 
-    /// Products smaller than this (M·N·K) stay on OpenBLAS under every backend: a oneDNN call
-    /// costs microseconds of dispatch, more than such a product itself.
+    /// Products smaller than this (M·N·K) do not go to oneDNN: a oneDNN call costs microseconds
+    /// of dispatch, more than such a product itself. Under the onednn backend they run in plain
+    /// loops on the calling thread; with bf16 under openblas, on OpenBLAS in fp32.
     public static let oneDNNMinimumVolume = 1 << 16
 
     /// C(M,N) = alpha · op(A)(M,K) · op(B)(K,N) + beta · C, all row-major, in fp32.
@@ -91,9 +92,15 @@ public enum BLAS {
                              alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
                              B: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int) {
-        if M * N * K >= oneDNNMinimumVolume && backend == .onednn {
-            oneDNN(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
-                   beta: beta, C: C, ldc: ldc, bf16: false)
+        if backend == .onednn {
+            if M * N * K >= oneDNNMinimumVolume {
+                oneDNN(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
+                       beta: beta, C: C, ldc: ldc, bf16: false)
+            } else {
+                // Plain loops on this thread: OpenBLAS's own threads would compete with oneDNN's.
+                cdm_small_gemm(transA ? 1 : 0, transB ? 1 : 0, Int64(M), Int64(N), Int64(K), alpha, A, Int64(lda), B, Int64(ldb),
+                               beta, C, Int64(ldc))
+            }
             return
         }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,

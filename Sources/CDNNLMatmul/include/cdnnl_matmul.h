@@ -38,4 +38,15 @@ const char *cdm_last_impl(void);
 /// Drops every cached primitive (tests; memory).
 void cdm_clear_cache(void);
 
+
+/// C = alpha · op(A) · op(B) + beta · C on the calling thread, in plain loops (products too
+/// small for a library call to pay). Same conventions as cdm_gemm.
+void cdm_small_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc);
+
+/// Runs body(context, k) for k in 0..<parts on the OpenMP threads oneDNN uses (parts of them
+/// at once, k on thread k), so that the engine's own parallel loops and oneDNN's products
+/// share one set of threads instead of two sets competing for the cores.
+void cdm_parallel(int parts, void (*body)(void *context, int k), void *context);
 #endif
