@@ -25,10 +25,8 @@ extension Workspace {
                     .option("runs", .int(1 ... 1000), default: "5", help: "timed calls per shape (median and best are reported)"),
                     .option("threads", .int(1 ... 1024), help: "BLAS threads for this benchmark (default: the threads setting)"),
                     .option("shapes", .choice(["all", "square", "vit"]), default: "all", help: "which shapes to time"),
-                    .option("blas", .choice(GemmBackend.allCases.map(\.rawValue)), help: "matrix-product library (default: the blas setting)"),
-                    .option("precision", .choice(Precision.allCases.map(\.rawValue)), help: "matrix-product inputs (default: the precision setting)"),
                 ],
-                examples: ["bench gemm", "bench gemm runs=9 threads=1", "bench gemm blas=onednn precision=bf16"],
+                examples: ["bench gemm", "bench gemm runs=9 threads=1"],
                 run: { ws, args in try ws.benchGemm(args) }),
             benchClipCommand,
         ])
@@ -39,10 +37,7 @@ extension Workspace {
         let previous = BLAS.threads
         BLAS.threads = threads
         defer { BLAS.threads = previous }
-        let previousLib = (BLAS.defaultBackend, BLAS.defaultPrecision)
-        defer { (BLAS.defaultBackend, BLAS.defaultPrecision) = previousLib }
-        if let b = args.string("blas") { BLAS.defaultBackend = GemmBackend(rawValue: b)! }
-        if let p = args.string("precision") { BLAS.defaultPrecision = Precision(rawValue: p)! }
+        // The backend and precision are the `blas` and `precision` settings'.
         var shapes: [GemmShape] = []
         let which = args.string("shapes")!
         if which != "vit" { shapes.append(GemmShape(label: "square 1024³", M: 1024, N: 1024, K: 1024)) }

@@ -32,7 +32,7 @@ struct WorkspaceTests {
         try c.workspace.executeInteractive("set seed=7 echo=on")
         #expect(c.workspace.settings.seed == 7 && c.workspace.settings.echo)
         try c.workspace.executeInteractive("show settings")
-        #expect(c.stdout.contains("seed      7      (default 0)"))
+        #expect(c.stdout.contains("seed       7         (default 0)"))
         #expect(c.err.isEmpty)
     }
 
