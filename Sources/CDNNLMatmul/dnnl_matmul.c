@@ -20,9 +20,10 @@ typedef struct {
 typedef struct {
     key_t_ key;
     dnnl_primitive_t mm;                 // the matmul
-    dnnl_primitive_t reorderA, reorderB; // bf16: f32 strided -> bf16 dense
     dnnl_memory_t a, b, c, bias;         // the matmul's arguments (handles set per call)
-    dnnl_memory_t a32, b32;              // bf16: the fp32 sources of the reorders
+    dnnl_primitive_t packB;              // bf16: dense bf16 B -> the primitive's own layout
+    dnnl_memory_t bDense;                // bf16: the dense bf16 B (source of packB)
+    size_t bytesBDense;
     size_t bytesA, bytesB;               // bf16: dense bf16 buffer sizes
 } entry_t;
 
@@ -34,8 +35,8 @@ static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 static int engine_state;   // 0 not tried, 1 ready, -1 failed
 static int n_threads = 1;
-static void *scratchA, *scratchB;
-static size_t scratchA_size, scratchB_size;
+static void *scratchA, *scratchB, *scratchB2;
+static size_t scratchA_size, scratchB_size, scratchB2_size;
 static char last_impl[128];
 
 static int ensure_engine(void) {
@@ -50,10 +51,9 @@ static int ensure_engine(void) {
 
 static void destroy_entry(entry_t *e) {
     if (e->mm) dnnl_primitive_destroy(e->mm);
-    if (e->reorderA) dnnl_primitive_destroy(e->reorderA);
-    if (e->reorderB) dnnl_primitive_destroy(e->reorderB);
-    dnnl_memory_t ms[6] = {e->a, e->b, e->c, e->bias, e->a32, e->b32};
-    for (int i = 0; i < 6; i++) if (ms[i]) dnnl_memory_destroy(ms[i]);
+    if (e->packB) dnnl_primitive_destroy(e->packB);
+    dnnl_memory_t ms[5] = {e->a, e->b, e->c, e->bias, e->bDense};
+    for (int i = 0; i < 5; i++) if (ms[i]) dnnl_memory_destroy(ms[i]);
     memset(e, 0, sizeof *e);
 }
 
@@ -92,20 +92,18 @@ static dnnl_status_t build(entry_t *e, const key_t_ *k) {
     dnnl_post_ops_t ops = NULL;
     memset(e, 0, sizeof *e);
     e->key = *k;
-    dnnl_memory_desc_t a, b, c, bias, a32, b32;
+    dnnl_memory_desc_t a, b, c, bias, bDense;
     dnnl_data_type_t dt = k->bf16 ? dnnl_bf16 : dnnl_f32;
     if (k->bf16) {
-        // The reorders write dense bf16 copies in the operands' own storage order.
-        TRY(strided_desc(&a32, k->M, k->K, k->transA, k->lda, dnnl_f32));
-        TRY(strided_desc(&b32, k->K, k->N, k->transB, k->ldb, dnnl_f32));
+        // The operands are converted into dense bf16 copies in their own storage order.
         TRY(strided_desc(&a, k->M, k->K, k->transA, k->transA ? k->M : k->K, dnnl_bf16));
-        TRY(strided_desc(&b, k->K, k->N, k->transB, k->transB ? k->K : k->N, dnnl_bf16));
-        TRY(make_reorder(&e->reorderA, &a32, &a));
-        TRY(make_reorder(&e->reorderB, &b32, &b));
-        TRY(dnnl_memory_create(&e->a32, &a32, engine, DNNL_MEMORY_NONE));
-        TRY(dnnl_memory_create(&e->b32, &b32, engine, DNNL_MEMORY_NONE));
+        // B goes in the layout the primitive prefers (format any), packed from a dense copy:
+        // with a plain B, oneDNN 2.6's bf16 kernels repack it again and again inside the call.
+        TRY(strided_desc(&bDense, k->K, k->N, k->transB, k->transB ? k->K : k->N, dnnl_bf16));
+        dnnl_dims_t bd = {k->K, k->N};
+        TRY(dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_bf16, dnnl_format_tag_any));
         e->bytesA = (size_t)(k->M * k->K) * 2;
-        e->bytesB = (size_t)(k->K * k->N) * 2;
+        e->bytesBDense = (size_t)(k->K * k->N) * 2;
     } else {
         TRY(strided_desc(&a, k->M, k->K, k->transA, k->lda, dt));
         TRY(strided_desc(&b, k->K, k->N, k->transB, k->ldb, dt));
@@ -134,6 +132,14 @@ static dnnl_status_t build(entry_t *e, const key_t_ *k) {
         last_impl[sizeof last_impl - 1] = 0;
     }
     TRY(dnnl_primitive_create(&e->mm, pd));
+    if (k->bf16) {
+        const dnnl_memory_desc_t *w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        if (!w) { st = dnnl_runtime_error; goto fail; }
+        b = *w;
+        e->bytesB = dnnl_memory_desc_get_size(&b);
+        TRY(make_reorder(&e->packB, &bDense, &b));
+        TRY(dnnl_memory_create(&e->bDense, &bDense, engine, DNNL_MEMORY_NONE));
+    }
     TRY(dnnl_memory_create(&e->a, &a, engine, DNNL_MEMORY_NONE));
     TRY(dnnl_memory_create(&e->b, &b, engine, DNNL_MEMORY_NONE));
     TRY(dnnl_memory_create(&e->c, &c, engine, DNNL_MEMORY_NONE));
@@ -177,6 +183,67 @@ static int grow(void **buf, size_t *size, size_t need) {
     return *buf != NULL;
 }
 
+// fp32 -> bf16, round to nearest even (NaN stays a quiet NaN).
+static inline uint16_t bf16_of(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static void rows_to_bf16_scalar(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld) {
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = bf16_of(src[r * ld + c]);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw")))
+static void rows_to_bf16_avx512(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld) {
+    for (int64_t r = r0; r < r1; r++) {
+        const float *s = src + r * ld;
+        uint16_t *d = dst + r * cols;
+        int64_t c = 0;
+        for (; c + 32 <= cols; c += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + c + 16), _mm512_loadu_ps(s + c));
+            _mm512_storeu_si512((void *)(d + c), (__m512i)v);
+        }
+        for (; c < cols; c++) {
+            __m128bh one = _mm_cvtneps_pbh(_mm_set1_ps(s[c]));
+            uint16_t h;
+            memcpy(&h, &one, 2);
+            d[c] = h;
+        }
+    }
+}
+#endif
+
+typedef struct { uint16_t *dst; const float *src; int64_t rows, cols, ld; int parts; int native; } conv_t;
+
+static void conv_part(void *p, int k) {
+    conv_t *t = (conv_t *)p;
+    int64_t r0 = t->rows * k / t->parts, r1 = t->rows * (k + 1) / t->parts;
+#if defined(__x86_64__)
+    if (t->native) { rows_to_bf16_avx512(t->dst, t->src, r0, r1, t->cols, t->ld); return; }
+#endif
+    rows_to_bf16_scalar(t->dst, t->src, r0, r1, t->cols, t->ld);
+}
+
+static int native_bf16 = -1;
+
+// rows x cols fp32 with row stride ld -> dense bf16, rows split over the threads.
+static void to_bf16(void *dst, const float *src, int64_t rows, int64_t cols, int64_t ld) {
+    if (native_bf16 < 0) native_bf16 = cdm_cpu_has_bf16();
+    // On the calling thread: a parallel region per operand costs more (a barrier each, and a
+    // long wait whenever the other thread is descheduled) than the conversion saves.
+    int parts = 1;
+    if (parts > rows) parts = (int)rows;
+    if (parts < 1) parts = 1;
+    conv_t t = {(uint16_t *)dst, src, rows, cols, ld, parts, native_bf16};
+    cdm_parallel(parts, conv_part, &t);
+}
+
 static int run(const key_t_ *k, const float *A, const float *B, const float *bias, float *C) {
     if (k->M == 0 || k->N == 0) return 0;
     pthread_mutex_lock(&lock);
@@ -186,18 +253,19 @@ static int run(const key_t_ *k, const float *A, const float *B, const float *bia
     entry_t *e = lookup(k, &st);
     if (!e) { pthread_mutex_unlock(&lock); return st; }
     if (k->bf16) {
-        if (!grow(&scratchA, &scratchA_size, e->bytesA) || !grow(&scratchB, &scratchB_size, e->bytesB)) {
+        if (!grow(&scratchA, &scratchA_size, e->bytesA) || !grow(&scratchB, &scratchB_size, e->bytesB) ||
+            !grow(&scratchB2, &scratchB2_size, e->bytesBDense)) {
             pthread_mutex_unlock(&lock);
             return dnnl_out_of_memory;
         }
-        TRY(dnnl_memory_set_data_handle_v2(e->a32, (void *)A, stream));
-        TRY(dnnl_memory_set_data_handle_v2(e->b32, (void *)B, stream));
+        // Stored as rows x cols with row stride ld: A is (K, M) when transposed, else (M, K).
+        to_bf16(scratchA, A, k->transA ? k->K : k->M, k->transA ? k->M : k->K, k->lda);
+        to_bf16(scratchB2, B, k->transB ? k->N : k->K, k->transB ? k->K : k->N, k->ldb);
         TRY(dnnl_memory_set_data_handle_v2(e->a, scratchA, stream));
+        TRY(dnnl_memory_set_data_handle_v2(e->bDense, scratchB2, stream));
         TRY(dnnl_memory_set_data_handle_v2(e->b, scratchB, stream));
-        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, e->a32}, {DNNL_ARG_TO, e->a}};
-        TRY(dnnl_primitive_execute(e->reorderA, stream, 2, ra));
-        dnnl_exec_arg_t rb[2] = {{DNNL_ARG_FROM, e->b32}, {DNNL_ARG_TO, e->b}};
-        TRY(dnnl_primitive_execute(e->reorderB, stream, 2, rb));
+        dnnl_exec_arg_t rb[2] = {{DNNL_ARG_FROM, e->bDense}, {DNNL_ARG_TO, e->b}};
+        TRY(dnnl_primitive_execute(e->packB, stream, 2, rb));
     } else {
         TRY(dnnl_memory_set_data_handle_v2(e->a, (void *)A, stream));
         TRY(dnnl_memory_set_data_handle_v2(e->b, (void *)B, stream));

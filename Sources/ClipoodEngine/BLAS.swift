@@ -85,6 +85,11 @@ public enum BLAS {
     /// loops on the calling thread; with bf16 under openblas, on OpenBLAS in fp32.
     public static let oneDNNMinimumVolume = 1 << 16
 
+    /// Products smaller than this (M·N·K) stay fp32 under precision=bf16: converting their
+    /// operands costs more than bf16 saves. Attention's per-head products (197·197·64 for
+    /// ViT-B/16) fall below it, the fully connected layers far above.
+    public static let bf16MinimumVolume = 1 << 22
+
     /// C(M,N) = alpha · op(A)(M,K) · op(B)(K,N) + beta · C, all row-major, in fp32.
     /// `lda`, `ldb`, `ldc` are row strides (elements between consecutive rows as stored).
     @inline(__always)
@@ -114,7 +119,7 @@ public enum BLAS {
                             alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
                             B: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int) {
-        if M * N * K >= oneDNNMinimumVolume && effectivePrecision == .bf16 {
+        if M * N * K >= bf16MinimumVolume && effectivePrecision == .bf16 {
             oneDNN(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
                    beta: beta, C: C, ldc: ldc, bf16: true)
             return
