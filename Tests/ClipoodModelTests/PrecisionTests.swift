@@ -31,9 +31,10 @@ func randomPrompts(B: Int, context: Int, vocabulary V: Int, seed: Int) -> [Int32
     return ids
 }
 
-@Suite("bf16 and oneDNN against fp32 OpenBLAS on a random ViT-B/16")
+@Suite("bf16 and oneDNN against fp32 OpenBLAS on a random ViT-B/16", .serialized)
 struct PrecisionTests {
     /// A random-weight CLIP ViT-B/16 at full size (12 + 12 blocks, widths 768 / 512), seeded.
+    /// Shared by the tests (its towers keep activations), hence the serialized suite.
     static let model: CLIPModel = {
         let m = CLIPModel(config: .vitB16)
         m.initialiseRandomly(seed: 5)
