@@ -146,6 +146,6 @@ struct ExecutableTests {
         let r = try Executable.run([], stdin: "set seed=oops\nset seed=3\nshow settings\n")
         #expect(r.status == 1)
         #expect(r.stderr.contains("seed= expects a whole number"))
-        #expect(r.stdout.contains("seed      3"))
+        #expect(r.stdout.contains("seed       3"))
     }
 }
