@@ -26,6 +26,10 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // oneDNN (Debian: libdnnl-dev 2.6, OpenMP-threaded with libgomp), the second matrix-product
+        // backend: matmul primitives behind a BLAS-style call, a primitive cache, bf16 inputs, CPU check.
+        .target(name: "CDNNLMatmul", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .release))],
+                linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
         // Safe file I/O for hostile inputs: regular files only, size caps, atomic writes,
         // overflow-checked size arithmetic, one-line errors with the path. Depends on nothing.
@@ -33,7 +37,7 @@ let package = Package(
         // Vectorised exp-based elementwise kernels (softmax rows, QuickGELU), one copy per ISA.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
         // Flat Float buffers, parameter layouts, BLAS, kernels with forward and backward, RNG.
-        .target(name: "ClipoodEngine", dependencies: ["CBLAS", "CKernels", "ClipoodIO"], swiftSettings: swift5),
+        .target(name: "ClipoodEngine", dependencies: ["CBLAS", "CKernels", "CDNNLMatmul", "ClipoodIO"], swiftSettings: swift5),
         // CLIP's towers on the engine, safetensors and .npy files, checkpoint formats and name maps.
         .target(name: "ClipoodModel", dependencies: ["ClipoodEngine"], swiftSettings: swift5),
         // Datasets on disk (DomainBed / image-folder layouts), splits, per-domain sampling, batches with augmentation.

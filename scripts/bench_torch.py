@@ -2,11 +2,13 @@
 """PyTorch side of `clipood bench clip`: one CLIP workload per process.
 
     python scripts/bench_torch.py --model b16 --workload image --batch 8 \
-        [--runs 5] [--threads 2] [--format tsv|table]
+        [--runs 5] [--threads 2] [--format tsv|table] [--precision fp32|bf16]
 
 Random-weight OpenAI CLIP of the real shapes (open_clip `ViT-B-32-quickgelu` /
 `ViT-B-16-quickgelu`, pretrained=None: nothing is downloaded), fp32, 224 px,
-model.eval() throughout, no torch.compile, default memory format.
+model.eval() throughout, no torch.compile, default memory format. --precision bf16 runs the
+same fp32 model under torch.autocast("cpu", dtype=torch.bfloat16) (the forward and the loss;
+backward, AdamW and the BMA update outside it, as autocast is meant to be used).
 
 Workloads (the Swift side runs the same ones; see DESIGN.md §6):
   image        model.encode_image(x) under inference_mode, x ~ N(0,1) (B,3,224,224).
@@ -214,19 +216,26 @@ def build_model(name):
     return model
 
 
-def make_image_step(model, batch, g):
+def autocast_ctx(on):
+    """torch.autocast to bfloat16 on the CPU, or a context that does nothing."""
+    import contextlib
+    import torch
+    return torch.autocast("cpu", dtype=torch.bfloat16) if on else contextlib.nullcontext()
+
+
+def make_image_step(model, batch, g, autocast=False):
     import torch
     x = torch.randn(batch, 3, 224, 224, generator=g)
     for p in model.parameters():
         p.requires_grad_(False)
 
     def step():
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast_ctx(autocast):
             model.encode_image(x)
     return step
 
 
-def make_text_step(model, name, batch):
+def make_text_step(model, name, batch, autocast=False):
     import open_clip
     import torch
     tokenizer = open_clip.get_tokenizer(ARCH[name]["open_clip"])
@@ -237,12 +246,12 @@ def make_text_step(model, name, batch):
         p.requires_grad_(False)
 
     def step():
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast_ctx(autocast):
             model.encode_text(ids)
     return step
 
 
-def make_train_step(model, batch, g, last1):
+def make_train_step(model, batch, g, last1, autocast=False):
     """One CLIPood step (MMS loss, AdamW, cosine schedule, fp32 BMA) as in thuml/CLIPood."""
     import torch
     import torch.nn.functional as F
@@ -297,11 +306,13 @@ def make_train_step(model, batch, g, last1):
     a, b = 1.0 / (1.0 + BMA_R), BMA_R / (1.0 + BMA_R)
 
     def step():
-        f = image_features()
-        f = f / f.norm(dim=-1, keepdim=True)
-        f = f - LAMBDA * T[y]
-        logits = LOGIT_SCALE * f @ T.t()
-        loss = F.cross_entropy(logits, y)
+        with autocast_ctx(autocast):
+            f = image_features()
+            f = f.float()
+            f = f / f.norm(dim=-1, keepdim=True)
+            f = f - LAMBDA * T[y]
+            logits = LOGIT_SCALE * f @ T.t()
+            loss = F.cross_entropy(logits, y)
         loss.backward()
         optimizer.step()
         scheduler.step()
@@ -342,6 +353,8 @@ def main():
                     help="torch.set_num_threads (default: usable cores)")
     ap.add_argument("--format", choices=("table", "tsv"), default="table")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="bf16: torch.autocast(cpu, bfloat16) around the forward and the loss")
     ap.add_argument("--info", action="store_true",
                     help="print the torch build (version, BLAS, CPU capability) and exit")
     args = ap.parse_args()
@@ -365,12 +378,14 @@ def main():
     torch.manual_seed(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     model = build_model(args.model)
+    autocast = args.precision == "bf16"
     if args.workload == "image":
-        step = make_image_step(model, batch, g)
+        step = make_image_step(model, batch, g, autocast)
     elif args.workload == "text":
-        step = make_text_step(model, args.model, batch)
+        step = make_text_step(model, args.model, batch, autocast)
     else:
-        step = make_train_step(model, batch, g, last1=(args.workload == "train-last1"))
+        step = make_train_step(model, batch, g, last1=(args.workload == "train-last1"),
+                               autocast=autocast)
 
     step()                                              # warm-up
     times = []

@@ -2,7 +2,7 @@
 # Installs what a fresh Debian 12 machine lacks and finds the Swift toolchain, so that the
 # README's two commands work as root, through sudo, or as a user who can sudo.
 
-CLIPOOD_APT_PACKAGES=(pkg-config zlib1g-dev libopenblas-dev libreadline-dev libturbojpeg0-dev libpng-dev gnuplot-nox
+CLIPOOD_APT_PACKAGES=(pkg-config zlib1g-dev libopenblas-dev libdnnl-dev libreadline-dev libturbojpeg0-dev libpng-dev gnuplot-nox
                       libopenmpi-dev openmpi-bin)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -1,27 +1,173 @@
 import CBLAS
+import CDNNLMatmul
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
+/// Which library runs the matrix products.
+public enum GemmBackend: String, CaseIterable, Sendable {
+    /// OpenBLAS's cblas_sgemm (the default; its results are the reference ones).
+    case openblas
+    /// oneDNN's matmul primitives, created once per shape and kept.
+    case onednn
+}
+
+/// The number format of the matrix products' inputs in the towers.
+public enum Precision: String, CaseIterable, Sendable {
+    case fp32
+    /// Inputs rounded to bfloat16, products accumulated in fp32 (oneDNN; only on CPUs with
+    /// native bf16 dot products).
+    case bf16
+}
+
 /// Row-major single-precision GEMM and BLAS threading, in one place.
 public enum BLAS {
-    /// C(M,N) = alpha · op(A)(M,K) · op(B)(K,N) + beta · C, all row-major.
+    /// The backend every GEMM uses: `scoped`'s when one is in force, else `defaultBackend`.
+    public static var backend: GemmBackend {
+        get { scoped?.backend ?? defaultBackend }
+        set { defaultBackend = newValue }
+    }
+
+    /// The precision the towers ask for: `scoped`'s when one is in force, else
+    /// `defaultPrecision`. What runs is `effectivePrecision`.
+    public static var precision: Precision {
+        get { scoped?.precision ?? defaultPrecision }
+        set { defaultPrecision = newValue }
+    }
+
+    /// The process-wide backend (`set blas=`). Starts as CLIPOOD_BLAS says (openblas or
+    /// onednn), else openblas.
+    public static var defaultBackend: GemmBackend = defaultBackendAtStart
+
+    /// The process-wide precision (`set precision=`). Starts as CLIPOOD_PRECISION says, else fp32.
+    public static var defaultPrecision: Precision = defaultPrecisionAtStart
+
+    /// What CLIPOOD_BLAS / CLIPOOD_PRECISION chose when the process started (the settings' defaults).
+    public static let defaultBackendAtStart: GemmBackend = {
+        if let v = getenv("CLIPOOD_BLAS"), let b = GemmBackend(rawValue: String(cString: v)) { return b }
+        return .openblas
+    }()
+    public static let defaultPrecisionAtStart: Precision = {
+        if let v = getenv("CLIPOOD_PRECISION"), let p = Precision(rawValue: String(cString: v)) { return p }
+        return .fp32
+    }()
+
+    /// A backend and precision for one piece of work on one thread (and the tasks it starts),
+    /// over the process-wide ones: `BLAS.$scoped.withValue(.init(backend: .onednn)) { … }`.
+    /// Matrix products run on the thread that asks for them, so this reaches all of them.
+    public struct Scope: Sendable {
+        public var backend: GemmBackend
+        public var precision: Precision
+        public init(backend: GemmBackend = BLAS.defaultBackend, precision: Precision = BLAS.defaultPrecision) {
+            self.backend = backend
+            self.precision = precision
+        }
+    }
+    @TaskLocal public static var scoped: Scope? = nil
+
+    /// Whether this CPU has native bf16 dot products (AVX512-BF16 or AMX-BF16) and oneDNN loaded.
+    public static let cpuHasBF16: Bool = cdm_cpu_has_bf16() != 0 && oneDNNVersion != nil
+
+    /// bf16 when it was asked for and the CPU has it; fp32 otherwise.
+    public static var effectivePrecision: Precision { precision == .bf16 && cpuHasBF16 ? .bf16 : .fp32 }
+
+    /// oneDNN's version ("2.6.3"), or nil when its CPU engine cannot be created.
+    public static let oneDNNVersion: String? = {
+        var buf = [CChar](repeating: 0, count: 32)
+        let ok = cdm_version(&buf, buf.count)
+        return ok != 0 ? String(cString: buf) : nil
+    }()
+
+    /// Products smaller than this (M·N·K) do not go to oneDNN: a oneDNN call costs microseconds
+    /// of dispatch, more than such a product itself. Under the onednn backend they run in plain
+    /// loops on the calling thread; with bf16 under openblas, on OpenBLAS in fp32.
+    public static let oneDNNMinimumVolume = 1 << 16
+
+    /// Products smaller than this (M·N·K) stay fp32 under precision=bf16: converting their
+    /// operands costs more than bf16 saves. Attention's per-head products (197·197·64 for
+    /// ViT-B/16) fall below it, the fully connected layers far above.
+    public static let bf16MinimumVolume = 1 << 22
+
+    /// C(M,N) = alpha · op(A)(M,K) · op(B)(K,N) + beta · C, all row-major, in fp32.
     /// `lda`, `ldb`, `ldc` are row strides (elements between consecutive rows as stored).
     @inline(__always)
     public static func sgemm(transA: Bool = false, transB: Bool = false, M: Int, N: Int, K: Int,
                              alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
                              B: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int) {
+        if backend == .onednn {
+            if M * N * K >= oneDNNMinimumVolume {
+                oneDNN(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
+                       beta: beta, C: C, ldc: ldc, bf16: false)
+            } else {
+                // Plain loops on this thread: OpenBLAS's own threads would compete with oneDNN's.
+                cdm_small_gemm(transA ? 1 : 0, transB ? 1 : 0, Int64(M), Int64(N), Int64(K), alpha, A, Int64(lda), B, Int64(ldb),
+                               beta, C, Int64(ldc))
+            }
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(M), Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
     }
 
-    /// OpenBLAS worker threads used by every GEMM.
+    /// The towers' matrix products: like `sgemm`, but with bf16 inputs when
+    /// `effectivePrecision` is bf16 (oneDNN, whatever the backend).
+    @inline(__always)
+    public static func gemm(transA: Bool = false, transB: Bool = false, M: Int, N: Int, K: Int,
+                            alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
+                            B: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int) {
+        if M * N * K >= bf16MinimumVolume && effectivePrecision == .bf16 {
+            oneDNN(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
+                   beta: beta, C: C, ldc: ldc, bf16: true)
+            return
+        }
+        sgemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
+              beta: beta, C: C, ldc: ldc)
+    }
+
+    /// Whether `linear` should be used for a fully connected layer of this size (oneDNN or bf16
+    /// in force and the product big enough); otherwise the caller runs its OpenBLAS path.
+    @inline(__always)
+    public static func fusesLinear(M: Int, N: Int, K: Int) -> Bool {
+        M * N * K >= oneDNNMinimumVolume && (backend == .onednn || effectivePrecision == .bf16)
+    }
+
+    /// C(M,N) = A(M,K) · W(N,K)ᵀ + bias + beta · C on oneDNN, the bias added in the
+    /// primitive's epilogue, inputs in `effectivePrecision`. Only when `fusesLinear` says so.
+    public static func linear(M: Int, N: Int, K: Int, A: UnsafePointer<Float>, lda: Int, W: UnsafePointer<Float>,
+                              bias: UnsafePointer<Float>?, beta: Float, C: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = threadsSynced
+        let bf16: Int32 = effectivePrecision == .bf16 ? 1 : 0
+        let status = cdm_linear(Int64(M), Int64(N), Int64(K), A, Int64(lda), W, bias, beta, C, Int64(ldc), bf16)
+        precondition(status == 0, "oneDNN linear \(M)×\(K)·\(N)×\(K)ᵀ (bf16 \(bf16)) failed with status \(status)")
+    }
+
+    /// oneDNN's thread count follows OpenBLAS's from the first call on (`threads` keeps them together).
+    private static let threadsSynced: Void = cdm_set_threads(openblas_get_num_threads())
+
+    /// `sgemm`/`gemm` on oneDNN whatever the backend, fp32 or bf16 inputs (tests, benchmarks).
+    @inline(never)
+    public static func oneDNN(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Float,
+                       A: UnsafePointer<Float>, lda: Int, B: UnsafePointer<Float>, ldb: Int,
+                       beta: Float, C: UnsafeMutablePointer<Float>, ldc: Int, bf16: Bool) {
+        _ = threadsSynced
+        let status = cdm_gemm(transA ? 1 : 0, transB ? 1 : 0, Int64(M), Int64(N), Int64(K), alpha, A, Int64(lda), B, Int64(ldb),
+                              beta, C, Int64(ldc), bf16 ? 1 : 0)
+        precondition(status == 0, "oneDNN matmul \(M)×\(N)×\(K) (transA \(transA), transB \(transB), bf16 \(bf16)) failed with status \(status)")
+    }
+
+    /// Worker threads used by every GEMM (OpenBLAS's and oneDNN's OpenMP threads alike) and by
+    /// the engine's own parallel loops (`Parallel.workers`).
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        set {
+            let n = max(1, newValue)
+            openblas_set_num_threads(Int32(n))
+            cdm_set_threads(Int32(n))
+        }
     }
 
     /// The CPU core whose kernels OpenBLAS runs ("Haswell", "Cooperlake", …): its own choice
@@ -31,6 +177,18 @@ public enum BLAS {
     /// "Haswell kernels" or, when the environment chose them, "Haswell kernels (OPENBLAS_CORETYPE)".
     public static var kernelsDescription: String {
         coreName + " kernels" + (getenv("OPENBLAS_CORETYPE") != nil ? " (OPENBLAS_CORETYPE)" : "")
+    }
+
+    /// The backend and precision in force, for reports: "OpenBLAS Haswell kernels, fp32",
+    /// "oneDNN 2.6.3, bf16".
+    public static var description: String {
+        let p = effectivePrecision
+        return libraryDescription + ", " + p.rawValue + (p == .bf16 && backend == .openblas ? " (bf16 products on oneDNN " + (oneDNNVersion ?? "?") + ")" : "")
+    }
+
+    /// "OpenBLAS Haswell kernels" or "oneDNN 2.6.3": the backend in force.
+    public static var libraryDescription: String {
+        backend == .onednn ? "oneDNN " + (oneDNNVersion ?? "?") : "OpenBLAS " + kernelsDescription
     }
 
     /// OpenBLAS's build description (version, target core, threading), for reports.

@@ -15,7 +15,7 @@ public struct GemmShape: Sendable {
     ]
 }
 
-/// Wall-clock timing of cblas_sgemm on one shape.
+/// Wall-clock timing of one GEMM shape on the backend and precision in force (`BLAS.gemm`).
 public enum GemmBenchmark {
     public struct Result: Sendable {
         public let shape: GemmShape
@@ -33,7 +33,7 @@ public enum GemmBenchmark {
         var rng = RNG(seed: 1)
         rng.fillUniform(a.base, count: a.count, -1, 1)
         rng.fillUniform(b.base, count: b.count, -1, 1)
-        func call() { BLAS.sgemm(M: shape.M, N: shape.N, K: shape.K, A: a.base, lda: shape.K, B: b.base, ldb: shape.N, C: c.base, ldc: shape.N) }
+        func call() { BLAS.gemm(M: shape.M, N: shape.N, K: shape.K, A: a.base, lda: shape.K, B: b.base, ldb: shape.N, C: c.base, ldc: shape.N) }
         call()
         var seconds: [Double] = []
         for _ in 0 ..< max(1, runs) {

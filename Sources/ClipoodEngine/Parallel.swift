@@ -1,3 +1,4 @@
+import CDNNLMatmul
 import Dispatch
 
 /// Work that BLAS does not see — attention heads, layer norm rows, activations — split over
@@ -16,9 +17,26 @@ public enum Parallel {
             for i in 0 ..< count { body(i, 0) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: w) { k in
+        run(w) { k in
             var i = k
             while i < count { body(i, k); i += w }
+        }
+    }
+
+    /// body(k) for k in 0..<w on w threads: GCD's, or under the onednn backend oneDNN's OpenMP
+    /// threads (two sets of busy threads on the same cores would slow each other down).
+    static func run(_ w: Int, _ body: (Int) -> Void) {
+        guard BLAS.backend == .onednn else {
+            DispatchQueue.concurrentPerform(iterations: w, execute: body)
+            return
+        }
+        withoutActuallyEscaping(body) { b in
+            var box = b
+            withUnsafeMutablePointer(to: &box) { p in
+                cdm_parallel(Int32(w), { context, k in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(k))
+                }, p)
+            }
         }
     }
 
@@ -31,7 +49,7 @@ public enum Parallel {
             body(0 ..< count)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: w) { k in body(piece(k, of: count, parts: w)) }
+        run(w) { k in body(piece(k, of: count, parts: w)) }
     }
 
     /// Piece k of 0..<count cut into `parts` contiguous ranges of nearly equal length.

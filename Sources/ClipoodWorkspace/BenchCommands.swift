@@ -38,11 +38,13 @@ extension Workspace {
         let previous = BLAS.threads
         BLAS.threads = threads
         defer { BLAS.threads = previous }
+        // The backend and precision are the `blas` and `precision` settings'.
         var shapes: [GemmShape] = []
         let which = args.string("shapes")!
         if which != "vit" { shapes.append(GemmShape(label: "square 1024³", M: 1024, N: 1024, K: 1024)) }
         if which != "square" { shapes += GemmShape.vitB16 }
-        write("sgemm, fp32, \(threads) BLAS thread\(threads == 1 ? "" : "s"), OpenBLAS \(BLAS.kernelsDescription), median of \(runs) after warm-up")
+        let kind = BLAS.effectivePrecision == .bf16 ? "gemm, bf16 inputs with fp32 accumulation (oneDNN \(BLAS.oneDNNVersion ?? "?"))" : "sgemm, fp32"
+        write("\(kind), \(threads) BLAS thread\(threads == 1 ? "" : "s"), \(BLAS.libraryDescription), median of \(runs) after warm-up")
         var rows: [[String]] = []
         for s in shapes {
             if Interrupt.isRequested { break }
@@ -79,9 +81,12 @@ extension Workspace {
             .option("batch", .int(1 ... 4096), default: "8", help: "images per call (text: ignored, 100 prompts)"),
             .option("runs", .int(1 ... 1000), default: "5", help: "timed calls after one warm-up"),
             .option("threads", .int(1 ... 1024), help: "BLAS threads (default: the threads setting)"),
+            .option("blas", .choice(GemmBackend.allCases.map(\.rawValue)), help: "matrix-product library (default: the blas setting)"),
+            .option("precision", .choice(Precision.allCases.map(\.rawValue)), help: "matrix-product inputs (default: the precision setting)"),
             .option("format", .choice(["table", "tsv"]), default: "table", help: "a readable line, or the tab-separated line bench_compare reads"),
         ],
-        examples: ["bench clip model=b32 workload=image batch=32", "bench clip workload=train batch=12 format=tsv"],
+        examples: ["bench clip model=b32 workload=image batch=32", "bench clip workload=train batch=12 format=tsv",
+                   "bench clip model=b16 blas=onednn precision=bf16"],
         run: { ws, args in try ws.benchCLIP(args) })
 
     func benchCLIP(_ args: Arguments) throws {
@@ -89,6 +94,13 @@ extension Workspace {
         let runs = args.int("runs")!
         let threads = args.int("threads") ?? settings.threads
         BLAS.threads = threads
+        let previous = (BLAS.defaultBackend, BLAS.defaultPrecision)
+        defer { (BLAS.defaultBackend, BLAS.defaultPrecision) = previous }
+        if let b = args.string("blas") { BLAS.defaultBackend = GemmBackend(rawValue: b)! }
+        if let p = args.string("precision") { BLAS.defaultPrecision = Precision(rawValue: p)! }
+        if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 {
+            write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); running fp32")
+        }
         let config = name == "b32" ? CLIPConfig.vitB32 : CLIPConfig.vitB16
         let model = CLIPModel(config: config)
         model.initialiseRandomly(seed: 0)
@@ -152,8 +164,8 @@ extension Workspace {
             write([name, workload, String(batchLabel), unit, String(format: "%.4g", value), String(format: "%.4f", sorted[0]), String(format: "%.4f", median),
                    String(format: "%.1f", flops / median / 1e9), String(format: "%.0f", peakMiB)].joined(separator: "\t"))
         } else {
-            write(String(format: "%@ %@ batch %d: %.3g %@ (median of %d; best %.3f s, median %.3f s), %.1f GFLOPS, peak %.0f MiB, %d BLAS threads, OpenBLAS %@",
-                         name, workload, batchLabel, value, unit, runs, sorted[0], median, flops / median / 1e9, peakMiB, threads, BLAS.kernelsDescription))
+            write(String(format: "%@ %@ batch %d: %.3g %@ (median of %d; best %.3f s, median %.3f s), %.1f GFLOPS, peak %.0f MiB, %d BLAS threads, %@",
+                         name, workload, batchLabel, value, unit, runs, sorted[0], median, flops / median / 1e9, peakMiB, threads, BLAS.description))
         }
     }
 

@@ -20,6 +20,8 @@ public struct Settings {
     public var echo = false
     public var plots = "plots"
     public var progress = "auto"
+    public var blas = BLAS.defaultBackendAtStart.rawValue
+    public var precision = BLAS.defaultPrecisionAtStart.rawValue
 
     static let defaultThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
@@ -38,6 +40,11 @@ public struct Settings {
                     defaultValue: { "plots" }),
         SettingSpec(name: "progress", type: .choice(["auto", "on", "off"]), help: "progress bars for long work (auto: only on a terminal)",
                     defaultValue: { "auto" }),
+        SettingSpec(name: "blas", type: .choice(GemmBackend.allCases.map(\.rawValue)), help: "matrix-product library: openblas (reference results) or onednn",
+                    defaultValue: { BLAS.defaultBackendAtStart.rawValue }),
+        SettingSpec(name: "precision", type: .choice(Precision.allCases.map(\.rawValue)),
+                    help: "matrix-product inputs: fp32, or bf16 (fp32 accumulation; only on CPUs with native bf16)",
+                    defaultValue: { BLAS.defaultPrecisionAtStart.rawValue }),
     ]
 
     /// The current value of a setting, as `set` would accept it.
@@ -50,6 +57,8 @@ public struct Settings {
         case "echo": return echo ? "on" : "off"
         case "plots": return plots
         case "progress": return progress
+        case "blas": return blas
+        case "precision": return precision
         default: preconditionFailure("unknown setting \(name)")
         }
     }
@@ -64,6 +73,8 @@ public struct Settings {
         case ("echo", .bool(let b)): echo = b
         case ("plots", .string(let s)): plots = s
         case ("progress", .string(let s)): progress = s
+        case ("blas", .string(let s)): blas = s
+        case ("precision", .string(let s)): precision = s
         default: preconditionFailure("setting \(name) got \(v)")
         }
     }
@@ -71,5 +82,20 @@ public struct Settings {
     /// Pushes settings that live outside the workspace (BLAS threads) to where they act.
     func apply(to workspace: Workspace) {
         BLAS.threads = threads
+        let before = (BLAS.defaultBackend, BLAS.effectivePrecision)
+        BLAS.defaultBackend = GemmBackend(rawValue: blas) ?? .openblas
+        BLAS.defaultPrecision = Precision(rawValue: precision) ?? .fp32
+        if before != (BLAS.defaultBackend, BLAS.effectivePrecision) {
+            // Cached embeddings were computed by the other backend or precision.
+            workspace.textCache.removeAll()
+            workspace.featureCache.removeAll()
+        }
+        if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 && !Settings.saidNoBF16 {
+            Settings.saidNoBF16 = true
+            workspace.write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); precision=bf16 runs in fp32")
+        }
     }
+
+    /// Whether the no-bf16 note was written (once per process).
+    nonisolated(unsafe) static var saidNoBF16 = false
 }

@@ -71,7 +71,7 @@ struct NotebookTests {
 
         <!-- clipood output -->
         ```text
-        setting   value
+        setting    value
         """))
         #expect(text.range(of: #"\nseed +7 +\(default 0\)"#, options: .regularExpression) != nil)
         #expect(text.contains("""

@@ -23,7 +23,7 @@ struct REPLTests {
         t.send("frobnicate now\n")
         #expect(t.waitFor("error: unknown command 'frobnicate'"))
         t.send("show settings\n")
-        #expect(t.waitFor("progress  auto"))
+        #expect(t.waitFor("progress   auto"))
         // Ctrl-C during a long command stops it and returns to the prompt.
         t.clear()
         t.send("bench gemm runs=1000 shapes=square\n")

@@ -32,7 +32,7 @@ struct WorkspaceTests {
         try c.workspace.executeInteractive("set seed=7 echo=on")
         #expect(c.workspace.settings.seed == 7 && c.workspace.settings.echo)
         try c.workspace.executeInteractive("show settings")
-        #expect(c.stdout.contains("seed      7      (default 0)"))
+        #expect(c.stdout.contains("seed       7         (default 0)"))
         #expect(c.err.isEmpty)
     }
 
@@ -146,6 +146,6 @@ struct ExecutableTests {
         let r = try Executable.run([], stdin: "set seed=oops\nset seed=3\nshow settings\n")
         #expect(r.status == 1)
         #expect(r.stderr.contains("seed= expects a whole number"))
-        #expect(r.stdout.contains("seed      3"))
+        #expect(r.stdout.contains("seed       3"))
     }
 }

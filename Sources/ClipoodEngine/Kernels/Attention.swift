@@ -29,14 +29,14 @@ public enum Attention {
             let q0 = qkv + b * T * C3
             for h in 0 ..< NH {
                 let q = q0 + h * HS
-                BLAS.sgemm(transB: true, M: T, N: T, K: HS, alpha: scale, A: q, lda: C3, B: q + C, ldb: C3, C: probs + (b * NH + h) * T * T, ldc: T)
+                BLAS.gemm(transB: true, M: T, N: T, K: HS, alpha: scale, A: q, lda: C3, B: q + C, ldb: C3, C: probs + (b * NH + h) * T * T, ldc: T)
             }
             Parallel.chunks(NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
                 // Rows of the (NH·T, T) stack of this sequence's score matrices.
                 for r in rows { softmaxRow(probs + (b * NH * T + r) * T, T: T, visible: causal ? r % T + 1 : T) }
             }
             for h in 0 ..< NH {
-                BLAS.sgemm(M: T, N: HS, K: T, A: probs + (b * NH + h) * T * T, lda: T, B: q0 + 2 * C + h * HS, ldb: C3,
+                BLAS.gemm(M: T, N: HS, K: T, A: probs + (b * NH + h) * T * T, lda: T, B: q0 + 2 * C + h * HS, ldb: C3,
                            C: out + b * T * C + h * HS, ldc: C)
             }
         }
@@ -59,8 +59,8 @@ public enum Attention {
             let p0 = probs + b * NH * T * T
             for h in 0 ..< NH {
                 // dP = dY Vᵀ ; dV += Pᵀ dY
-                BLAS.sgemm(transB: true, M: T, N: T, K: HS, A: dy0 + h * HS, lda: C, B: q0 + 2 * C + h * HS, ldb: C3, C: scratch + h * T * T, ldc: T)
-                BLAS.sgemm(transA: true, M: T, N: HS, K: T, A: p0 + h * T * T, lda: T, B: dy0 + h * HS, ldb: C, beta: 1, C: dq0 + 2 * C + h * HS, ldc: C3)
+                BLAS.gemm(transB: true, M: T, N: T, K: HS, A: dy0 + h * HS, lda: C, B: q0 + 2 * C + h * HS, ldb: C3, C: scratch + h * T * T, ldc: T)
+                BLAS.gemm(transA: true, M: T, N: HS, K: T, A: p0 + h * T * T, lda: T, B: dy0 + h * HS, ldb: C, beta: 1, C: dq0 + 2 * C + h * HS, ldc: C3)
             }
             // Softmax backward in place: dS = P ⊙ (dP − rowsum(dP ⊙ P)). Masked entries have P = 0.
             Parallel.chunks(NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
@@ -74,8 +74,8 @@ public enum Attention {
             for h in 0 ..< NH {
                 let ds = scratch + h * T * T, q = q0 + h * HS, dq = dq0 + h * HS
                 // dQ += scale · dS K ; dK += scale · dSᵀ Q
-                BLAS.sgemm(M: T, N: HS, K: T, alpha: scale, A: ds, lda: T, B: q + C, ldb: C3, beta: 1, C: dq, ldc: C3)
-                BLAS.sgemm(transA: true, M: T, N: HS, K: T, alpha: scale, A: ds, lda: T, B: q, ldb: C3, beta: 1, C: dq + C, ldc: C3)
+                BLAS.gemm(M: T, N: HS, K: T, alpha: scale, A: ds, lda: T, B: q + C, ldb: C3, beta: 1, C: dq, ldc: C3)
+                BLAS.gemm(transA: true, M: T, N: HS, K: T, alpha: scale, A: ds, lda: T, B: q, ldb: C3, beta: 1, C: dq + C, ldc: C3)
             }
         }
     }

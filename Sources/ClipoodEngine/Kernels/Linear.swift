@@ -7,6 +7,16 @@ public enum Linear {
                                bias: UnsafePointer<Float>?,               // (OC)
                                residual: UnsafePointer<Float>? = nil,     // (N, OC)
                                N: Int, C: Int, OC: Int) {
+        if BLAS.fusesLinear(M: N, N: OC, K: C) {
+            // oneDNN adds the bias in its epilogue; a residual is copied in first and summed (beta = 1).
+            if let residual {
+                Parallel.chunks(N * OC, minimum: Elementwise.minimumPerThread) { r in
+                    (out + r.lowerBound).update(from: residual + r.lowerBound, count: r.count)
+                }
+            }
+            BLAS.linear(M: N, N: OC, K: C, A: inp, lda: C, W: weight, bias: bias, beta: residual == nil ? 0 : 1, C: out, ldc: OC)
+            return
+        }
         // Bias (and residual) are written first and the GEMM adds to them (beta = 1): one pass
         // over the output instead of BLAS zeroing it and separate passes adding them.
         if bias != nil || residual != nil {
@@ -34,10 +44,10 @@ public enum Linear {
                                 weight: UnsafePointer<Float>,            // (OC, C)
                                 N: Int, C: Int, OC: Int) {
         if let dinp {   // dinp += dout · W
-            BLAS.sgemm(M: N, N: C, K: OC, A: dout, lda: OC, B: weight, ldb: C, beta: 1, C: dinp, ldc: C)
+            BLAS.gemm(M: N, N: C, K: OC, A: dout, lda: OC, B: weight, ldb: C, beta: 1, C: dinp, ldc: C)
         }
         if let dweight {   // dW += doutᵀ · inp
-            BLAS.sgemm(transA: true, M: OC, N: C, K: N, A: dout, lda: OC, B: inp, ldb: C, beta: 1, C: dweight, ldc: C)
+            BLAS.gemm(transA: true, M: OC, N: C, K: N, A: dout, lda: OC, B: inp, ldb: C, beta: 1, C: dweight, ldc: C)
         }
         if let dbias {   // column sums of dout, rows in order; columns split over threads
             Parallel.chunks(OC, minimum: Elementwise.minimumLines(length: N)) { cols in

@@ -1,0 +1,393 @@
+// oneDNN matmul behind a BLAS-style call, with a cache of primitives keyed by the call's
+// signature. oneDNN's C API, version 2.6 (dnnl_matmul_desc_init and friends).
+#include "cdnnl_matmul.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <cpuid.h>
+
+void omp_set_num_threads(int num_threads);
+
+typedef struct {
+    int64_t M, N, K, lda, ldb, ldc;
+    uint32_t alpha, beta;
+    int32_t transA, transB, bf16, bias, threads, used;
+} key_t_;
+
+typedef struct {
+    key_t_ key;
+    dnnl_primitive_t mm;                 // the matmul
+    dnnl_memory_t a, b, c, bias;         // the matmul's arguments (handles set per call)
+    dnnl_primitive_t packB;              // bf16: dense bf16 B -> the primitive's own layout
+    dnnl_memory_t bDense;                // bf16: the dense bf16 B (source of packB)
+    size_t bytesBDense;
+    size_t bytesA, bytesB;               // bf16: dense bf16 buffer sizes
+} entry_t;
+
+#define CACHE_SIZE 512
+static entry_t cache[CACHE_SIZE];
+static int cache_count;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static int engine_state;   // 0 not tried, 1 ready, -1 failed
+static int n_threads = 1;
+static void *scratchA, *scratchB, *scratchB2;
+static size_t scratchA_size, scratchB_size, scratchB2_size;
+static char last_impl[128];
+
+static int ensure_engine(void) {
+    if (engine_state == 0) {
+        engine_state = -1;
+        if (dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success &&
+            dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success)
+            engine_state = 1;
+    }
+    return engine_state == 1;
+}
+
+static void destroy_entry(entry_t *e) {
+    if (e->mm) dnnl_primitive_destroy(e->mm);
+    if (e->packB) dnnl_primitive_destroy(e->packB);
+    dnnl_memory_t ms[5] = {e->a, e->b, e->c, e->bias, e->bDense};
+    for (int i = 0; i < 5; i++) if (ms[i]) dnnl_memory_destroy(ms[i]);
+    memset(e, 0, sizeof *e);
+}
+
+static uint64_t hash_key(const key_t_ *k) {
+    const uint64_t *w = (const uint64_t *)k;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < sizeof(key_t_) / 8; i++) { h ^= w[i]; h *= 1099511628211ULL; h ^= h >> 29; }
+    return h;
+}
+
+// Logical (rows, cols) matrix stored row-major with row stride ld, or, when trans, the
+// transpose of a (cols, rows) row-major matrix with row stride ld.
+static dnnl_status_t strided_desc(dnnl_memory_desc_t *d, int64_t rows, int64_t cols, int trans, int64_t ld,
+                                  dnnl_data_type_t dt) {
+    dnnl_dims_t dims = {rows, cols};
+    dnnl_dims_t strides;
+    if (trans) { strides[0] = 1; strides[1] = ld; } else { strides[0] = ld; strides[1] = 1; }
+    return dnnl_memory_desc_init_by_strides(d, 2, dims, dt, strides);
+}
+
+#define TRY(x) do { st = (x); if (st != dnnl_success) goto fail; } while (0)
+
+static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst) {
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, src, engine, dst, engine, NULL);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_create(p, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+static dnnl_status_t build(entry_t *e, const key_t_ *k) {
+    dnnl_status_t st;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    memset(e, 0, sizeof *e);
+    e->key = *k;
+    dnnl_memory_desc_t a, b, c, bias, bDense;
+    dnnl_data_type_t dt = k->bf16 ? dnnl_bf16 : dnnl_f32;
+    if (k->bf16) {
+        // The operands are converted into dense bf16 copies in their own storage order.
+        TRY(strided_desc(&a, k->M, k->K, k->transA, k->transA ? k->M : k->K, dnnl_bf16));
+        // B goes in the layout the primitive prefers (format any), packed from a dense copy:
+        // with a plain B, oneDNN 2.6's bf16 kernels repack it again and again inside the call.
+        TRY(strided_desc(&bDense, k->K, k->N, k->transB, k->transB ? k->K : k->N, dnnl_bf16));
+        dnnl_dims_t bd = {k->K, k->N};
+        TRY(dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_bf16, dnnl_format_tag_any));
+        e->bytesA = (size_t)(k->M * k->K) * 2;
+        e->bytesBDense = (size_t)(k->K * k->N) * 2;
+    } else {
+        TRY(strided_desc(&a, k->M, k->K, k->transA, k->lda, dt));
+        TRY(strided_desc(&b, k->K, k->N, k->transB, k->ldb, dt));
+    }
+    TRY(strided_desc(&c, k->M, k->N, 0, k->ldc, dnnl_f32));
+    if (k->bias) {
+        dnnl_dims_t bd = {1, k->N};
+        TRY(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab));
+    }
+    dnnl_matmul_desc_t md;
+    TRY(dnnl_matmul_desc_init(&md, &a, &b, k->bias ? &bias : NULL, &c));
+    TRY(dnnl_primitive_attr_create(&attr));
+    float alpha, beta;
+    memcpy(&alpha, &k->alpha, 4);
+    memcpy(&beta, &k->beta, 4);
+    if (alpha != 1.0f) TRY(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha));
+    if (beta != 0.0f) {
+        TRY(dnnl_post_ops_create(&ops));
+        TRY(dnnl_post_ops_append_sum(ops, beta));
+        TRY(dnnl_primitive_attr_set_post_ops(attr, ops));
+    }
+    TRY(dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL));
+    const char *impl = "";
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl) {
+        strncpy(last_impl, impl, sizeof last_impl - 1);
+        last_impl[sizeof last_impl - 1] = 0;
+    }
+    TRY(dnnl_primitive_create(&e->mm, pd));
+    if (k->bf16) {
+        const dnnl_memory_desc_t *w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        if (!w) { st = dnnl_runtime_error; goto fail; }
+        b = *w;
+        e->bytesB = dnnl_memory_desc_get_size(&b);
+        TRY(make_reorder(&e->packB, &bDense, &b));
+        TRY(dnnl_memory_create(&e->bDense, &bDense, engine, DNNL_MEMORY_NONE));
+    }
+    TRY(dnnl_memory_create(&e->a, &a, engine, DNNL_MEMORY_NONE));
+    TRY(dnnl_memory_create(&e->b, &b, engine, DNNL_MEMORY_NONE));
+    TRY(dnnl_memory_create(&e->c, &c, engine, DNNL_MEMORY_NONE));
+    if (k->bias) TRY(dnnl_memory_create(&e->bias, &bias, engine, DNNL_MEMORY_NONE));
+    e->key.used = 1;
+fail:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (st != dnnl_success) destroy_entry(e);
+    return st;
+}
+
+static entry_t *lookup(const key_t_ *k, dnnl_status_t *status) {
+    uint64_t h = hash_key(k);
+    for (int probe = 0; probe < CACHE_SIZE; probe++) {
+        entry_t *e = &cache[(h + probe) % CACHE_SIZE];
+        if (!e->key.used) {
+            if (cache_count >= CACHE_SIZE * 3 / 4) {   // full: start over
+                for (int i = 0; i < CACHE_SIZE; i++) if (cache[i].key.used) destroy_entry(&cache[i]);
+                cache_count = 0;
+                e = &cache[h % CACHE_SIZE];
+            }
+            *status = build(e, k);
+            if (*status != dnnl_success) return NULL;
+            cache_count++;
+            return e;
+        }
+        if (memcmp(&e->key, k, sizeof *k) == 0) return e;
+    }
+    *status = dnnl_out_of_memory;
+    return NULL;
+}
+
+static int grow(void **buf, size_t *size, size_t need) {
+    if (*size >= need) return 1;
+    free(*buf);
+    size_t n = (need + 4095) / 4096 * 4096;
+    *buf = aligned_alloc(64, n);
+    *size = *buf ? n : 0;
+    return *buf != NULL;
+}
+
+// fp32 -> bf16, round to nearest even (NaN stays a quiet NaN).
+static inline uint16_t bf16_of(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static void rows_to_bf16_scalar(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld) {
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = bf16_of(src[r * ld + c]);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw")))
+static void rows_to_bf16_avx512(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld) {
+    for (int64_t r = r0; r < r1; r++) {
+        const float *s = src + r * ld;
+        uint16_t *d = dst + r * cols;
+        int64_t c = 0;
+        for (; c + 32 <= cols; c += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + c + 16), _mm512_loadu_ps(s + c));
+            _mm512_storeu_si512((void *)(d + c), (__m512i)v);
+        }
+        for (; c < cols; c++) {
+            __m128bh one = _mm_cvtneps_pbh(_mm_set1_ps(s[c]));
+            uint16_t h;
+            memcpy(&h, &one, 2);
+            d[c] = h;
+        }
+    }
+}
+#endif
+
+typedef struct { uint16_t *dst; const float *src; int64_t rows, cols, ld; int parts; int native; } conv_t;
+
+static void conv_part(void *p, int k) {
+    conv_t *t = (conv_t *)p;
+    int64_t r0 = t->rows * k / t->parts, r1 = t->rows * (k + 1) / t->parts;
+#if defined(__x86_64__)
+    if (t->native) { rows_to_bf16_avx512(t->dst, t->src, r0, r1, t->cols, t->ld); return; }
+#endif
+    rows_to_bf16_scalar(t->dst, t->src, r0, r1, t->cols, t->ld);
+}
+
+static int native_bf16 = -1;
+
+// rows x cols fp32 with row stride ld -> dense bf16, rows split over the threads.
+static void to_bf16(void *dst, const float *src, int64_t rows, int64_t cols, int64_t ld) {
+    if (native_bf16 < 0) native_bf16 = cdm_cpu_has_bf16();
+    // On the calling thread: a parallel region per operand costs more (a barrier each, and a
+    // long wait whenever the other thread is descheduled) than the conversion saves.
+    int parts = 1;
+    if (parts > rows) parts = (int)rows;
+    if (parts < 1) parts = 1;
+    conv_t t = {(uint16_t *)dst, src, rows, cols, ld, parts, native_bf16};
+    cdm_parallel(parts, conv_part, &t);
+}
+
+static int run(const key_t_ *k, const float *A, const float *B, const float *bias, float *C) {
+    if (k->M == 0 || k->N == 0) return 0;
+    pthread_mutex_lock(&lock);
+    dnnl_status_t st = dnnl_success;
+    if (!ensure_engine()) { pthread_mutex_unlock(&lock); return dnnl_runtime_error; }
+    omp_set_num_threads(n_threads);
+    entry_t *e = lookup(k, &st);
+    if (!e) { pthread_mutex_unlock(&lock); return st; }
+    if (k->bf16) {
+        if (!grow(&scratchA, &scratchA_size, e->bytesA) || !grow(&scratchB, &scratchB_size, e->bytesB) ||
+            !grow(&scratchB2, &scratchB2_size, e->bytesBDense)) {
+            pthread_mutex_unlock(&lock);
+            return dnnl_out_of_memory;
+        }
+        // Stored as rows x cols with row stride ld: A is (K, M) when transposed, else (M, K).
+        to_bf16(scratchA, A, k->transA ? k->K : k->M, k->transA ? k->M : k->K, k->lda);
+        to_bf16(scratchB2, B, k->transB ? k->N : k->K, k->transB ? k->K : k->N, k->ldb);
+        TRY(dnnl_memory_set_data_handle_v2(e->a, scratchA, stream));
+        TRY(dnnl_memory_set_data_handle_v2(e->bDense, scratchB2, stream));
+        TRY(dnnl_memory_set_data_handle_v2(e->b, scratchB, stream));
+        dnnl_exec_arg_t rb[2] = {{DNNL_ARG_FROM, e->bDense}, {DNNL_ARG_TO, e->b}};
+        TRY(dnnl_primitive_execute(e->packB, stream, 2, rb));
+    } else {
+        TRY(dnnl_memory_set_data_handle_v2(e->a, (void *)A, stream));
+        TRY(dnnl_memory_set_data_handle_v2(e->b, (void *)B, stream));
+    }
+    TRY(dnnl_memory_set_data_handle_v2(e->c, C, stream));
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}, {DNNL_ARG_BIAS, e->bias}};
+    if (e->bias) TRY(dnnl_memory_set_data_handle_v2(e->bias, (void *)bias, stream));
+    TRY(dnnl_primitive_execute(e->mm, stream, e->bias ? 4 : 3, args));
+    TRY(dnnl_stream_wait(stream));
+fail:
+    pthread_mutex_unlock(&lock);
+    return st;
+}
+
+static key_t_ make_key(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                       int64_t lda, int64_t ldb, float beta, int64_t ldc, int bf16, int bias) {
+    key_t_ k;
+    memset(&k, 0, sizeof k);
+    k.M = M; k.N = N; k.K = K; k.lda = lda; k.ldb = ldb; k.ldc = ldc;
+    memcpy(&k.alpha, &alpha, 4);
+    memcpy(&k.beta, &beta, 4);
+    k.transA = transA != 0; k.transB = transB != 0; k.bf16 = bf16 != 0; k.bias = bias != 0;
+    k.threads = n_threads;
+    return k;
+}
+
+// K = 0: C = beta · C (what BLAS does).
+static void scale_only(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+}
+
+int cdm_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+             const float *A, int64_t lda, const float *B, int64_t ldb,
+             float beta, float *C, int64_t ldc, int bf16) {
+    if (K == 0) { scale_only(M, N, beta, C, ldc); return 0; }
+    key_t_ k = make_key(transA, transB, M, N, K, alpha, lda, ldb, beta, ldc, bf16, 0);
+    return run(&k, A, B, NULL, C);
+}
+
+int cdm_linear(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *W,
+               const float *bias, float beta, float *C, int64_t ldc, int bf16) {
+    if (K == 0) {
+        scale_only(M, N, beta, C, ldc);
+        if (bias) for (int64_t i = 0; i < M; i++) for (int64_t j = 0; j < N; j++) C[i * ldc + j] += bias[j];
+        return 0;
+    }
+    key_t_ k = make_key(0, 1, M, N, K, 1.0f, lda, K, beta, ldc, bf16, bias != NULL);
+    return run(&k, A, W, bias, C);
+}
+
+void cdm_set_threads(int threads) {
+    pthread_mutex_lock(&lock);
+    n_threads = threads < 1 ? 1 : threads;
+    pthread_mutex_unlock(&lock);
+}
+
+int cdm_cpu_has_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0;       // OSXSAVE
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    int zmm = (lo & 0xE6) == 0xE6;                                            // XMM, YMM, opmask, ZMM state
+    int amx = (lo & (3u << 17)) == (3u << 17);                                // XTILECFG, XTILEDATA
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    int avx512f = (b >> 16) & 1, amx_bf16 = (d >> 22) & 1;
+    unsigned max7 = a;
+    int avx512_bf16 = 0;
+    if (max7 >= 1) { __cpuid_count(7, 1, a, b, c, d); avx512_bf16 = (a >> 5) & 1; }
+    return (zmm && avx512f && avx512_bf16) || (amx && amx_bf16);
+}
+
+int cdm_version(char *buffer, size_t size) {
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(buffer, size, "%d.%d.%d", v->major, v->minor, v->patch);
+    pthread_mutex_lock(&lock);
+    int ok = ensure_engine();
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+const char *cdm_last_impl(void) { return last_impl; }
+
+void cdm_clear_cache(void) {
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < CACHE_SIZE; i++) if (cache[i].key.used) destroy_entry(&cache[i]);
+    cache_count = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+void cdm_small_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0) for (int64_t j = 0; j < N; j++) c[j] = 0;
+        else if (beta != 1) for (int64_t j = 0; j < N; j++) c[j] *= beta;
+        for (int64_t k = 0; k < K; k++) {
+            float a = alpha * (transA ? A[k * lda + i] : A[i * lda + k]);
+            if (transB) { for (int64_t j = 0; j < N; j++) c[j] += a * B[j * ldb + k]; }
+            else { const float *b = B + k * ldb; for (int64_t j = 0; j < N; j++) c[j] += a * b[j]; }
+        }
+    }
+}
+
+// libgomp's entry point for `#pragma omp parallel` (its stable ABI): fn(data) on num_threads
+// threads, the caller being thread 0.
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+
+typedef struct { void (*body)(void *, int); void *context; int parts; } par_t;
+
+static void par_thunk(void *p) {
+    par_t *t = (par_t *)p;
+    int n = omp_get_num_threads();   // fewer than asked for if OpenMP decided so
+    for (int k = omp_get_thread_num(); k < t->parts; k += n) t->body(t->context, k);
+}
+
+void cdm_parallel(int parts, void (*body)(void *context, int k), void *context) {
+    if (parts <= 1) { if (parts == 1) body(context, 0); return; }
+    par_t t = {body, context, parts};
+    GOMP_parallel(par_thunk, &t, (unsigned)parts, 0);
+}

@@ -1,0 +1,114 @@
+import ClipoodEngine
+import Foundation
+import TestSupport
+import Testing
+
+/// bf16 tests need a CPU with native bf16 dot products; elsewhere they are skipped, and the
+/// reason is printed once.
+let bf16Available: Bool = {
+    if !BLAS.cpuHasBF16 { print("bf16 tests skipped: this CPU has neither AVX512-BF16 nor AMX-BF16") }
+    return BLAS.cpuHasBF16
+}()
+
+/// Naive C = alpha · op(A) · op(B) + beta · C in Double, row-major with strides.
+private func naiveGemm(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Double, A: [Float], lda: Int,
+                       B: [Float], ldb: Int, beta: Double, C: [Float], ldc: Int) -> [Double] {
+    var out = C.map(Double.init)
+    for i in 0 ..< M { for j in 0 ..< N {
+        var s = 0.0
+        for k in 0 ..< K {
+            let a = transA ? A[k * lda + i] : A[i * lda + k]
+            let b = transB ? B[j * ldb + k] : B[k * ldb + j]
+            s += Double(a) * Double(b)
+        }
+        out[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * Double(C[i * ldc + j]))
+    } }
+    return out
+}
+
+@Suite("oneDNN matrix products")
+struct OneDNNTests {
+    @Test func oneDNNLoads() {
+        #expect(BLAS.oneDNNVersion != nil, "oneDNN's CPU engine could not be created")
+    }
+
+    /// Every transpose combination, row strides wider than the rows, alpha ≠ 1 and beta 0, 1, ½;
+    /// fp32 against a Double loop, bf16 within bf16's rounding of the inputs.
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func gemmMatchesNaive(_ t: (Bool, Bool)) {
+        let (transA, transB) = t
+        let M = 37, N = 41, K = 53   // M·N·K above oneDNNMinimumVolume
+        let lda = (transA ? M : K) + 3, ldb = (transB ? K : N) + 5, ldc = N + 2
+        var v = TestValues(seed: 7)
+        let A = v.array((transA ? K : M) * lda), B = v.array((transB ? N : K) * ldb)
+        for beta: Float in [0, 1, 0.5] {
+            for bf16 in [false, true] where !bf16 || bf16Available {
+                let C0 = v.array(M * ldc)
+                let ref = naiveGemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: 0.75, A: A, lda: lda,
+                                    B: B, ldb: ldb, beta: Double(beta), C: C0, ldc: ldc)
+                let c = FloatBuffer(C0)
+                A.withUnsafeBufferPointer { a in B.withUnsafeBufferPointer { b in
+                    BLAS.oneDNN(transA: transA, transB: transB, M: M, N: N, K: K, alpha: 0.75, A: a.baseAddress!, lda: lda,
+                                B: b.baseAddress!, ldb: ldb, beta: beta, C: c.base, ldc: ldc, bf16: bf16)
+                } }
+                // Columns past N in each row of C are not touched.
+                for i in 0 ..< M { for j in N ..< ldc { #expect(c[i * ldc + j] == C0[i * ldc + j]) } }
+                // bf16 rounds each input to 8 significant bits (relative error ≤ 2⁻⁹); over K = 53
+                // products of O(1) values the sum's error stays well under 0.1.
+                let tol = bf16 ? 0.1 : 1e-4
+                let d = maxAbsDifference(c.toArray(), ref)
+                #expect(d.value < tol, "transA \(transA) transB \(transB) beta \(beta) bf16 \(bf16): off by \(d.value) at \(d.index)")
+                if bf16 { #expect(d.value > 1e-6, "bf16 result equals fp32's: inputs were not rounded") }
+            }
+        }
+    }
+
+    /// The same call twice gives the same bits (for a given thread count).
+    @Test func deterministic() {
+        let M = 300, N = 200, K = 150
+        var v = TestValues(seed: 9)
+        let A = FloatBuffer(v.array(M * K)), B = FloatBuffer(v.array(K * N))
+        for bf16 in [false, true] where !bf16 || bf16Available {
+            let c1 = FloatBuffer(count: M * N), c2 = FloatBuffer(count: M * N)
+            BLAS.oneDNN(transA: false, transB: true, M: M, N: N, K: K, alpha: 1, A: A.base, lda: K, B: B.base, ldb: K, beta: 0, C: c1.base, ldc: N, bf16: bf16)
+            BLAS.oneDNN(transA: false, transB: true, M: M, N: N, K: K, alpha: 1, A: A.base, lda: K, B: B.base, ldb: K, beta: 0, C: c2.base, ldc: N, bf16: bf16)
+            #expect(c1.toArray() == c2.toArray())
+        }
+    }
+
+    /// Linear's oneDNN path (bias in the epilogue, residual summed) against its OpenBLAS path.
+    @Test func linearOnOneDNN() {
+        let N = 64, C = 96, OC = 80
+        var v = TestValues(seed: 11)
+        let x = FloatBuffer(v.array(N * C)), w = FloatBuffer(v.array(OC * C)), b = FloatBuffer(v.array(OC)), r = FloatBuffer(v.array(N * OC))
+        for (bias, residual) in [(b.base, r.base), (b.base, nil), (nil, r.base), (nil, nil)] as [(UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?)] {
+            let ref = FloatBuffer(count: N * OC), out = FloatBuffer(count: N * OC)
+            BLAS.$scoped.withValue(.init(backend: .openblas, precision: .fp32)) {
+                Linear.forward(out: ref.base, inp: x.base, weight: w.base, bias: bias, residual: residual, N: N, C: C, OC: OC)
+            }
+            BLAS.$scoped.withValue(.init(backend: .onednn, precision: .fp32)) {
+                #expect(BLAS.fusesLinear(M: N, N: OC, K: C))
+                Linear.forward(out: out.base, inp: x.base, weight: w.base, bias: bias, residual: residual, N: N, C: C, OC: OC)
+            }
+            #expect(maxAbsDifference(out.toArray(), ref.toArray().map(Double.init)).value < 1e-4)
+            if bf16Available {
+                BLAS.$scoped.withValue(.init(backend: .openblas, precision: .bf16)) {
+                    Linear.forward(out: out.base, inp: x.base, weight: w.base, bias: bias, residual: residual, N: N, C: C, OC: OC)
+                }
+                let d = maxAbsDifference(out.toArray(), ref.toArray().map(Double.init)).value
+                #expect(d < 0.1 && d > 1e-6, "bf16 linear off by \(d)")
+            }
+        }
+    }
+
+    /// The process-wide settings stay as they were; a scope changes what one thread sees.
+    @Test func scopeOverridesDefaults() {
+        BLAS.$scoped.withValue(.init(backend: .onednn, precision: .bf16)) {
+            #expect(BLAS.backend == .onednn)
+            #expect(BLAS.precision == .bf16)
+            #expect(BLAS.effectivePrecision == (BLAS.cpuHasBF16 ? .bf16 : .fp32))
+        }
+        #expect(BLAS.backend == BLAS.defaultBackend)
+        #expect(BLAS.precision == BLAS.defaultPrecision)
+    }
+}
