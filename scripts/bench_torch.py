@@ -10,7 +10,7 @@ model.eval() throughout, no torch.compile, default memory format. --precision bf
 same fp32 model under torch.autocast("cpu", dtype=torch.bfloat16) (the forward and the loss;
 backward, AdamW and the BMA update outside it, as autocast is meant to be used).
 
-Workloads (the Swift side runs the same ones; see DESIGN.md §6):
+Workloads (the Swift side runs the same ones: `clipood help bench clip`):
   image        model.encode_image(x) under inference_mode, x ~ N(0,1) (B,3,224,224).
                Unit images/s.
   text         B prompts "a photo of a {}." over CLASSES (B=100 by default), tokenised
