@@ -1,24 +1,28 @@
 /// "Did you mean …?" by edit distance, as swift-argument-parser and git do it.
 public enum Suggestions {
-    /// Levenshtein distance between two strings, by characters.
+    /// Edit distance between two strings, by characters: insertions, deletions, substitutions
+    /// and swaps of two neighbours each count one (optimal string alignment), so "shwo" is one
+    /// edit from "show".
     public static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
-        var prev = Array(0 ... b.count), cur = [Int](repeating: 0, count: b.count + 1)
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0 ... a.count { d[i][0] = i }
+        for j in 0 ... b.count { d[0][j] = j }
         for i in 1 ... a.count {
-            cur[0] = i
             for j in 1 ... b.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
             }
-            swap(&prev, &cur)
         }
-        return prev[b.count]
+        return d[a.count][b.count]
     }
 
     /// The closest candidates, best first: only near matches. A word of up to three characters
     /// may differ by one edit, up to six by two, longer words by three; a candidate is never
-    /// "near" when the edits replace most of it; a candidate that the word begins (three or more
+    /// "near" when the edits replace all of it; a candidate that the word begins (three or more
     /// characters typed) is offered too.
     public static func closest(to word: String, in candidates: [String], limit: Int = 3) -> [String] {
         let w = word.lowercased()
@@ -28,7 +32,7 @@ public enum Suggestions {
         for candidate in candidates {
             let c = candidate.lowercased()
             let distance = editDistance(w, c)
-            let near = distance <= threshold && 2 * distance < max(c.count, w.count)
+            let near = distance <= threshold && distance < max(c.count, w.count)
             let typedPrefix = w.count >= 3 && c.hasPrefix(w)
             if near || typedPrefix { scored.append((candidate, distance)) }
         }

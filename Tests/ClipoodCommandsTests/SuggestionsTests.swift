@@ -11,6 +11,9 @@ struct SuggestionsTests {
         #expect(Suggestions.closest(to: "zershot", in: commands) == ["zeroshot"])
         #expect(Suggestions.closest(to: "sav", in: commands).contains("save"))
         #expect(Suggestions.closest(to: "marg", in: commands) == ["margins"])   // a typed prefix
+        #expect(Suggestions.closest(to: "shwo", in: commands) == ["show"])      // a swap is one edit
+        #expect(Suggestions.editDistance("shwo", "show") == 1)
+        #expect(Suggestions.closest(to: "tyni", in: ["tiny", "demo"]) == ["tiny"])
     }
 
     @Test func farWordsGetNothing() {

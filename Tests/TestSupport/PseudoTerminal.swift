@@ -87,6 +87,12 @@ public final class PseudoTerminal {
             if n > 0 { screen += String(decoding: buffer[0 ..< n], as: UTF8.self) } else { usleep(20_000) }
         }
         if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); return nil }
+        // What the child wrote just before it exited may still wait in the terminal: read it all.
+        while true {
+            let n = read(master, &buffer, buffer.count)
+            guard n > 0 else { break }
+            screen += String(decoding: buffer[0 ..< n], as: UTF8.self)
+        }
         return p.terminationStatus
     }
 
