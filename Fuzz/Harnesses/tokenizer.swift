@@ -43,6 +43,9 @@ enum Harness {
             kept.append(id)
         }
         let decoded = t.decode(ids)
+        // Encoding unescapes HTML entities first, so a decoded "&amp;" legitimately encodes as
+        // "&": the round trip is only an invariant for text without "&".
+        guard !decoded.contains("&") else { return }
         Fuzz.check(t.encode(decoded) == kept, "decode then encode changes the ids: \(text.debugDescription) → \(ids) → \(decoded.debugDescription) → \(t.encode(decoded))")
     }
 

@@ -185,7 +185,18 @@ public final class CLIPTokenizer: @unchecked Sendable {
                 if let b = ByteEncoder.byte(for: c) { bytes.append(b) } else { UTF8.encode(c) { bytes.append($0) } }
             }
         }
-        var text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "</w>", with: " ")
+        // "</w>" becomes a space on the bytes, as Python replaces code points: a String
+        // replacement would miss a "</w>" whose ">" a following combining mark joins.
+        var spaced: [UInt8] = []
+        spaced.reserveCapacity(bytes.count)
+        let endOfWord: [UInt8] = Array("</w>".utf8)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == endOfWord[0], i + 4 <= bytes.count, bytes[i ..< i + 4].elementsEqual(endOfWord) {
+                spaced.append(0x20); i += 4
+            } else { spaced.append(bytes[i]); i += 1 }
+        }
+        var text = String(decoding: spaced, as: UTF8.self)
         while text.hasSuffix(" ") { text.removeLast() }
         return text
     }

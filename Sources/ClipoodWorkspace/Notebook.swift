@@ -118,15 +118,19 @@ public struct NotebookDocument {
     public let lines: [String]
     /// Whether lines end in CRLF (kept for the lines this tool writes).
     public let crlf: Bool
+    /// A lone \r at the very end of a file without CRLF.
+    let trailingCR: Bool
     public let cells: [Cell]
 
     public init(text: String) throws {
-        var raw = splitLines(text)
+        let raw = splitLines(text)
         crlf = text.contains("\r\n")
         // Compare without the \r, but copy prose with it: keep the raw lines and a stripped view.
         let plain = raw.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
-        if !crlf { raw = plain }
-        lines = raw
+        // Without CRLF only the last line can end in \r: it is kept as the text's last character
+        // (after any output written below that line), so rendering gives the text back.
+        trailingCR = !crlf && (raw.last?.hasSuffix("\r") ?? false)
+        lines = crlf ? raw : plain
         var cells: [Cell] = []
         var i = 0
         while i < plain.count {
@@ -188,7 +192,7 @@ public struct NotebookDocument {
             cursor = cell.outputRange.upperBound
         }
         result += lines[cursor...]
-        return result.joined(separator: "\n")
+        return result.joined(separator: "\n") + (trailingCR ? "\r" : "")
     }
 
     /// The lines of an output block for already-normalised text and figure links (Markdown
