@@ -16,11 +16,8 @@ Output: the tsv line of bench_torch.py (same fields, same FLOP formula), or a re
 
 import argparse
 import os
-import resource
-import statistics
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_torch  # noqa: E402  (same models, classes, FLOP formula)
@@ -102,26 +99,7 @@ def main():
     def step():
         sess.run(None, x)
 
-    step()
-    times = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    med_t, min_t = statistics.median(times), min(times)
-    unit = bench_torch.unit_of(args.workload)
-    median = batch / med_t
-    gflops = bench_torch.flops(args.model, args.workload, batch) / med_t / 1e9
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    if args.format == "tsv":
-        print("\t".join([args.model, args.workload, str(batch), unit, f"{median:.3f}",
-                         f"{min_t:.6f}", f"{med_t:.6f}", f"{gflops:.1f}",
-                         str(int(round(rss_mib)))]))
-    else:
-        print(f"onnxruntime {args.model} {args.workload} batch={batch}: {median:.3f} {unit} "
-              f"(median {med_t:.4f} s, min {min_t:.4f} s over {args.runs} runs, "
-              f"{args.threads} threads), {gflops:.1f} GFLOPS, peak RSS {rss_mib:.0f} MiB")
-    sys.stdout.flush()
+    bench_torch.time_and_report("onnxruntime", args, batch, step)
 
 
 if __name__ == "__main__":

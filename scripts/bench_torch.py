@@ -343,6 +343,31 @@ def torch_info():
     return ", ".join(parts)
 
 
+def time_and_report(impl, args, batch, step):
+    """One warm-up call of `step`, then `args.runs` timed calls; prints the line bench_compare
+    reads (tsv) or a readable one. Shared with bench_onnx.py, so both report alike."""
+    step()                                              # warm-up
+    times = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    med_t, min_t = statistics.median(times), min(times)
+    unit = unit_of(args.workload)
+    median = med_t if unit == "s/step" else batch / med_t
+    gflops = flops(args.model, args.workload, batch) / med_t / 1e9
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
+    if args.format == "tsv":
+        print("\t".join([args.model, args.workload, str(batch), unit, f"{median:.3f}",
+                         f"{min_t:.6f}", f"{med_t:.6f}", f"{gflops:.1f}",
+                         str(int(round(rss_mib)))]))
+    else:
+        print(f"{impl} {args.model} {args.workload} batch={batch}: {median:.3f} {unit} "
+              f"(median {med_t:.4f} s, min {min_t:.4f} s over {args.runs} runs, "
+              f"{args.threads} threads), {gflops:.1f} GFLOPS, peak RSS {rss_mib:.0f} MiB")
+    sys.stdout.flush()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", choices=sorted(ARCH))
@@ -387,28 +412,7 @@ def main():
         step = make_train_step(model, batch, g, last1=(args.workload == "train-last1"),
                                autocast=autocast)
 
-    step()                                              # warm-up
-    times = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-
-    med_t, min_t = statistics.median(times), min(times)
-    unit = unit_of(args.workload)
-    median = med_t if unit == "s/step" else batch / med_t
-    gflops = flops(args.model, args.workload, batch) / med_t / 1e9
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
-
-    if args.format == "tsv":
-        print("\t".join([args.model, args.workload, str(batch), unit, f"{median:.3f}",
-                         f"{min_t:.6f}", f"{med_t:.6f}", f"{gflops:.1f}",
-                         str(int(round(rss_mib)))]))
-    else:
-        print(f"torch {args.model} {args.workload} batch={batch}: {median:.3f} {unit} "
-              f"(median {med_t:.4f} s, min {min_t:.4f} s over {args.runs} runs, "
-              f"{args.threads} threads), {gflops:.1f} GFLOPS, peak RSS {rss_mib:.0f} MiB")
-    sys.stdout.flush()
+    time_and_report("torch", args, batch, step)
 
 
 if __name__ == "__main__":

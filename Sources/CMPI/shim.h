@@ -25,22 +25,23 @@ static inline int cmpi_finalize(void) {
     return finalised ? MPI_SUCCESS : MPI_Finalize();
 }
 
-static inline int cmpi_allreduce_sum_float(float *buffer, long count) {
+/// An in-place sum over all ranks of `count` elements of `type` (`size` bytes each), in chunks
+/// below MPI's int count limit.
+static inline int cmpi_allreduce_sum(void *buffer, long count, MPI_Datatype type, long size) {
     for (long done = 0; done < count; done += cmpi_chunk) {
         long n = count - done < cmpi_chunk ? count - done : cmpi_chunk;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buffer + done, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)buffer + done * size, (int)n, type, MPI_SUM, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;
 }
 
+static inline int cmpi_allreduce_sum_float(float *buffer, long count) {
+    return cmpi_allreduce_sum(buffer, count, MPI_FLOAT, sizeof(float));
+}
+
 static inline int cmpi_allreduce_sum_double(double *buffer, long count) {
-    for (long done = 0; done < count; done += cmpi_chunk) {
-        long n = count - done < cmpi_chunk ? count - done : cmpi_chunk;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buffer + done, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        if (rc != MPI_SUCCESS) return rc;
-    }
-    return MPI_SUCCESS;
+    return cmpi_allreduce_sum(buffer, count, MPI_DOUBLE, sizeof(double));
 }
 
 static inline int cmpi_allreduce_max_long(long *buffer, long count) {

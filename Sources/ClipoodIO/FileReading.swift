@@ -25,18 +25,8 @@ public enum FileReading {
     /// The whole of a regular file of at most `limit` bytes. The size is checked on the open
     /// descriptor (fstat), so a file swapped for a FIFO between a check and the read cannot hang.
     public static func read(_ path: String, limit: Int) throws -> Data {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw IOFailure.errno("read", path) }
+        let (fd, size) = try openRegular(path, limit: limit)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw IOFailure.errno("read", path) }
-        guard st.st_mode & S_IFMT == S_IFREG else {
-            throw IOFailure("read", path, (st.st_mode & S_IFMT) == S_IFDIR ? "it is a folder" : "it is not a regular file")
-        }
-        let size = Int(st.st_size)
-        guard size <= limit else {
-            throw IOFailure("read", path, "it is \(size) bytes, more than the \(limit)-byte limit for this kind of file")
-        }
         var data = Data(count: size)
         var done = 0
         let failed: Int32? = data.withUnsafeMutableBytes { raw -> Int32? in
@@ -51,6 +41,26 @@ public enum FileReading {
         if let code = failed { throw IOFailure.errno("read", path, code: code) }
         if done < size { data.count = done }
         return data
+    }
+
+    /// Opens `path` for reading and checks, with fstat on the open descriptor, that it is a
+    /// regular file of at most `limit` bytes. Returns the descriptor (the caller closes it) and
+    /// the size. Shared by `read` and `mapped`.
+    static func openRegular(_ path: String, limit: Int) throws -> (fd: Int32, size: Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw IOFailure.errno("read", path) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { let code = errno; close(fd); throw IOFailure.errno("read", path, code: code) }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw IOFailure("read", path, (st.st_mode & S_IFMT) == S_IFDIR ? "it is a folder" : "it is not a regular file")
+        }
+        let size = Int(st.st_size)
+        guard size <= limit else {
+            close(fd)
+            throw IOFailure("read", path, "it is \(size) bytes, more than the \(limit)-byte limit for this kind of file")
+        }
+        return (fd, size)
     }
 
     /// A UTF-8 text file (at most `limit` bytes); invalid UTF-8 is an error naming the file.

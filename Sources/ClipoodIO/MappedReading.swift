@@ -9,18 +9,8 @@ extension FileReading {
     /// before anything is mapped, so a FIFO or a device is refused instead of hanging or never
     /// ending. The mapping lives as long as the returned Data (and its copies).
     public static func mapped(_ path: String, limit: Int) throws -> Data {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw IOFailure.errno("read", path) }
+        let (fd, size) = try openRegular(path, limit: limit)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw IOFailure.errno("read", path) }
-        guard st.st_mode & S_IFMT == S_IFREG else {
-            throw IOFailure("read", path, (st.st_mode & S_IFMT) == S_IFDIR ? "it is a folder" : "it is not a regular file")
-        }
-        let size = Int(st.st_size)
-        guard size <= limit else {
-            throw IOFailure("read", path, "it is \(size) bytes, more than the \(limit)-byte limit for this kind of file")
-        }
         if size == 0 { return Data() }
         guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
             throw IOFailure.errno("read", path)
