@@ -11,6 +11,9 @@ public final class Interpreter<Context: CommandContext> {
     public private(set) var scriptStack: [String] = []
     /// Called with each non-blank line of a script before it runs (for `set echo=on`).
     public var willExecuteScriptLine: ((String) throws -> Void)?
+    /// Called with each line of a script that succeeded, after it ran (for the journal and
+    /// `record`); `scriptStack` still holds the script's file.
+    public var didExecuteScriptLine: ((String) -> Void)?
 
     public init(registry: Registry<Context>, context: Context) {
         self.registry = registry
@@ -62,6 +65,7 @@ public final class Interpreter<Context: CommandContext> {
             do {
                 if let hook = willExecuteScriptLine, !(try Lexer.tokenize(line)).isEmpty { try hook(line) }
                 try execute(line: line)
+                didExecuteScriptLine?(line)
             } catch let e as CommandError {
                 let located = ScriptError(file: file, line: lineNumber, sourceLine: line, error: e)
                 if continueOnError, let onError { onError(located); continue }

@@ -93,6 +93,18 @@ public enum Lexer {
         return tokens
     }
 
+    /// The line with `key=value` as its only option of that key: every `key=…` token is
+    /// dropped and the new one appended (a trailing comment goes; the other tokens keep the text
+    /// they were written with). For rewriting a line as it should be replayed.
+    public static func setting(_ key: String, to value: String, in line: String) throws -> String {
+        let chars = Array(line)
+        var words: [String] = []
+        for t in try tokenize(line) where t.optionKey != key {
+            words.append(String(chars[(t.column - 1) ..< (t.column - 1 + t.length)]))
+        }
+        return (words + [key + "=" + value]).joined(separator: " ")
+    }
+
     /// Tokens from already-split words (the executable's argv): no quoting or comments, but
     /// `key=value` is still an option. Columns count as if the words were joined by spaces.
     public static func tokens(fromArguments words: [String]) -> [Token] {

@@ -24,6 +24,7 @@ public enum AtomicDirectory {
         if let kind = FileReading.kind(of: path), kind != .directory {
             throw IOFailure("write", path, "it exists and is not a folder")
         }
+        removeLeftovers(of: path)
         let temp = parent + "/." + name + ".clipood-new-\(getpid())"
         try? FileManager.default.removeItem(atPath: temp)
         guard mkdir(temp, 0o755) == 0 else { throw IOFailure.errno("create", temp) }
@@ -66,6 +67,30 @@ public enum AtomicDirectory {
         step("swapped")
         try? FileManager.default.removeItem(atPath: aside)
         step("removed")
+    }
+
+    /// Removes what a killed earlier replacement of `path` left beside it: temporary directories
+    /// `.NAME.clipood-new-PID` whose process no longer runs (a live one belongs to a save in
+    /// progress), and the aside copy when `path` itself is complete (the aside copy is then the
+    /// state before a swap that finished). Returns the paths removed.
+    @discardableResult
+    public static func removeLeftovers(of path: String) -> [String] {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let parent = url.deletingLastPathComponent().path, name = url.lastPathComponent
+        let prefix = "." + name + ".clipood-new-"
+        var removed: [String] = []
+        for item in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where item.hasPrefix(prefix) {
+            guard let pid = Int32(item.dropFirst(prefix.count)), pid > 0 else { continue }
+            let p = parent + "/" + item
+            guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH, FileReading.kind(of: p) == .directory else { continue }
+            if (try? FileManager.default.removeItem(atPath: p)) != nil { removed.append(p) }
+        }
+        let aside = asidePath(url.path)
+        if FileReading.kind(of: url.path) == .directory, FileReading.kind(of: aside) == .directory,
+           (try? FileManager.default.removeItem(atPath: aside)) != nil {
+            removed.append(aside)
+        }
+        return removed
     }
 
     /// The directory a reader should take for `path`: `path` itself, or the aside copy of an

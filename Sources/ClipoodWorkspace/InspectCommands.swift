@@ -33,8 +33,12 @@ extension Workspace {
         "record",
         summary: "write the commands that succeed from now on into a replayable session file",
         discussion: """
-        Each successful line is appended at once (nothing is lost if the session ends abruptly);
-        failed lines are left out. An existing file keeps its lines: the recording is appended
+        First the lines that made the state so far are written (settings, models, data, split,
+        prompt and runs; a run that stopped early is written with the steps it did), so that the
+        file replays on its own in a fresh process; unsaved runs are trained again there.
+        Then each successful line is appended at once (nothing is lost if the session ends
+        abruptly); failed lines are left out. In a session file or notebook, the lines of that file
+        are recorded (not those of a file it runs). An existing file keeps its lines: the recording is appended
         after a comment line with the date. 'record stop' ends it. A session or notebook cannot
         record into its own file.
         """,
@@ -56,10 +60,13 @@ extension Workspace {
             var header = "# recorded by clipood on \(ISO8601DateFormatter().string(from: Date()))\n"
             let existing = FileReading.kind(of: path) == .regular ? fileSize(path) : 0
             if existing > 0 && !endsWithNewline(path) { header = "\n" + header }
-            do { try AtomicWrite.append(header, to: path) } catch { throw args.error("file", String(describing: error)) }
-            ws.recording = Recording(path: path)
-            ws.write(existing > 0 ? "appending successful commands to \(f) (record stop to end)"
-                                  : "recording successful commands to \(f) (record stop to end)")
+            // What came before, so that the recording replays on its own in a fresh process.
+            let preamble = ws.journal.preamble()
+            do { try AtomicWrite.append(header + preamble, to: path) } catch { throw args.error("file", String(describing: error)) }
+            ws.recording = Recording(path: path, depth: ws.interpreter.scriptStack.count)
+            let rebuilt = preamble.isEmpty ? "" : ", after \(ws.journal.lines.count) line\(ws.journal.lines.count == 1 ? "" : "s") that rebuild the state so far"
+            ws.write(existing > 0 ? "appending successful commands to \(f)\(rebuilt) (record stop to end)"
+                                  : "recording successful commands to \(f)\(rebuilt) (record stop to end)")
         })
 
     func bmaSummary(_ args: Arguments) throws {
@@ -103,11 +110,12 @@ extension Workspace {
         write(String(format: "%.3f s per step on average (%.1f s in all)", secs.reduce(0, +) / Double(secs.count), secs.reduce(0, +)))
     }
 
-    /// After every successful interactive line: append it to the recording, if any.
-    func recordIfNeeded(_ line: String) {
-        guard var r = recording else { return }
+    /// After every successful line at the depth `record` ran at (the prompt, or the session or
+    /// notebook that started it — not the lines of a file it runs): append it to the recording.
+    func recordIfNeeded(_ line: String, depth: Int) {
+        guard var r = recording, r.depth == depth else { return }
         let trimmed = line.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, !trimmed.hasPrefix("record"), !trimmed.hasPrefix("#") else { return }
+        guard let first = (try? Lexer.tokenize(trimmed))?.first, !(first.isWord && first.text == "record") else { return }
         do {
             try AtomicWrite.append(trimmed + "\n", to: r.path)
             r.count += 1
@@ -147,6 +155,8 @@ func endsWithNewline(_ path: String) -> Bool {
 /// An active `record` session.
 public struct Recording {
     public let path: String
+    /// The script depth `record` ran at (0: the prompt): lines there are recorded.
+    public let depth: Int
     public var count = 0
 }
 

@@ -247,7 +247,10 @@ extension Workspace {
             }
             guard run.stepsDone < run.config.steps else { throw args.error("resume", "run '\(resume)' has done all its \(run.config.steps) steps") }
             run.stopReason = nil
+            let before = run.stepsDone
             try runSteps(run, limit: args.int("steps"), args: args)
+            // Stopped early: it replays as the steps it did.
+            if run.stopReason != nil { replayAs(stepsDone: run.stepsDone - before, option: "steps") }
             return
         }
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
@@ -281,6 +284,13 @@ extension Workspace {
         runs[name] = run
         runOrder.append(name)
         try runSteps(run, limit: args.int("pause"), args: args)
+        if run.stepsDone < run.config.steps { replayAs(stepsDone: run.stepsDone, option: "pause") }
+    }
+
+    /// A train line that stopped early (Ctrl-C, pause=) replays with `option`=the steps it did,
+    /// or not at all when it did none.
+    func replayAs(stepsDone: Int, option: String) {
+        replay = (interpreter.scriptStack.count, stepsDone > 0 ? .option(option, String(stepsDone)) : .omit)
     }
 
     func parseTune(_ tune: String, model m: ModelEntry, args: Arguments) throws -> VisionTower.Trainable {

@@ -44,6 +44,11 @@ public final class Workspace: CommandContext {
     var quitWarned = false
     /// The `record` file being written, if any.
     public internal(set) var recording: Recording?
+    /// The state-changing lines so far, as they replay (`record` writes them first).
+    var journal = Journal()
+    /// How the running line replays, when a command says so (see `Journal.Replay`), and the
+    /// script depth of that line.
+    var replay: (depth: Int, how: Journal.Replay)?
     public private(set) var interpreter: Interpreter<Workspace>!
 
     public init(write: @escaping (String) -> Void = { print($0) },
@@ -57,7 +62,9 @@ public final class Workspace: CommandContext {
             if self.settings.echo { self.write("› " + line.trimmingCharacters(in: .whitespaces)) }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if !trimmed.isEmpty && !trimmed.hasPrefix("#") { self.history.append((trimmed, true)) }
+            self.replay = nil
         }
+        interpreter.didExecuteScriptLine = { [unowned self] line in lineSucceeded(line, depth: interpreter.scriptStack.count) }
         settings.apply(to: self)
     }
 
@@ -109,9 +116,10 @@ public final class Workspace: CommandContext {
         let remembered = !trimmed.isEmpty && !trimmed.hasPrefix("#")
         if remembered { history.append((trimmed, true)) }
         let index = history.count - 1
+        replay = nil
         do {
             try interpreter.execute(line: line)
-            recordIfNeeded(line)
+            lineSucceeded(line, depth: 0)
             return true
         } catch let e as CommandError {
             writeError(Diagnostic.render(e, line: line, color: useColor))
@@ -120,6 +128,22 @@ public final class Workspace: CommandContext {
         }
         if remembered, index < history.count { history[index].ok = false }
         return false
+    }
+
+    /// After a line succeeded at script depth `depth` (0: typed at the prompt): the line as it
+    /// replays goes into the journal and, at the recording's depth, into the recording.
+    func lineSucceeded(_ line: String, depth: Int) {
+        var replayed: String? = line.trimmingCharacters(in: .whitespaces)
+        if let r = replay, r.depth == depth {
+            switch r.how {
+            case .omit: replayed = nil
+            case .option(let key, let value): replayed = (try? Lexer.setting(key, to: value, in: line)) ?? replayed
+            }
+        }
+        replay = nil
+        guard let replayed else { return }
+        journal.note(replayed)
+        recordIfNeeded(replayed, depth: depth)
     }
 
     /// Runs a session file (or "-" for standard input). Returns the process exit status:

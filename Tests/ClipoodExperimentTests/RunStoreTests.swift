@@ -62,6 +62,31 @@ struct RunStoreTests {
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep")
     }
 
+    /// What a save killed midway leaves beside the run (its temporary directory, or the aside copy
+    /// of a finished fallback swap) is removed by the next save; a live save's temporary stays.
+    @Test func nextSaveRemovesWhatAKilledSaveLeft() throws {
+        let root = makeTemporaryDirectory("clipood-leftovers")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let dir = root.appendingPathComponent("run").path
+        try AtomicDirectory.replace(dir) { try "1".write(toFile: $0 + "/a", atomically: false, encoding: .utf8) }
+        // A process that has exited: its pid is free (a reaped child's pid is not reused at once).
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let dead = root.appendingPathComponent(".run.clipood-new-\(gone.processIdentifier)").path
+        let live = root.appendingPathComponent(".run.clipood-new-1").path   // init never goes away
+        let other = root.appendingPathComponent(".runs.clipood-new-\(gone.processIdentifier)").path   // another run's name
+        for d in [dead, live, other, AtomicDirectory.asidePath(dir)] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false)
+            try "half".write(toFile: d + "/a", atomically: false, encoding: .utf8)
+        }
+        try AtomicDirectory.replace(dir) { try "2".write(toFile: $0 + "/a", atomically: false, encoding: .utf8) }
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: root.path))
+        #expect(left == ["run", ".run.clipood-new-1", ".runs.clipood-new-\(gone.processIdentifier)"], "\(left)")
+        #expect(try String(contentsOfFile: dir + "/a", encoding: .utf8) == "2")
+    }
+
     @Test func openChecksTheManifestAndTheFormat() throws {
         let root = makeTemporaryDirectory("clipood-store")
         defer { try? FileManager.default.removeItem(at: root) }

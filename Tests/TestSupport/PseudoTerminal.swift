@@ -68,6 +68,21 @@ public final class PseudoTerminal {
         return false
     }
 
+    /// Reads what the child wrote until `done` holds of the screen without escapes (or `timeout`
+    /// seconds pass). Returns whether it held.
+    @discardableResult
+    public func waitUntil(timeout: Double = 30, _ done: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            let n = read(master, &buffer, buffer.count)
+            if n > 0 { screen += String(decoding: buffer[0 ..< n], as: UTF8.self) }
+            if done(plainScreen) { return true }
+            if n <= 0 { usleep(20_000) }
+        }
+        return false
+    }
+
     /// The screen text without ANSI escape sequences and carriage returns.
     public var plainScreen: String { PseudoTerminal.plain(screen) }
 
