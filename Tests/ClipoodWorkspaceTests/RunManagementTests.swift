@@ -22,12 +22,14 @@ struct RunManagementTests {
         let world = try TinyWorld()
         defer { world.remove() }
         let dir = world.root.path + "/saved"
-        let asked = ["compare", "eval r model=bma:0.5 on val per_class", "eval r model=wise:0.5", "margins top=2", "zeroshot on val"]
+        let asked = ["compare", "eval r model=bma:0.5 on val per_class", "eval r model=wise:0.5", "margins top=2", "zeroshot on val",
+                     "plot accuracy term=dumb"]
         let first = (["set echo=on", "load model \(world.model)", "load data \(world.data)", "prompt \"a picture of a {}.\"",
-                      "split target=sketch seed=2", "train steps=3 batch=1 lr=1e-3 beta=0.5 ema=0.9 as r"] + asked + ["save r to \(dir)"]).joined(separator: "\n") + "\n"
+                      "split target=sketch seed=2", "train steps=3 batch=1 lr=1e-3 beta=0.5 ema=0.9 as r"] + asked
+                     + ["plot accuracy to \(world.root.path)/first.svg", "save r to \(dir)"]).joined(separator: "\n") + "\n"
         let a = try Executable.run(["run", "-"], stdin: first)
         #expect(a.status == 0, "\(a.stderr)")
-        let second = (["set echo=on", "load run \(dir)"] + asked + ["info run r"]).joined(separator: "\n") + "\n"
+        let second = (["set echo=on", "load run \(dir)"] + asked + ["plot accuracy to \(world.root.path)/second.svg", "info run r"]).joined(separator: "\n") + "\n"
         let b = try Executable.run(["run", "-"], stdin: second)
         #expect(b.status == 0, "\(b.stderr)")
         let ba = blocks(a.stdout), bb = blocks(b.stdout)
@@ -35,6 +37,9 @@ struct RunManagementTests {
             #expect(ba[q] != nil && ba[q] == bb[q], "'\(q)' differs:\n\(ba[q] ?? "-")\nvs\n\(bb[q] ?? "-")")
             #expect((ba[q]?.count ?? 0) > 40, "'\(q)' printed too little")
         }
+        // The same figure, byte for byte.
+        let figures = try ["first", "second"].map { try Data(contentsOf: URL(fileURLWithPath: "\(world.root.path)/\($0).svg")) }
+        #expect(figures[0].count > 1000 && figures[0] == figures[1])
         // run.json kept the evaluations made before the save.
         #expect(bb["info run r"]?.range(of: "\n *bma:0\\.5 +val +3 +10 ", options: .regularExpression) != nil, "\(bb["info run r"] ?? "")")
         #expect(bb["load run \(dir)"]?.contains("loaded run 'r': 3 of 3 steps, model 'model', data 'data', split target=sketch holdout=0.2 seed=2") == true, "\(b.stdout)")
