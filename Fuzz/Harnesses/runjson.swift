@@ -1,3 +1,4 @@
+import ClipoodTrain
 import ClipoodWorkspace
 import Foundation
 
@@ -65,7 +66,9 @@ enum Harness {
         Fuzz.check(c.weightDecay.isFinite && c.weightDecay >= 0, "accepted weight decay \(c.weightDecay)")
         Fuzz.check(c.lambda.isFinite && c.lambda >= 0, "accepted lambda \(c.lambda)")
         Fuzz.check(c.betas.allSatisfy { $0.isFinite && $0 > 0 }, "accepted betas \(c.betas)")
-        if let e = c.emaDecay { Fuzz.check(e.isFinite && e >= 0 && e < 1, "accepted EMA decay \(e)") }
+        Fuzz.check(WeightAverageKind.problem(with: c.averages) == nil, "accepted averages \(c.averages)")
+        for a in c.averages where a.kind == "ema" { Fuzz.check(a.value.map { $0.isFinite && $0 >= 0 && $0 < 1 } == true, "accepted EMA decay \(a)") }
+        Fuzz.check(run.trainer.averages.map(\.label) == c.averages.map(WeightAverageKind.label(of:)), "averages made differ from the config")
         if let sc = c.scale { Fuzz.check(sc.isFinite && sc > 0, "accepted scale \(sc)") }
     }
 
@@ -78,6 +81,14 @@ enum Harness {
             generic = generic.replacingOccurrences(of: path, with: placeholder).replacingOccurrences(of: escaped(path), with: placeholder)
         }
         precondition(generic.contains("@MODEL@") && generic.contains("@DATA@"), "the saved run.json does not name the model and data: \(saved)")
-        return ["saved-run.json": Data(generic.utf8)]
+        // The same run as format 2 wrote it (averages as betas, ema, swa), which load still reads.
+        var old = try! JSONSerialization.jsonObject(with: Data(generic.utf8)) as! [String: Any]
+        let averages = old.removeValue(forKey: "averages") as! [[String: Any]]
+        old["format"] = 2
+        old["betas"] = averages.filter { $0["kind"] as? String == "bma" }.compactMap { $0["value"] }
+        old["ema"] = averages.first { $0["kind"] as? String == "ema" }?["value"] ?? NSNull()
+        old["swa"] = averages.contains { $0["kind"] as? String == "swa" }
+        let format2 = try! JSONSerialization.data(withJSONObject: old, options: [.prettyPrinted, .sortedKeys])
+        return ["saved-run.json": Data(generic.utf8), "saved-run-format2.json": format2]
     }
 }

@@ -8,8 +8,9 @@ import Foundation
 /// each average's scalars, and the evaluation results computed so far. The one type that reads
 /// and writes run.json; `validate` checks every number before anything uses it.
 public struct RunRecord: Codable, Equatable {
-    /// The run.json layout this build writes and reads.
-    public static let currentFormat = 2
+    /// The run.json layout this build writes. It also reads format 2, which named the averages
+    /// in three fields of their own (`betas`, `ema`, `swa`) instead of the list `averages`.
+    public static let currentFormat = 3
 
     public var format: Int = RunRecord.currentFormat
     public var run: String
@@ -25,9 +26,8 @@ public struct RunRecord: Codable, Equatable {
     public var lr: Double
     public var weightDecay: Double
     public var lambda: Double
-    public var betas: [Double]
-    public var ema: Double?
-    public var swa: Bool
+    /// The weight averages kept, in order.
+    public var averages: [AverageChoice]
     public var scale: Double
     public var tune: String
     public var batchPerDomain: Int
@@ -69,7 +69,7 @@ public struct RunRecord: Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, run, model, data, steps, stopped, lr, lambda, betas, ema, swa, scale, tune, augment, interpolation, seed, classes, split
+        case format, run, model, data, steps, stopped, lr, lambda, averages, scale, tune, augment, interpolation, seed, classes, split
         case prompt, weights, precision, cache, views, range, resume, results
         case modelSHA256 = "model_sha256", modelFormat = "model_format", stepsDone = "steps_done", weightDecay = "weight_decay"
         case batchPerDomain = "batch_per_domain"
@@ -83,7 +83,7 @@ public struct RunRecord: Codable, Equatable {
         steps = config.steps; self.stepsDone = stepsDone; self.stopped = stopped; lr = config.learningRate; weightDecay = config.weightDecay
         // Through the Float's shortest decimal, so 0.3 is written as 0.3 and not 0.30000001192092896.
         lambda = Double("\(config.lambda)") ?? Double(config.lambda)
-        betas = config.betas; ema = config.emaDecay.map { Double("\($0)") ?? Double($0) }; swa = config.swa
+        averages = config.averages
         self.scale = scale; self.tune = tune; self.batchPerDomain = batchPerDomain; self.augment = augment; self.interpolation = interpolation
         self.seed = seed; self.classes = classes; self.split = split; self.prompt = prompt; self.weights = weights; self.cache = cache
         self.views = views; self.range = [range.lowerBound, range.upperBound]; self.resume = resume; self.results = results
@@ -95,9 +95,7 @@ public struct RunRecord: Codable, Equatable {
         c.learningRate = lr
         c.weightDecay = weightDecay
         c.lambda = Float(lambda)
-        c.betas = betas
-        c.emaDecay = ema.map { Float($0) }
-        c.swa = swa
+        c.averages = averages
         c.scale = Float(scale)
         c.trainable = trainable
         return c
@@ -120,11 +118,20 @@ public struct RunRecord: Codable, Equatable {
         guard let format = object["format"] else {
             throw RunFileError(file, field: "format", "is missing: written by an older clipood (format 1), which this build does not read; save the run again")
         }
-        guard let f = format as? Int, f == currentFormat else {
-            throw RunFileError(file, field: "format", "is \(format), a run format this build does not know (it reads format \(currentFormat))")
+        guard let f = format as? Int, f == currentFormat || f == 2 else {
+            throw RunFileError(file, field: "format", "is \(format), a run format this build does not know (it reads formats 2 and \(currentFormat))")
         }
-        let record: RunRecord
-        do { record = try JSONDecoder().decode(RunRecord.self, from: data) } catch let e as DecodingError {
+        var record: RunRecord
+        do {
+            if f == 2 {
+                var upgraded = object
+                upgraded["averages"] = try Format2Averages.choices(object, file: file)
+                upgraded["format"] = currentFormat
+                record = try JSONDecoder().decode(RunRecord.self, from: JSONSerialization.data(withJSONObject: upgraded))
+            } else {
+                record = try JSONDecoder().decode(RunRecord.self, from: data)
+            }
+        } catch let e as DecodingError {
             throw RunFileError(file, field: e.fieldPath, e.reason)
         }
         try record.validate(file: file)
@@ -146,10 +153,7 @@ public struct RunRecord: Codable, Equatable {
         try check(lr.isFinite && (0 ... 10).contains(lr), "lr", "must be a number in 0…10, got \(lr)")
         try check(weightDecay.isFinite && (0 ... 10).contains(weightDecay), "weight_decay", "must be a number in 0…10, got \(weightDecay)")
         try check(lambda.isFinite && (0 ... 10).contains(lambda), "lambda", "must be a number in 0…10, got \(lambda)")
-        try check(betas.count <= 64, "betas", "has \(betas.count) values, more than 64")
-        for b in betas { try check(b.isFinite && (0.001 ... 1000).contains(b), "betas", "must be numbers in 0.001…1000, got \(b)") }
-        try check(Set(betas.map(formatBeta)).count == betas.count, "betas", "has a repeated β")
-        if let e = ema { try check(e.isFinite && e >= 0 && e < 1, "ema", "must be a decay in 0…0.999999, got \(e)") }
+        if let why = WeightAverageKind.problem(with: averages) { throw fail("averages", why) }
         try check(scale.isFinite && scale > 0 && scale <= 1e6, "scale", "must be a positive finite logit scale ≤ 1e6, got \(scale)")
         try check(TuneSpec(tune) != nil, "tune", "must be full, proj or lastK, got '\(tune)'")
         try check((1 ... 4096).contains(batchPerDomain), "batch_per_domain", "must be in 1…4096, got \(batchPerDomain)")
@@ -248,5 +252,20 @@ extension DecodingError {
         case .dataCorrupted(let c): return c.debugDescription.isEmpty ? "is malformed" : "is malformed: \(c.debugDescription)"
         @unknown default: return "is malformed"
         }
+    }
+}
+
+/// Format 2's averages (`betas`, `ema`, `swa`) as format 3's `averages` list, in JSON form.
+enum Format2Averages {
+    static func choices(_ object: [String: Any], file: String) throws -> [[String: Any]] {
+        guard let betas = object["betas"] as? [NSNumber] else { throw RunFileError(file, field: "betas", "is missing or not a list of numbers") }
+        guard let swa = object["swa"] as? Bool else { throw RunFileError(file, field: "swa", "is missing or not true/false") }
+        var out: [[String: Any]] = betas.map { ["kind": "bma", "value": $0] }
+        if let ema = object["ema"], !(ema is NSNull) {
+            guard let e = ema as? NSNumber else { throw RunFileError(file, field: "ema", "is not a number") }
+            out.append(["kind": "ema", "value": e])
+        }
+        if swa { out.append(["kind": "swa"]) }
+        return out
     }
 }

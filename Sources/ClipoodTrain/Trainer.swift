@@ -8,12 +8,10 @@ public struct TrainingConfig: Equatable, Sendable {
     public var weightDecay: Double = 0.1
     /// MMS margin strength; 0 is the plain cross-entropy baseline.
     public var lambda: Float = 0.3
-    /// Betas of the Beta moving averages kept during the run.
-    public var betas: [Double] = [0.5]
-    /// Decay of an exponential moving average, if one is kept.
-    public var emaDecay: Float? = nil
-    /// Keep a uniform (SWA) average.
-    public var swa: Bool = true
+    /// The weight averages kept during the run, in order (kinds from `WeightAverageKind.all`).
+    public var averages: [AverageChoice] = WeightAverageKind.defaults
+    /// Betas of the Beta moving averages among them.
+    public var betas: [Double] { averages.filter { $0.kind == "bma" }.compactMap(\.value) }
     /// Logit scale s; nil means exp(logit_scale) of the checkpoint.
     public var scale: Float? = nil
     public var trainable: VisionTower.Trainable = .full
@@ -62,9 +60,7 @@ public final class Trainer {
         let params = model.parameters.values.base
         zeroShot = FloatBuffer(count: range.count)
         zeroShot.base.update(from: params + range.lowerBound, count: range.count)
-        for b in config.betas { averages.append(BetaMovingAverage(beta: b, totalSteps: config.steps, range: range, initial: params)) }
-        if let d = config.emaDecay { averages.append(ExponentialMovingAverage(decay: d, range: range, initial: params)) }
-        if config.swa { averages.append(UniformAverage(range: range, initial: params)) }
+        averages = config.averages.map { WeightAverageKind.make($0, steps: config.steps, range: range, initial: params) }
     }
 
     /// Why training stopped before its last step.

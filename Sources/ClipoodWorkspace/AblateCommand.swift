@@ -19,28 +19,26 @@ extension Workspace {
         """,
         arguments: [
             .option("lambda", .list(.float(0 ... 10)), default: "0,0.1,0.3,0.5", help: "MMS margin strengths (0: the CE baseline)"),
-            .option("beta", .list(.float(0.001 ... 1000)), default: "0.1,0.5,1", help: "BMA betas kept in every run"),
             .option("seeds", .list(.int(0 ... Int(Int32.max))), default: "0,1,2", help: "seeds (split, sampling, augmentation)"),
             .option("setting", .choice(["shift", "open", "wild"]), default: "shift", help: "domain shift, open class, or in the wild"),
             .option("target", .list(.name(kind: "domain")), help: "held-out domain(s) for shift and wild (default: the last domain)"),
             .option("steps", .int(1 ... 10_000_000), default: "150", help: "steps per run"),
             .option("batch", .int(1 ... 4096), default: "12", help: "images per training domain per step"),
             .option("lr", .float(0 ... 10), default: "1e-4", help: "peak learning rate"),
-            .option("ema", .float(0 ... 0.999999), default: "0.99", help: "EMA decay"),
-        ],
+        ] + averageOptions(defaults: ["beta": "0.1,0.5,1", "ema": "0.99"]),
         examples: ["ablate", "ablate setting=wild seeds=0,1,2 steps=100"],
         run: { ws, args in try ws.ablate(args) })
 
     func ablate(_ args: Arguments) throws {
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
-        let lambdas = args.doubles("lambda"), betas = args.doubles("beta")
+        let lambdas = args.doubles("lambda"), averages = averageChoices(args)
         let seeds = args.doubles("seeds").map { Int($0) }
         let setting = args.string("setting")!
         var targets = args.listStrings("target")
         if targets.isEmpty && setting != "open" { targets = [d.dataset.domains.last!] }
         if setting == "open" { targets = [] }
         let parts = setting == "shift" ? ["test"] : ["test", "open"]
-        let states = ["zeroshot", "final"] + betas.map { "bma:" + formatBeta($0) } + ["ema", "swa", "wise:0.5"]
+        let states = ["zeroshot", "final"] + averages.map(WeightAverageKind.label(of:)) + ["wise:0.5"]
         var results: [String: [Double]] = [:]   // "part|state|λ" → accuracy per seed
         let previousSplit = d.split
         defer { d.split = previousSplit }   // zero-shot rows are scored on each seed's split
@@ -54,9 +52,7 @@ extension Workspace {
                 var config = TrainingConfig(steps: args.int("steps")!)
                 config.learningRate = args.double("lr")!
                 config.lambda = Float(lambda)
-                config.betas = betas
-                config.emaDecay = args.float("ema")
-                config.swa = true
+                config.averages = averages
                 let name = "ablate-\(setting)-l\(formatBeta(lambda))-s\(seed)"
                 if runs[name] != nil { runs[name] = nil; runOrder.removeAll { $0 == name } }
                 let run = try makeRun(name: name, model: m, data: d, split: split, config: config, batchPerDomain: args.int("batch")!, augment: true,

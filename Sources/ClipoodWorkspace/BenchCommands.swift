@@ -127,8 +127,7 @@ extension Workspace {
             L2Normalize.forward(out: text.base, norms: norms.base, inp: text.base, N: K, C: D)
             var tc = TrainingConfig(steps: runs + 1)
             tc.learningRate = 5e-6
-            tc.betas = [0.5]
-            tc.swa = false
+            tc.averages = [AverageChoice("bma", 0.5)]
             tc.scale = 100
             tc.trainable = workload == "train" ? .full : .lastBlocks(1)
             let trainer = Trainer(model: model, textFeatures: text, classes: K, config: tc)

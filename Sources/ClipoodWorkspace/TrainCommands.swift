@@ -48,9 +48,7 @@ extension Workspace {
             .option("lr", .float(0 ... 10), default: "5e-6", help: "peak learning rate (cosine annealed to 0)"),
             .option("wd", .float(0 ... 10), default: "0.1", help: "AdamW decoupled weight decay"),
             .option("lambda", .float(0 ... 10), default: "0.3", help: "MMS margin strength (0: cross-entropy baseline)"),
-            .option("beta", .list(.float(0.001 ... 1000)), default: "0.5", help: "Beta(β, β) of the moving average(s)"),
-            .option("ema", .float(0 ... 0.999999), help: "also keep an EMA with this decay"),
-            .option("swa", .bool, default: "on", help: "also keep a uniform (SWA) average"),
+        ] + averageOptions() + [
             .option("scale", .float(0.001 ... 1e6), help: "logit scale s (default: exp(logit_scale) of the model)"),
             .option("tune", .string, default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection"),
             .option("augment", .bool, default: "on", help: "RandomResizedCrop(0.7–1) + flip on training images"),
@@ -238,7 +236,8 @@ extension Workspace {
     func train(_ args: Arguments) throws {
         if let resume = args.string("resume") {
             let allowed: Set<String> = ["resume", "steps"]
-            for a in ["epochs", "batch", "lr", "wd", "lambda", "beta", "ema", "swa", "scale", "tune", "augment", "interpolation", "cache", "views", "seed", "pause", "as"]
+            for a in ["epochs", "batch", "lr", "wd", "lambda", "scale", "tune", "augment", "interpolation", "cache", "views", "seed", "pause", "as"]
+                + WeightAverageKind.all.map(\.option)
                 where args.has(a) && !allowed.contains(a) {
                 throw args.error(a, "'\(a)' cannot change when resuming: the run keeps its own settings (only steps= limits how many more steps run)")
             }
@@ -272,9 +271,7 @@ extension Workspace {
         config.learningRate = args.double("lr")!
         config.weightDecay = args.double("wd")!
         config.lambda = args.float("lambda")!
-        config.betas = args.doubles("beta")
-        config.emaDecay = args.float("ema")
-        config.swa = args.flag("swa")
+        config.averages = averageChoices(args)
         config.scale = args.float("scale")
         config.trainable = trainable
         let augment = args.flag("augment")
@@ -293,6 +290,33 @@ extension Workspace {
         replay = (interpreter.scriptStack.count, stepsDone > 0 ? .option(option, String(stepsDone)) : .omit)
     }
 
+    /// The option of every weight average kind, as `train` and `ablate` declare it (`defaults`
+    /// replaces a kind's default value text, by option name).
+    static func averageOptions(defaults: [String: String] = [:]) -> [ArgumentSpec] {
+        WeightAverageKind.all.map { k in
+            switch k.takes {
+            case .values(let r, let d):
+                return .option(k.option, .list(.float(r)), default: defaults[k.option] ?? d.map(formatBeta).joined(separator: ","), help: k.help)
+            case .value(let r):
+                if let v = defaults[k.option] { return .option(k.option, .float(r), default: v, help: k.help) }
+                return .option(k.option, .float(r), help: k.help)
+            case .toggle(let on):
+                return .option(k.option, .bool, default: defaults[k.option] ?? (on ? "on" : "off"), help: k.help)
+            }
+        }
+    }
+
+    /// The weight averages the options of `averageOptions` ask for, in the order of the kinds.
+    func averageChoices(_ args: Arguments) -> [AverageChoice] {
+        WeightAverageKind.all.flatMap { k -> [AverageChoice] in
+            switch k.takes {
+            case .values: return args.doubles(k.option).map { AverageChoice(k.kind, $0) }
+            case .value: return args.double(k.option).map { [AverageChoice(k.kind, $0)] } ?? []
+            case .toggle: return args.flag(k.option) ? [AverageChoice(k.kind)] : []
+            }
+        }
+    }
+
     func parseTune(_ tune: String, model m: ModelEntry, args: Arguments) throws -> VisionTower.Trainable {
         guard let t = TuneSpec.parse(tune, layers: m.model.config.vision.layers) else {
             throw args.error("tune", "tune= expects full, proj or lastK with 1 ≤ K ≤ \(m.model.config.vision.layers), got '\(tune)'")
@@ -306,7 +330,7 @@ extension Workspace {
         let domains = split.trainByDomain(d.dataset).filter { !$0.isEmpty }.count
         try MemoryEstimate.trainingStep(m.model.config, parameterCount: m.model.parameterCount, trainableCount: m.model.trainableRange(config.trainable).count,
                                         trainable: config.trainable, batch: MemoryEstimate.times(batchPerDomain, domains), classes: classes.count,
-                                        averages: config.betas.count + (config.emaDecay == nil ? 0 : 1) + (config.swa ? 1 : 0), cachedViews: cache ? MemoryEstimate.times(split.train.count, views) : 0)
+                                        averages: config.averages.count, cachedViews: cache ? MemoryEstimate.times(split.train.count, views) : 0)
             .require(for: "training '\(name)' (batch \(batchPerDomain) × \(domains) domains)", hint: "use a smaller batch=" + (cache ? ", fewer views= or cache=off" : ""))
         let text = try textFeatures(model: m, data: d, classes: classes)
         let trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)

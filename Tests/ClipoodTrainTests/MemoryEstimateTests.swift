@@ -51,8 +51,7 @@ struct MemoryEstimateTests {
         let before = inUse()
         var config = TrainingConfig(steps: 3)
         config.trainable = trainable
-        config.betas = [0.5]
-        config.emaDecay = 0.99
+        config.averages = [AverageChoice("bma", 0.5), AverageChoice("ema", 0.99), AverageChoice("swa")]
         let trainer = Trainer(model: model, textFeatures: text, classes: K, config: config)
         let labels = (0 ..< B).map { Int32($0 % K) }
         var after = 0

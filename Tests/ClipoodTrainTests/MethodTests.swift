@@ -192,7 +192,7 @@ struct PrefixCacheTests {
             var config = TrainingConfig(steps: 6)
             config.learningRate = 1e-3
             config.trainable = trainable
-            config.betas = [0.5]
+            config.averages = [AverageChoice("bma", 0.5), AverageChoice("swa")]
             return Trainer(model: model, textFeatures: FloatBuffer(v.array(3 * model.config.embedDim)), classes: 3, config: config)
         }
         let a = try trainer(), b = try trainer()

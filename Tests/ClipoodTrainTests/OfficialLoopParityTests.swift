@@ -77,8 +77,7 @@ struct OfficialLoopParityTests {
         config.learningRate = Double(file.metadata["lr"] ?? "0.001")!
         config.weightDecay = Double(file.metadata["weight_decay"] ?? "0.1")!
         config.lambda = lambda
-        config.betas = betas
-        config.swa = false
+        config.averages = betas.map { AverageChoice("bma", $0) }
         let trainer = Trainer(model: model, textFeatures: text, classes: K, config: config)
         let pixels = FloatBuffer(try file.floats("pixel_values")), labels = try file.int32s("labels")
         let records = try (0 ..< config.steps).map { _ in try trainer.step(pixels: pixels.base, labels: labels, B: labels.count) }

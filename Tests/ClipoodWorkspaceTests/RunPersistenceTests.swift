@@ -136,9 +136,13 @@ struct RunPersistenceTests {
             ("field 'batch_per_domain' must be in 1…4096, got 0", { var o = $0; o["batch_per_domain"] = 0; return o }),
             ("field 'lambda' must be a number in 0…10, got -0.5", { var o = $0; o["lambda"] = -0.5; return o }),
             ("field 'lr' must be a number in 0…10, got 1e+30", { var o = $0; o["lr"] = 1e30; return o }),
-            ("field 'betas' must be numbers in 0.001…1000, got 0.0", { var o = $0; o["betas"] = [0]; return o }),
+            ("field 'averages' bma needs a number in 0.001…1000, got 0", { var o = $0; o["averages"] = [["kind": "bma", "value": 0]]; return o }),
+            ("field 'averages' unknown kind 'lookahead' (known: bma, ema, swa, tail)", { var o = $0; o["averages"] = [["kind": "lookahead"]]; return o }),
+            ("field 'averages' bma is kept twice", { var o = $0; o["averages"] = [["kind": "bma", "value": 0.5], ["kind": "bma", "value": 0.5]]; return o }),
+            ("field 'averages' swa takes no number", { var o = $0; o["averages"] = [["kind": "swa", "value": 1]]; return o }),
             ("field 'scale' must be a positive finite logit scale", { var o = $0; o["scale"] = -1; return o }),
-            ("field 'ema' must be a decay in 0…0.999999, got 1.0", { var o = $0; o["ema"] = 1; return o }),
+            ("field 'averages' ema needs a number in 0…0.999999, got 1", { var o = $0; o["averages"] = [["kind": "ema", "value": 1]]; return o }),
+            ("field 'betas' is missing or not a list of numbers", { var o = $0; o["format"] = 2; return o }),
             ("field 'tune' must be full, proj or lastK, got 'last0'", { var o = $0; o["tune"] = "last0"; return o }),
             ("field 'range' is [0, 5], but tune=full of model 'tiny' trains", { var o = $0; o["range"] = [0, 5]; return o }),
             ("field 'steps' has the wrong type", { var o = $0; o["steps"] = "four"; return o }),
@@ -188,5 +192,22 @@ struct RunPersistenceTests {
         // The good save still loads and resumes.
         #expect(try c.workspace.executeInteractive("load run \(good) as again"), "\(c.stderr)")
         #expect(try c.workspace.executeInteractive("train resume=again"), "\(c.stderr)")
+        // A run saved in format 2 (averages as betas, ema, swa) loads and resumes the same.
+        try copy(good, bad)
+        try editJSON(bad) { o in
+            o["format"] = 2
+            o["averages"] = nil
+            o["betas"] = [0.5]
+            o["swa"] = true
+            o["ema"] = NSNull()
+        }
+        #expect(try c.workspace.executeInteractive("load run \(bad) as old"), "\(c.stderr)")
+        #expect(try c.workspace.executeInteractive("train resume=old"), "\(c.stderr)")
+        #expect(try c.workspace.executeInteractive("compare again old on val"), "\(c.stderr)")
+        let rows = c.stdout.split(separator: "\n").suffix(8).map { String($0) }
+        for state in ["final", "bma:0.5", "swa"] {
+            let pair = rows.filter { $0.hasPrefix("again \(state) ") || $0.hasPrefix("old \(state) ") }.map { $0.split(separator: " ").suffix(2).joined(separator: " ") }
+            #expect(pair.count == 2 && pair[0] == pair[1], "\(state): \(rows)")
+        }
     }
 }
