@@ -235,10 +235,9 @@ extension Workspace {
 
     func train(_ args: Arguments) throws {
         if let resume = args.string("resume") {
+            // Everything train declares belongs to the run, but which run and how many more steps.
             let allowed: Set<String> = ["resume", "steps"]
-            for a in ["epochs", "batch", "lr", "wd", "lambda", "scale", "tune", "augment", "interpolation", "cache", "views", "seed", "pause", "as"]
-                + WeightAverageKind.all.map(\.option)
-                where args.has(a) && !allowed.contains(a) {
+            for a in Workspace.trainCommand.arguments.map(\.name) where args.has(a) && !allowed.contains(a) {
                 throw args.error(a, "'\(a)' cannot change when resuming: the run keeps its own settings (only steps= limits how many more steps run)")
             }
             guard let run = runs[resume] else {

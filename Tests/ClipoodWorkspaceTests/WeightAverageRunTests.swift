@@ -33,7 +33,12 @@ struct WeightAverageRunTests {
         #expect(labels.count == WeightAverageKind.all.count + 1, "\(labels)")   // the list kind keeps two
         // The same run stopped at step 3, saved, loaded in a fresh workspace and resumed.
         _ = try session(setup + ["train steps=6 batch=1 lr=1e-3 \(options.joined(separator: " ")) pause=3 as r", "save r to \(dir)"])
-        let resumed = try session(["set progress=off", "load run \(dir)", "train resume=r"])
+        let resumed = try session(["set progress=off", "load run \(dir)"])
+        for (k, option) in zip(WeightAverageKind.all, options) {   // a run keeps its averages
+            #expect(try !resumed.workspace.executeInteractive("train resume=r \(option)"))
+            #expect(resumed.stderr.contains("'\(k.option)' cannot change when resuming"), "\(resumed.stderr)")
+        }
+        #expect(try resumed.workspace.executeInteractive("train resume=r"), "\(resumed.stderr)")
         let again = try #require(resumed.workspace.runs["r"])
         for label in labels {
             let a = try #require(run.trainer.average(label)), b = try #require(again.trainer.average(label))
