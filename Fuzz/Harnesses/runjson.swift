@@ -1,11 +1,15 @@
+import ClipoodExperiment
 import ClipoodTrain
 import ClipoodWorkspace
 import Foundation
 
 // run.json, through `load run DIR` with a real saved run beside it (state.safetensors, log.csv):
-// the built-in demo model and a tiny generated world are loaded once; every input is written as
-// the run's run.json. The seeds say @MODEL@ and @DATA@ where a saved run.json has the model's
-// weights file and the data folder, and the harness puts this machine's paths there.
+// a tiny generated world and a tiny model pretrained on it (width 16, one block: every file of
+// the run is under 150 KB, so the manifest's hashes cost little) are made once; every input is
+// written as the run's run.json, and its entry in manifest.json is updated to match, as someone
+// editing a run by hand would, so that the input reaches RunRecord and the restore behind it.
+// The seeds say @MODEL@ and @DATA@ where a saved run.json has the model's weights file and the
+// data folder, and the harness puts this machine's paths there.
 // An accepted run has settings in range: steps ≥ 1, its step within them, a batch ≥ 1, finite
 // non-negative rates.
 enum Harness {
@@ -23,16 +27,15 @@ enum Harness {
 
     /// A workspace with the model and data a run refers to, and one real saved run.
     static let setup: Setup = {
-        let data = Fuzz.scratch + "/world", run = Fuzz.scratch + "/run"
+        let data = Fuzz.scratch + "/world", run = Fuzz.scratch + "/run", model = Fuzz.scratch + "/model"
         let ws = workspace()
         execute(ws, "set threads=1")
-        execute(ws, "load model demo")
         execute(ws, "generate data shapes classes=2 per_class=3 size=16 seed=1 to \"\(data)\" as world")
+        execute(ws, "pretrain steps=1 batch=4 width=16 layers=1 patch=8 warmup=1 seed=1 to \"\(model)\" as tiny")
         execute(ws, "split target=sketch")
         execute(ws, "train steps=2 batch=1 augment=off as saved")
         execute(ws, "save saved to \"\(run)\"")
-        let model = ws.models.values.first!.loaded.weightsFile
-        return Setup(runDir: run, dataDir: ws.datasets.values.first!.dataset.root, modelFile: model)
+        return Setup(runDir: run, dataDir: ws.datasets.values.first!.dataset.root, modelFile: ws.models["tiny"]!.loaded.weightsFile)
     }()
 
     static var current: Workspace?
@@ -42,7 +45,7 @@ enum Harness {
         if let ws = current { return ws }
         let ws = workspace()
         execute(ws, "set threads=1")
-        execute(ws, "load model demo")
+        execute(ws, "load model \"\(URL(fileURLWithPath: setup.modelFile).deletingLastPathComponent().path)\" as tiny")
         execute(ws, "load data \"\(setup.dataDir)\" as world")
         current = ws
         return ws
@@ -53,7 +56,14 @@ enum Harness {
         let text = String(decoding: input, as: UTF8.self)
             .replacingOccurrences(of: "@MODEL@", with: s.modelFile).replacingOccurrences(of: "@DATA@", with: s.dataDir)
         // Today's `load run` reads a directory; a parse of run.json from Data would take `text` directly.
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: s.runDir + "/run.json")) } catch { Fuzz.fail("cannot write run.json: \(error)") }
+        do {
+            let bytes = Data(text.utf8)
+            try bytes.write(to: URL(fileURLWithPath: s.runDir + "/run.json"))
+            let manifestURL = URL(fileURLWithPath: s.runDir + "/manifest.json")
+            var manifest = try JSONDecoder().decode(RunStore.Manifest.self, from: Data(contentsOf: manifestURL))
+            manifest.files["run.json"] = .init(size: bytes.count, sha256: SHA256.hex(bytes))
+            try JSONEncoder().encode(manifest).write(to: manifestURL)
+        } catch { Fuzz.fail("cannot write run.json and its manifest entry: \(error)") }
         let ws = loaded()
         do { try ws.interpreter.execute(line: "load run \"\(s.runDir)\" as fuzzed") } catch { Fuzz.checkRefusal(error); return }
         guard let run = ws.runs["fuzzed"] else { Fuzz.fail("load run succeeded but there is no run") }

@@ -201,6 +201,10 @@ struct RunPersistenceTests {
             o["swa"] = true
             o["ema"] = NSNull()
         }
+        let manifestURL = URL(fileURLWithPath: bad + "/manifest.json")
+        var manifest = try JSONDecoder().decode(RunStore.Manifest.self, from: Data(contentsOf: manifestURL))
+        manifest.format = 2   // as format 2 wrote it
+        try JSONEncoder().encode(manifest).write(to: manifestURL)
         #expect(try c.workspace.executeInteractive("load run \(bad) as old"), "\(c.stderr)")
         #expect(try c.workspace.executeInteractive("train resume=old"), "\(c.stderr)")
         #expect(try c.workspace.executeInteractive("compare again old on val"), "\(c.stderr)")
