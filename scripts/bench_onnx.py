@@ -62,13 +62,7 @@ def main():
     if args.info:
         print(info())
         return
-    if args.model is None or args.workload is None:
-        ap.error("--model and --workload are required")
-    if args.runs < 1:
-        ap.error("--runs must be >= 1")
-    batch = args.batch if args.batch is not None else bench_torch.DEFAULT_BATCH[args.workload]
-    if batch < 1:
-        ap.error("--batch must be >= 1")
+    batch = bench_torch.checked_batch(ap, args)
     bench_torch.check_classes_file()
 
     import numpy as np

@@ -167,6 +167,18 @@ def unit_of(workload):
     return {"image": "images/s", "text": "prompts/s"}.get(workload, "s/step")
 
 
+def checked_batch(ap, args):
+    """The batch to time, after the checks both benchmark scripts make of their arguments."""
+    if args.model is None or args.workload is None:
+        ap.error("--model and --workload are required")
+    if args.runs < 1:
+        ap.error("--runs must be >= 1")
+    batch = args.batch if args.batch is not None else DEFAULT_BATCH[args.workload]
+    if batch < 1:
+        ap.error("--batch must be >= 1")
+    return batch
+
+
 def check_classes_file():
     try:
         with open(CLASSES_FILE, encoding="utf-8") as f:
@@ -391,13 +403,7 @@ def main():
     if args.info:
         print(torch_info())
         return
-    if args.model is None or args.workload is None:
-        ap.error("--model and --workload are required")
-    if args.runs < 1:
-        ap.error("--runs must be >= 1")
-    batch = args.batch if args.batch is not None else DEFAULT_BATCH[args.workload]
-    if batch < 1:
-        ap.error("--batch must be >= 1")
+    batch = checked_batch(ap, args)
     check_classes_file()
 
     torch.manual_seed(args.seed)

@@ -11,6 +11,12 @@ public struct RunRecord: Codable, Equatable {
     /// The run.json layout this build writes. It also reads format 2, which named the averages
     /// in three fields of their own (`betas`, `ema`, `swa`) instead of the list `averages`.
     public static let currentFormat = 3
+    /// The formats this build reads (run.json and the run's manifest.json).
+    public static let readableFormats: Set<Int> = [2, currentFormat]
+    /// Why a file of `format` cannot be read: the end of its one-line error.
+    static func unknownFormat(_ format: Any) -> String {
+        "is \(format), a run format this build does not know (it reads formats \(readableFormats.sorted().map(String.init).joined(separator: " and ")))"
+    }
 
     public var format: Int = RunRecord.currentFormat
     public var run: String
@@ -118,9 +124,7 @@ public struct RunRecord: Codable, Equatable {
         guard let format = object["format"] else {
             throw RunFileError(file, field: "format", "is missing: written by an older clipood (format 1), which this build does not read; save the run again")
         }
-        guard let f = format as? Int, f == currentFormat || f == 2 else {
-            throw RunFileError(file, field: "format", "is \(format), a run format this build does not know (it reads formats 2 and \(currentFormat))")
-        }
+        guard let f = format as? Int, readableFormats.contains(f) else { throw RunFileError(file, field: "format", unknownFormat(format)) }
         var record: RunRecord
         do {
             if f == 2 {

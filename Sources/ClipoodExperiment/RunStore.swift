@@ -104,8 +104,8 @@ public enum RunStore {
         do { manifest = try JSONDecoder().decode(Manifest.self, from: FileReading.read(manifestPath, limit: manifestLimit)) } catch let e as IOFailure { throw e } catch {
             throw RunFileError(manifestPath, "is not a run manifest (\((error as? DecodingError)?.fieldPath ?? "JSON"))")
         }
-        guard manifest.format == RunRecord.currentFormat || manifest.format == 2 else {
-            throw RunFileError(manifestPath, field: "format", "is \(manifest.format), a run format this build does not know (it reads formats 2 and \(RunRecord.currentFormat))")
+        guard RunRecord.readableFormats.contains(manifest.format) else {
+            throw RunFileError(manifestPath, field: "format", RunRecord.unknownFormat(manifest.format))
         }
         guard manifest.files[recordFile] != nil else { throw RunFileError(manifestPath, field: "files", "does not list \(recordFile)") }
         for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) {

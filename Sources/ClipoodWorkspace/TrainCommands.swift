@@ -297,8 +297,7 @@ extension Workspace {
             case .values(let r, let d):
                 return .option(k.option, .list(.float(r)), default: defaults[k.option] ?? d.map(formatBeta).joined(separator: ","), help: k.help)
             case .value(let r):
-                if let v = defaults[k.option] { return .option(k.option, .float(r), default: v, help: k.help) }
-                return .option(k.option, .float(r), help: k.help)
+                return .option(k.option, .float(r), default: defaults[k.option], help: k.help)
             case .toggle(let on):
                 return .option(k.option, .bool, default: defaults[k.option] ?? (on ? "on" : "off"), help: k.help)
             }
