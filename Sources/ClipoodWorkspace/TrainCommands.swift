@@ -29,7 +29,8 @@ extension Workspace {
         Each step takes `batch` images from every training domain (without replacement within a
         pass over a domain), computes the MMS loss against the frozen text features of the
         training classes, and updates the trainable part with AdamW under cosine annealing. The
-        averages (BMA for every beta, EMA if ema= is given, SWA) are kept alongside, in fp32.
+        averages (BMA for every beta, EMA if ema= is given, SWA, a tail average if tail= is
+        given) are kept alongside, in fp32.
         tune=full is the paper's setting; lastK / proj train only a suffix (a different, partial
         fine-tuning). lambda=0 is the plain cross-entropy baseline. Ctrl-C stops at the next step
         and keeps a usable run.
