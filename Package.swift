@@ -46,9 +46,10 @@ let package = Package(
         .target(name: "ClipoodDemo", dependencies: ["ClipoodEngine", "ClipoodImage", "CPNG"], path: "Sources/ClipoodDemo", swiftSettings: swift5),
         // The CLIPood method: MMS loss, AdamW and cosine schedule, weight averages (BMA, EMA, SWA, WiSE-FT), trainer.
         .target(name: "ClipoodTrain", dependencies: ["ClipoodEngine", "ClipoodModel"], swiftSettings: swift5),
-        // Runs as whole experiments: the run record and its directory format (one writer, one
-        // reader), content hashes, evaluation records. Between training/data and the workspace; prints nothing.
-        .target(name: "ClipoodExperiment", dependencies: ["ClipoodTrain", "ClipoodData", "ClipoodModel", "ClipoodEngine", "ClipoodImage", "ClipoodIO"], swiftSettings: swift5),
+        // Runs as whole experiments: Run, the training loop, the evaluation pipeline and its caches,
+        // the prefix cache, save/restore (one writer, one reader), content hashes. Between
+        // training/data and the workspace; prints nothing (progress goes through a callback).
+        .target(name: "ClipoodExperiment", dependencies: ["ClipoodTrain", "ClipoodData", "ClipoodModel", "ClipoodTokenizer", "ClipoodEngine", "ClipoodImage", "ClipoodIO"], swiftSettings: swift5),
         // CLIP's byte-level BPE tokenizer (vocab.json + merges.txt, or OpenAI's .txt.gz).
         .target(name: "ClipoodTokenizer", dependencies: ["CZlib", "ClipoodIO"], swiftSettings: swift5),
         // JPEG/PNG decoding to RGB8 and CLIP's preprocessing (Pillow-exact resampling, crops, augmentation).

@@ -93,3 +93,21 @@ public struct SHA256 {
         return (s.finish(), size)
     }
 }
+
+/// SHA-256 of files by path, each computed once per version of the file (its size and
+/// modification time): a model's weights are hashed when a run is first saved or loaded, not
+/// on every save.
+public final class FileHashes {
+    private var known: [String: (stamp: String, hash: String)] = [:]
+
+    public init() {}
+
+    public func sha256(_ path: String) throws -> String {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let stamp = "\((attributes?[.size] as? NSNumber)?.intValue ?? -1)|\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        if let (s, h) = known[path], s == stamp { return h }
+        let h = try SHA256.file(path).hash
+        known[path] = (stamp, h)
+        return h
+    }
+}

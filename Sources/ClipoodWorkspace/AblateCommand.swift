@@ -1,6 +1,7 @@
 import ClipoodCommands
 import ClipoodData
 import ClipoodEngine
+import ClipoodExperiment
 import ClipoodTrain
 import Foundation
 
@@ -47,7 +48,7 @@ extension Workspace {
             let split: Split
             do { split = try Split.make(dataset: d.dataset, spec: spec) } catch { throw args.error("target", String(describing: error)) }
             d.split = split
-            featureCache = featureCache.filter { !$0.key.contains("|-|zeroshot|") }
+            features.forgetZeroShot()
             for lambda in lambdas {
                 var config = TrainingConfig(steps: args.int("steps")!)
                 config.learningRate = args.double("lr")!
@@ -55,8 +56,8 @@ extension Workspace {
                 config.averages = averages
                 let name = "ablate-\(setting)-l\(formatBeta(lambda))-s\(seed)"
                 if runs[name] != nil { runs[name] = nil; runOrder.removeAll { $0 == name } }
-                let run = try makeRun(name: name, model: m, data: d, split: split, config: config, batchPerDomain: args.int("batch")!, augment: true,
-                                      seed: seed, interpolation: "bicubic", tune: "full", cache: false, views: 1)
+                let run = try Run(name: name, model: m, data: d, split: split, config: config, batchPerDomain: args.int("batch")!, augment: true,
+                                      seed: seed, interpolation: "bicubic", tune: "full", cache: false, views: 1, features: features)
                 runs[name] = run
                 runOrder.append(name)
                 try runSteps(run, limit: nil, args: args)

@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodEngine
+import ClipoodExperiment
 import ClipoodModel
 import ClipoodTokenizer
 import ClipoodTrain

@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodData
+import ClipoodExperiment
 import ClipoodDemo
 import ClipoodTokenizer
 import ClipoodEngine
@@ -184,7 +185,7 @@ extension Workspace {
         let spec = SplitSpec(targets: targets, holdout: args.double("holdout")!, openRatio: args.double("open"), shots: args.int("shots"),
                              seed: args.int("seed") ?? settings.seed, testScope: args.string("test") == "holdout" ? .targetHoldout : .wholeTarget)
         do { d.split = try Split.make(dataset: d.dataset, spec: spec) } catch { throw args.error(String(describing: error)) }
-        featureCache.removeAll()
+        features.forgetImages()
         write(d.split!.description)
     }
 
@@ -195,7 +196,19 @@ extension Workspace {
             throw CommandError("template \"\(t)\" has no {} for the class name", at: tok)
         }
         d.templates = templates
-        textCache.removeAll()
+        features.forgetText()
         write("prompt for '\(d.name)': " + templates.map { "\"\($0)\"" }.joined(separator: " ") + " — e.g. \"\(d.prompts(forClass: 0)[0])\"")
     }
+}
+
+/// The `split` arguments that make this split again ("target=sketch seed=0").
+func splitArguments(_ spec: SplitSpec) -> String {
+    var words: [String] = []
+    if !spec.targets.isEmpty { words.append("target=" + spec.targets.joined(separator: ",")) }
+    words.append("holdout=\(spec.holdout)")
+    if let r = spec.openRatio { words.append("open=\(r)") }
+    if let n = spec.shots { words.append("shots=\(n)") }
+    words.append("seed=\(spec.seed)")
+    if spec.testScope != .wholeTarget { words.append("test=holdout") }
+    return words.joined(separator: " ")
 }

@@ -118,10 +118,7 @@ extension Workspace {
     /// A full parameter buffer: the model's (zero-shot) parameters with a run state spliced in.
     func stateDict(_ run: Run, state: String) throws -> FloatBuffer {
         guard let m = models[run.modelName] else { throw MessageError("model '\(run.modelName)' of run '\(run.name)' is no longer loaded") }
-        let full = FloatBuffer(count: m.model.parameters.count)
-        full.copy(from: m.model.parameters.values.storage)
-        (full.base + run.trainer.range.lowerBound).update(from: try run.weights(state).base, count: run.trainer.range.count)
-        return full
+        return try run.parameters(state, model: m)
     }
 
     func exportWeights(_ args: Arguments) throws {
@@ -171,15 +168,10 @@ extension Workspace {
         write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run?.name ?? "zero-shot") \(state), \(part)) to \(args.string("to")!), labels to \(labelsPath)")
     }
 
-    func logCSV(_ run: Run) -> String {
-        let first = run.trainer.averages.first { $0.share(ofStep: 0) != nil }
-        return RunLog.csv(run.log) { first?.share(ofStep: $0) }
-    }
-
     func exportLog(_ args: Arguments) throws {
         let run = try self.run(args)
         guard let out = args.string("to") else { throw args.error("export log needs 'to FILE.csv'") }
-        try wrapped(args, "to") { try AtomicWrite.write(logCSV(run), to: expandPath(out)) }
+        try wrapped(args, "to") { try AtomicWrite.write(run.logCSV(), to: expandPath(out)) }
         write("wrote \(run.log.count) log rows of \(run.name) to \(out)")
     }
 
@@ -187,24 +179,9 @@ extension Workspace {
         let run = try self.run(args)
         guard let dir = args.string("to").map(expandPath) else { throw args.error("save needs 'to DIR'") }
         guard let m = models[run.modelName] else { throw args.error("run", "model '\(run.modelName)' of this run is no longer loaded") }
-        var files: [(name: String, write: (String) throws -> Void)] = []
-        var weightFiles: [String: String] = [:]
-        for state in run.stateNames where state != "zeroshot" {
-            let file = state.replacingOccurrences(of: ":", with: "_") + ".safetensors"
-            weightFiles[state] = file
-            files.append((file, { path in
-                let full = try self.stateDict(run, state: state)
-                try CheckpointWriter.write(m.model, values: full.base, metadata: ["clipood.run": run.name, "clipood.weights": state], to: path)
-            }))
-        }
-        let record = try wrapped(args, "run") { try runRecord(run, model: m, weightFiles: weightFiles) }
-        files.append((RunStore.logFile, { try Data(self.logCSV(run).utf8).write(to: URL(fileURLWithPath: $0)) }))
-        files.append((RunStore.stateFile, { try RunState.write(run: run.name, trainer: run.trainer, final: run.final, to: $0) }))
-        files.append((RunStore.recordFile, { try record.encoded().write(to: URL(fileURLWithPath: $0)) }))
-        try wrapped(args, "to") { try RunStore.save(to: dir, run: run.name, force: args.flag("force"), files: files) }
-        run.savedTo = dir
-        run.unsaved = false
-        write("saved run '\(run.name)' to \(dir): run.json, log.csv, state.safetensors, " + files.map(\.name).filter { $0.hasSuffix(".safetensors") && $0 != RunStore.stateFile }.joined(separator: ", ") + ", manifest.json")
+        let hash = try wrapped(args, "run") { try hashes.sha256(m.loaded.weightsFile) }
+        let written = try wrapped(args, "to") { try run.save(to: dir, model: m, modelSHA256: hash, data: datasets[run.dataName], force: args.flag("force")) }
+        write("saved run '\(run.name)' to \(dir): run.json, log.csv, state.safetensors, " + written.joined(separator: ", ") + ", manifest.json")
     }
 }
 

@@ -1,4 +1,5 @@
 import ClipoodCommands
+import ClipoodExperiment
 import ClipoodTrain
 import ClipoodIO
 import Foundation

@@ -102,7 +102,7 @@ extension Workspace {
         let r = try run(args)
         runs[r.name] = nil
         runOrder.removeAll { $0 == r.name }
-        featureCache = featureCache.filter { !$0.key.contains("|\(r.name)|") }
+        features.forget(run: r.name)
         write("dropped run '\(r.name)'" + (r.savedTo == nil ? " (it was never saved)" : r.unsaved ? " (its changes since \(r.savedTo!) were not saved)" : " (saved in \(r.savedTo!))"))
     }
 
@@ -114,9 +114,8 @@ extension Workspace {
         }
         if runs[new] != nil { throw args.error("new", "a run named '\(new)' exists already") }
         let old = r.name
-        featureCache = featureCache.filter { !$0.key.contains("|\(old)|") }
-        r.name = new
-        r.unsaved = true
+        features.forget(run: old)
+        r.rename(to: new)
         runs[old] = nil
         runs[new] = r
         runOrder = runOrder.map { $0 == old ? new : $0 }

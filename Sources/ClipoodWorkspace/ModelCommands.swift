@@ -1,43 +1,12 @@
 import ClipoodCommands
 import ClipoodEngine
+import ClipoodExperiment
 import ClipoodImage
 import ClipoodModel
 import ClipoodTokenizer
 import Foundation
 
 // load model, info model, tokenize, preprocess images, embed images / text.
-
-/// A model in the workspace, with the tokenizer that goes with it (loaded on first use).
-public final class ModelEntry {
-    public let name: String
-    public let loaded: LoadedModel
-    public var model: CLIPModel { loaded.model }
-    var tokenizerCache: CLIPTokenizer?
-
-    init(name: String, loaded: LoadedModel) {
-        self.name = name
-        self.loaded = loaded
-    }
-
-    /// The model's own vocab.json + merges.txt when its directory has them, else OpenAI's
-    /// vocabulary from the shared cache.
-    func tokenizer() throws -> CLIPTokenizer {
-        if let t = tokenizerCache { return t }
-        let dir = URL(fileURLWithPath: loaded.weightsFile).deletingLastPathComponent()
-        let vocab = dir.appendingPathComponent("vocab.json"), merges = dir.appendingPathComponent("merges.txt")
-        let t: CLIPTokenizer
-        if FileManager.default.fileExists(atPath: vocab.path) && FileManager.default.fileExists(atPath: merges.path) {
-            t = try CLIPTokenizer(vocabJSON: vocab, merges: merges)
-        } else {
-            t = try CLIPTokenizer.cached()
-        }
-        guard t.vocabularySize <= model.config.text.vocabularySize else {
-            throw CommandError("the tokenizer has \(t.vocabularySize) tokens but model '\(name)' embeds only \(model.config.text.vocabularySize)")
-        }
-        tokenizerCache = t
-        return t
-    }
-}
 
 extension Workspace {
     static let loadCommand = CommandSpec<Workspace>(

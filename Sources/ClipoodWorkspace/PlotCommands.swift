@@ -1,6 +1,7 @@
 import ClipoodCommands
 import ClipoodData
 import ClipoodEngine
+import ClipoodExperiment
 import ClipoodModel
 import ClipoodTrain
 import ClipoodIO

@@ -36,59 +36,16 @@ extension Workspace {
         let dir = expandPath(args.string("source")!)
         let opened: RunStore.Opened
         do { opened = try RunStore.open(dir) } catch { throw args.error("source", String(describing: error)) }
-        let rec = opened.record, file = opened.dir + "/" + RunStore.recordFile
+        let rec = opened.record
         let name = args.string("as") ?? rec.run
         if runs[name] != nil { throw args.error("a run named '\(name)' exists already", hint: "load it under another name: load run DIR as NAME") }
         let modelEntry = try runModel(rec, args: args)
         let dataEntry = try runData(rec, args: args)
-        let split: Split
-        do { try rec.split.validate(against: dataEntry.dataset); split = rec.split } catch {
-            throw args.error("source", "\(file): field 'split' does not fit the data in \(dataEntry.dataset.root): \(error)")
-        }
-        guard let trainable = TuneSpec.parse(rec.tune, layers: modelEntry.model.config.vision.layers) else {
-            throw args.error("source", "\(file): field 'tune' is '\(rec.tune)', which model '\(modelEntry.name)' (\(modelEntry.model.config.vision.layers) blocks) cannot train")
-        }
-        let range = modelEntry.model.trainableRange(trainable)
-        guard rec.range == [range.lowerBound, range.upperBound] else {
-            throw args.error("source", "\(file): field 'range' is \(rec.range), but tune=\(rec.tune) of model '\(modelEntry.name)' trains [\(range.lowerBound), \(range.upperBound))")
-        }
-        let classIDs = split.baseClasses.isEmpty ? Array(0 ..< dataEntry.dataset.classes.count) : split.baseClasses
-        guard rec.classes == classIDs.map({ dataEntry.dataset.classes[$0] }) else {
-            throw args.error("source", "\(file): field 'classes' does not match the split's training classes in \(dataEntry.dataset.root)")
-        }
-        guard let rng = RNG(state: rec.resume.augmentRNG.compactMap { UInt64($0) }) else {
-            throw args.error("source", "\(file): field 'resume.augment_rng' is not a valid generator state")
-        }
-        // The run's text features come from its own prompt, so a resumed run continues exactly.
-        let previousTemplates = dataEntry.templates
-        dataEntry.templates = rec.prompt
         let run: Run
-        do {
-            run = try makeRun(name: name, model: modelEntry, data: dataEntry, split: split, config: rec.trainingConfig(trainable: trainable),
-                              batchPerDomain: rec.batchPerDomain, augment: rec.augment, seed: rec.seed, interpolation: rec.interpolation,
-                              tune: rec.tune, cache: rec.cache, views: rec.views)
-            let state = try RunState.read(opened.dir + "/" + RunStore.stateFile, count: range.count, step: rec.resume.step,
-                                          averageLabels: run.trainer.averages.map(\.label))
-            do {
-                try run.trainer.restore(step: state.step, weights: state.final, m: state.adamM, v: state.adamV, averages: state.averages, scalars: rec.resume.averages)
-            } catch { throw RunFileError(file, field: "resume.averages", "\(error)") }
-            // The model's range goes back to zero-shot; the run keeps its weights in `final`.
-            let params = modelEntry.model.parameters.values.base + range.lowerBound
-            params.update(from: run.trainer.zeroShot.base, count: range.count)
-            state.final.withUnsafeBufferPointer { run.final.base.update(from: $0.baseAddress!, count: range.count) }
-            do {
-                run.sampler = try DomainSampler(trainIndicesByDomain: split.trainByDomain(dataEntry.dataset).filter { !$0.isEmpty }, state: rec.resume.sampler)
-            } catch { throw RunFileError(file, field: "resume.sampler", "\(error)") }
-            run.augmentRNG = rng
-            run.log = try RunLog.read(opened.dir + "/" + RunStore.logFile, steps: rec.stepsDone)
-        } catch {
-            dataEntry.templates = previousTemplates
+        do { run = try Run.restore(opened, requested: dir, as: name, model: modelEntry, data: dataEntry, features: features) } catch {
             throw args.error("source", String(describing: error))
         }
-        run.stopReason = rec.stopped
-        run.results = rec.results
-        run.savedTo = dir
-        run.unsaved = opened.recoveredFrom != nil
+        let split = run.split
         // The whole context: the run's split and prompt on its dataset, its model and data active.
         if dataEntry.split != split {
             if let old = dataEntry.split { write("the split of '\(dataEntry.name)' is now the run's (it was: \(splitArguments(old.spec)))") }
@@ -121,7 +78,7 @@ extension Workspace {
             var mName = base, i = 2
             while models[mName] != nil { mName = base + "-\(i)"; i += 1 }
             entry = ModelEntry(name: mName, loaded: loaded)
-            let hash = try wrapped(args, "source") { try modelHash(loaded.weightsFile) }
+            let hash = try wrapped(args, "source") { try hashes.sha256(loaded.weightsFile) }
             guard hash == rec.modelSHA256 || args.flag("force") else {
                 throw args.error(given == nil ? "source" : "model", "the weights in '\(loaded.weightsFile)' (SHA-256 \(hash.prefix(12))…) are not the ones run '\(rec.run)' was trained from (\(rec.modelSHA256.prefix(12))…)",
                                  hint: "give the right checkpoint with model=PATH, or add force to use these weights anyway")
@@ -130,7 +87,7 @@ extension Workspace {
             write("loaded model '\(entry.name)' from \(source)")
             return entry
         }
-        let hash = try wrapped(args, "source") { try modelHash(entry.loaded.weightsFile) }
+        let hash = try wrapped(args, "source") { try hashes.sha256(entry.loaded.weightsFile) }
         guard hash == rec.modelSHA256 || args.flag("force") else {
             throw args.error("source", "model '\(entry.name)' ('\(path)') now holds other weights than run '\(rec.run)' was trained from", hint: "add force to use them anyway")
         }

@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodEngine
+import ClipoodExperiment
 import Foundation
 
 /// One user setting: declared once, this gives `set`'s option, its help, its completion
@@ -87,8 +88,8 @@ public struct Settings {
         BLAS.defaultPrecision = Precision(rawValue: precision) ?? .fp32
         if before != (BLAS.defaultBackend, BLAS.effectivePrecision) {
             // Cached embeddings were computed by the other backend or precision.
-            workspace.textCache.removeAll()
-            workspace.featureCache.removeAll()
+            workspace.features.forgetText()
+            workspace.features.forgetImages()
         }
         if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 && !Settings.saidNoBF16 {
             Settings.saidNoBF16 = true

@@ -116,107 +116,40 @@ extension Workspace {
 
     /// Class ids a part is scored among.
     func classSet(part: String, split: Split, data: DataEntry) -> [Int] {
-        switch part {
-        case "open": return split.openClasses
-        case "test": return split.testClasses
-        default: return split.baseClasses.isEmpty ? Array(0 ..< data.dataset.classes.count) : split.baseClasses
-        }
+        FeatureStore.classSet(part: part, split: split, classCount: data.dataset.classes.count)
     }
 
-    func indices(part: String, split: Split) -> [Int] {
-        switch part {
-        case "val": return split.val
-        case "open": return split.open
-        case "train": return split.train
-        default: return split.test
-        }
+    func indices(part: String, split: Split) -> [Int] { FeatureStore.indices(part: part, split: split) }
+
+    /// A `ProgressSink` that draws this workspace's progress line and reads Ctrl-C.
+    func progressSink() -> ProgressSink {
+        var line: ProgressLine?
+        return ProgressSink(begin: { [unowned self] label, total in line = ProgressLine(label, total: total, workspace: self) },
+                            advance: { done, detail in line?.update(done, detail: detail) },
+                            end: { line?.finish() },
+                            interrupted: { Interrupt.isRequested })
     }
 
-    /// Normalised, template-averaged text features (K, D) of `classes`, cached per model and prompt.
     func textFeatures(model m: ModelEntry, data d: DataEntry, classes: [Int]) throws -> FloatBuffer {
-        let key = "\(m.name)|\(d.name)|\(d.templates.joined(separator: "\u{1}"))|\(classes.map(String.init).joined(separator: ","))"
-        if let t = textCache[key] { return t }
-        let tokenizer = try m.tokenizer()
-        let D = m.model.config.embedDim, ctx = m.model.config.text.contextLength, nT = d.templates.count
-        let out = FloatBuffer(count: classes.count * D)
-        let norms = FloatBuffer(count: nT), one = FloatBuffer(count: nT * D)
-        for (k, c) in classes.enumerated() {
-            let ids = tokenizer.tokenize(d.prompts(forClass: c), contextLength: ctx)
-            let f = m.model.text.forward(ids: ids, B: nT)
-            L2Normalize.forward(out: one.base, norms: norms.base, inp: f, N: nT, C: D)
-            let row = out.base + k * D
-            for t in 0 ..< nT { for i in 0 ..< D { row[i] += one.base[t * D + i] } }
-        }
-        let n2 = FloatBuffer(count: classes.count)
-        L2Normalize.forward(out: out.base, norms: n2.base, inp: out.base, N: classes.count, C: D)
-        textCache[key] = out
-        return out
+        try features.textFeatures(model: m, data: d, classes: classes)
     }
 
-    /// Image features (N, D) of a split part under a run's weight state, batched and cached.
+    /// Image features of a split part under a run's weight state; a Ctrl-C while embedding is an error without a position.
     func imageFeatures(model m: ModelEntry, data d: DataEntry, indices: [Int], run: Run?, state: String, part: String, interpolation: Interpolation) throws -> FloatBuffer {
-        // Keyed by the indices themselves (a hash), so a part that changed with the same size is not mistaken for the old one.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for i in indices { hash = (hash ^ UInt64(truncatingIfNeeded: i)) &* 0x100_0000_01b3 }
-        let key = "\(m.name)|\(d.name)|\(run?.name ?? "-")|\(run == nil ? "zeroshot" : state)|\(part)|\(indices.count):\(String(hash, radix: 16))|\(interpolation.rawValue)"
-        if let f = featureCache[key] { return f }
-        let S = m.model.config.vision.imageSize, D = m.model.config.embedDim
-        let batch = 32
-        try MemoryEstimate.evaluation(m.model.config, images: indices.count, classes: d.dataset.classes.count, batch: batch,
-                                      trainableCount: run?.trainer.range.count ?? 0).require(for: "embedding \(part) (\(indices.count) images)")
-        let out = FloatBuffer(count: indices.count * D)
-        let pixels = FloatBuffer(count: batch * 3 * S * S)
-        var rng = RNG(seed: 0)   // unused by the eval transform
-        try withWeights(m, run: run, state: state) {
-            let progress = ProgressLine("embedding \(part)", total: indices.count, workspace: self)
-            var start = 0
-            while start < indices.count {
-                if Interrupt.isRequested { progress.finish(); throw CommandError("interrupted (Ctrl-C) while embedding \(part)") }
-                let b = min(batch, indices.count - start)
-                try images.pixels(for: Array(indices[start ..< start + b]), in: d.dataset, size: S, augment: false,
-                                  interpolation: interpolation, rng: &rng, into: pixels.base)
-                let f = m.model.vision.forward(pixels: pixels.base, B: b)
-                (out.base + start * D).update(from: f, count: b * D)
-                start += b
-                progress.update(start)
-            }
-        }
-        featureCache[key] = out
-        return out
+        do {
+            return try features.imageFeatures(model: m, data: d, indices: indices, run: run, state: state, part: part, interpolation: interpolation, progress: progressSink())
+        } catch let e as Interrupted { throw CommandError(e.description) }
     }
 
-    /// Runs `body` with a run's weight state in the model's trainable range, then restores it.
-    func withWeights(_ m: ModelEntry, run: Run?, state: String, _ body: () throws -> Void) throws {
-        guard let run, state != "zeroshot" else { try body(); return }
-        let weights = try run.weights(state)
-        let range = run.trainer.range
-        let params = m.model.parameters.values.base + range.lowerBound
-        let saved = FloatBuffer(count: range.count)
-        saved.base.update(from: params, count: range.count)
-        params.update(from: weights.base, count: range.count)
-        defer { params.update(from: saved.base, count: range.count) }
-        try body()
-    }
-
+    /// Scores a run's weight state (the zero-shot model when `run` is nil) on a part of its
+    /// split (the data's current split for zero-shot); problems are errors at the command.
     func evaluate(model m: ModelEntry, data d: DataEntry, run: Run?, state: String, part: String, args: Arguments) throws -> EvaluationResult {
         let split = try run?.split ?? requireSplit(d, args)
-        let idx = indices(part: part, split: split)
-        guard !idx.isEmpty else { throw args.error("the split has no '\(part)' part" + (part == "open" ? " (use split open=RATIO)" : "")) }
-        let classes = classSet(part: part, split: split, data: d)
-        let text = try textFeatures(model: m, data: d, classes: classes)
-        let interp = Interpolation(rawValue: run?.interpolation ?? "bicubic") ?? .bicubic
-        let feats: FloatBuffer
-        do { feats = try imageFeatures(model: m, data: d, indices: idx, run: run, state: state, part: part, interpolation: interp) } catch let e as CommandError { throw e } catch {
+        do {
+            return try features.evaluate(model: m, data: d, split: split, run: run, state: state, part: part, progress: progressSink())
+        } catch let e as Interrupted { throw CommandError(e.description) } catch let e as CommandError { throw e } catch {
             throw args.error(String(describing: error))
         }
-        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
-        let labels = idx.map { Int32(position[d.dataset.samples[$0].label] ?? -1) }
-        guard !labels.contains(-1) else { throw args.error("the '\(part)' part has images of classes outside its class set") }
-        let scale = run?.trainer.loss.scale ?? m.model.logitScale
-        let result = Evaluation.classify(features: feats.base, N: idx.count, textFeatures: text.base, K: classes.count, D: m.model.config.embedDim,
-                                         scale: scale, labels: labels, groups: idx.map { d.dataset.samples[$0].domain }, groupNames: d.dataset.domains)
-        run?.remember(result, weights: state, part: part)
-        return result
     }
 
     func describe(_ r: EvaluationResult, title: String, perClass names: [String]? = nil, classIDs: [Int] = []) -> String {
@@ -245,7 +178,6 @@ extension Workspace {
                 throw args.error("resume", "no run named '\(resume)'" + Suggestions.didYouMean(resume, in: runOrder), hint: "load a saved one with: load run DIR")
             }
             guard run.stepsDone < run.config.steps else { throw args.error("resume", "run '\(resume)' has done all its \(run.config.steps) steps") }
-            run.stopReason = nil
             let before = run.stepsDone
             try runSteps(run, limit: args.int("steps"), args: args)
             // Stopped early: it replays as the steps it did.
@@ -275,9 +207,9 @@ extension Workspace {
         config.scale = args.float("scale")
         config.trainable = trainable
         let augment = args.flag("augment")
-        let run = try makeRun(name: name, model: m, data: d, split: split, config: config, batchPerDomain: batch, augment: augment,
-                              seed: args.int("seed") ?? settings.seed, interpolation: args.string("interpolation")!, tune: tune,
-                              cache: tune != "full" && args.string("cache") != "off", views: augment ? args.int("views")! : 1)
+        let run = try Run(name: name, model: m, data: d, split: split, config: config, batchPerDomain: batch, augment: augment,
+                          seed: args.int("seed") ?? settings.seed, interpolation: args.string("interpolation")!, tune: tune,
+                          cache: tune != "full" && args.string("cache") != "off", views: augment ? args.int("views")! : 1, features: features)
         runs[name] = run
         runOrder.append(name)
         try runSteps(run, limit: args.int("pause"), args: args)
@@ -323,97 +255,29 @@ extension Workspace {
         return t
     }
 
-    func makeRun(name: String, model m: ModelEntry, data d: DataEntry, split: Split, config: TrainingConfig, batchPerDomain: Int, augment: Bool,
-                 seed: Int, interpolation: String, tune: String, cache: Bool, views: Int) throws -> Run {
-        let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
-        let domains = split.trainByDomain(d.dataset).filter { !$0.isEmpty }.count
-        try MemoryEstimate.trainingStep(m.model.config, parameterCount: m.model.parameterCount, trainableCount: m.model.trainableRange(config.trainable).count,
-                                        trainable: config.trainable, batch: MemoryEstimate.times(batchPerDomain, domains), classes: classes.count,
-                                        averages: config.averages.count, cachedViews: cache ? MemoryEstimate.times(split.train.count, views) : 0)
-            .require(for: "training '\(name)' (batch \(batchPerDomain) × \(domains) domains)", hint: "use a smaller batch=" + (cache ? ", fewer views= or cache=off" : ""))
-        let text = try textFeatures(model: m, data: d, classes: classes)
-        let trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)
-        let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }
-        return Run(name: name, modelName: m.name, dataName: d.name, split: split, config: config, batchPerDomain: batchPerDomain, augment: augment,
-                   seed: seed, interpolation: interpolation, tune: tune, classes: classes, trainer: trainer,
-                   sampler: DomainSampler(trainIndicesByDomain: byDomain, batchPerDomain: batchPerDomain, rng: RNG(seed: seed).derived("sampler")),
-                   augmentRNG: RNG(seed: seed).derived("augment"), usesCache: cache, views: views, templates: d.templates)
-    }
-
-    /// Runs steps of `run` until its last step, `limit` more steps, Ctrl-C, or a non-finite
-    /// loss. Between commands the workspace's model holds the zero-shot weights; the run's own
-    /// weights are swapped in for the duration and saved back after.
+    /// Runs steps of `run` (see `Run.train`) between the lines that say what it does and how it ended.
     func runSteps(_ run: Run, limit: Int?, args: Arguments) throws {
         let m = try modelNamed(run.modelName, args), d = try dataNamed(run.dataName, args)
-        let trainer = run.trainer
-        let S = m.model.config.vision.imageSize, B = run.sampler.batchSize
-        let interp = Interpolation(rawValue: run.interpolation) ?? .bicubic
-        if run.usesCache && run.cache == nil {
-            do {
-                run.cache = try PrefixCache(workspace: self, model: m, data: d, samples: run.split.train, views: run.views,
-                                            layer: trainer.firstTrainableLayer, augment: run.augment, interpolation: interp, rng: RNG(seed: run.seed).derived("views"))
-            } catch let e as CommandError { throw e } catch { throw args.error(String(describing: error)) }
-        }
-        let pixels = FloatBuffer(count: run.cache == nil ? B * 3 * S * S : 0)
-        let streams = FloatBuffer(count: run.cache == nil ? 0 : B * m.model.vision.streamSize)
-        let position = Dictionary(uniqueKeysWithValues: run.classes.enumerated().map { ($1, Int32($0)) })
-        let range = trainer.range
-        let params = m.model.parameters.values.base + range.lowerBound
-        if run.stepsDone > 0 { params.update(from: run.final.base, count: range.count) }
-        defer {
-            // The workspace's model stays the zero-shot checkpoint; the run keeps its own weights.
-            run.final.base.update(from: params, count: range.count)
-            params.update(from: trainer.zeroShot.base, count: range.count)
-            featureCache = featureCache.filter { !$0.key.contains("|\(run.name)|") }
-        }
-        let target = min(run.config.steps, trainer.step + (limit ?? run.config.steps))
-        let first = trainer.step
-        write("\(first == 0 ? "training" : "resuming") '\(run.name)' at step \(first + 1): \(run.config.steps) steps × \(B) images (\(run.batchPerDomain) from each training domain), " +
-              "\(run.classes.count) classes, λ=\(run.config.lambda) lr=\(run.config.learningRate) tune=\(run.tune) (\(formatCount(range.count)) trainable)" +
-              "\(run.cache == nil ? "" : ", prefix cached"), averages: \(trainer.averages.map(\.label).joined(separator: ", "))")
-        let progress = ProgressLine("train \(run.name)", total: target - first, workspace: self)
+        defer { features.forget(run: run.name) }
+        do {
+            if let cache = try run.preparePrefixCache(model: m, data: d, images: images, progress: progressSink()) {
+                write(String(format: "cached the frozen prefix (blocks 0..<%d) of %d images × %d view%@: %.0f MB", cache.layer, cache.sampleCount,
+                             cache.views, cache.views == 1 ? "" : "s", Double(cache.bytes) / 1e6))
+            }
+        } catch let e as CommandError { throw e } catch { throw args.error(String(describing: error)) }
+        let first = run.stepsDone
+        write("\(first == 0 ? "training" : "resuming") '\(run.name)' at step \(first + 1): \(run.config.steps) steps × \(run.batchSize) images (\(run.batchPerDomain) from each training domain), " +
+              "\(run.classes.count) classes, λ=\(run.config.lambda) lr=\(run.config.learningRate) tune=\(run.tune) (\(formatCount(run.trainer.range.count)) trainable)" +
+              "\(run.isPrefixCached ? ", prefix cached" : ""), averages: \(run.trainer.averages.map(\.label).joined(separator: ", "))")
         Interrupt.clear()
-        let start = Date()
-        while trainer.step < target {
-            if Interrupt.isRequested {
-                run.stopReason = "interrupted (Ctrl-C) after step \(trainer.step) of \(run.config.steps)"
-                progress.finish()
-                break
-            }
-            let idx = run.sampler.next()
-            do {
-                if let cache = run.cache {
-                    cache.gather(idx, rng: &run.augmentRNG, into: streams.base)
-                } else {
-                    try images.pixels(for: idx, in: d.dataset, size: S, augment: run.augment, interpolation: interp, rng: &run.augmentRNG, into: pixels.base)
-                }
-            } catch {
-                run.stopReason = "stopped at step \(trainer.step + 1): \(error)"
-                progress.finish()
-                break
-            }
-            let labels = idx.map { position[d.dataset.samples[$0].label]! }
-            let t0 = Date()
-            do {
-                let r = run.cache == nil ? try trainer.step(pixels: pixels.base, labels: labels, B: idx.count)
-                                         : try trainer.step(streams: streams.base, labels: labels, B: idx.count)
-                run.log.append((r, Date().timeIntervalSince(t0)))
-                progress.update(r.step - first, detail: String(format: "loss %.4f acc %.2f lr %.2e", r.loss, r.accuracy, r.learningRate))
-            } catch {
-                run.stopReason = String(describing: error)
-                progress.finish()
-                break
-            }
-        }
-        let elapsed = Date().timeIntervalSince(start)
-        if trainer.step > first { run.unsaved = true }
+        let stint = run.train(model: m, data: d, images: images, limit: limit, progress: progressSink())
         if let reason = run.stopReason {
-            writeError("train '\(run.name)': \(reason); the run keeps step \(trainer.step)'s weights and averages" +
+            writeError("train '\(run.name)': \(reason); the run keeps step \(run.stepsDone)'s weights and averages" +
                        (reason.hasPrefix("interrupted") ? " (continue with: train resume=\(run.name))" : ""))
         }
         if let last = run.log.last {
-            write(String(format: "'%@': %d of %d steps done (%d in %@), last loss %.4f, train accuracy %.2f", run.name, trainer.step, run.config.steps,
-                         trainer.step - first, duration(elapsed), last.record.loss, last.record.accuracy))
+            write(String(format: "'%@': %d of %d steps done (%d in %@), last loss %.4f, train accuracy %.2f", run.name, run.stepsDone, run.config.steps,
+                         stint.to - stint.from, duration(stint.seconds), last.record.loss, last.record.accuracy))
         }
     }
 
@@ -455,66 +319,9 @@ extension Workspace {
         try row("zero-shot", run: nil, state: "zeroshot")
         for n in names {
             let run = runs[n]!
-            let kind = run.config.lambda == 0 ? "CE" : "MMS λ=\(run.config.lambda)"
-            try row("\(n) final (\(kind))", run: run, state: "final")
-            for a in run.trainer.averages { try row("\(n) \(a.label)", run: run, state: a.label) }
-            try row("\(n) wise:0.5", run: run, state: "wise:0.5")
+            for (label, state) in run.comparedStates { try row("\(n) \(label)", run: run, state: state) }
         }
         write("\(d.name), split \(first.split.spec.targets.isEmpty ? "" : "target=" + first.split.spec.targets.joined(separator: ","))")
         write(TextTable.render(header: header, rows: rows))
-    }
-}
-
-/// The frozen prefix's output for every (training image, view), computed once (see `train`'s help).
-final class PrefixCache {
-    let views: Int
-    let rowSize: Int
-    let rows: [Int: Int]        // sample index → first row
-    let storage: FloatBuffer
-
-    /// Refuses to use more than this much memory; the error says how to need less.
-    static let budgetBytes = 8 << 30
-
-    init(workspace ws: Workspace, model m: ModelEntry, data d: DataEntry, samples: [Int], views: Int, layer: Int,
-         augment: Bool, interpolation: Interpolation, rng: RNG) throws {
-        self.views = views
-        rowSize = m.model.vision.streamSize
-        let count = samples.count * views
-        let bytes = count * rowSize * MemoryLayout<Float>.size
-        guard bytes <= PrefixCache.budgetBytes else {
-            throw MessageError(String(format: "the prefix cache would need %.1f GB (%d images × %d views × %d floats)", Double(bytes) / 1e9, samples.count, views, rowSize)
-                                   + "; use fewer views=, augment=off, or cache=off")
-        }
-        storage = FloatBuffer(count: count * rowSize)
-        rows = Dictionary(uniqueKeysWithValues: samples.enumerated().map { ($1, $0 * views) })
-        let S = m.model.config.vision.imageSize, batch = 16
-        let pixels = FloatBuffer(count: batch * 3 * S * S)
-        var rng = rng
-        let progress = ProgressLine("caching prefix", total: count, workspace: ws)
-        var done = 0
-        for v in 0 ..< views {
-            var start = 0
-            while start < samples.count {
-                let chunk = Array(samples[start ..< min(start + batch, samples.count)])
-                try ws.images.pixels(for: chunk, in: d.dataset, size: S, augment: augment, interpolation: interpolation, rng: &rng, into: pixels.base)
-                let out = FloatBuffer(count: chunk.count * rowSize)
-                m.model.vision.prefix(pixels: pixels.base, B: chunk.count, upTo: layer, into: out.base)
-                for (i, sample) in chunk.enumerated() {
-                    (storage.base + (rows[sample]! + v) * rowSize).update(from: out.base + i * rowSize, count: rowSize)
-                }
-                start += chunk.count
-                done += chunk.count
-                progress.update(done)
-            }
-        }
-        ws.write(String(format: "cached the frozen prefix (blocks 0..<%d) of %d images × %d view%@: %.0f MB", layer, samples.count, views, views == 1 ? "" : "s", Double(bytes) / 1e6))
-    }
-
-    /// Copies one view of each sample's cached stream into `out` (B, T, W).
-    func gather(_ samples: [Int], rng: inout RNG, into out: UnsafeMutablePointer<Float>) {
-        for (i, s) in samples.enumerated() {
-            let view = views == 1 ? 0 : rng.below(views)
-            (out + i * rowSize).update(from: storage.base + (rows[s]! + view) * rowSize, count: rowSize)
-        }
     }
 }

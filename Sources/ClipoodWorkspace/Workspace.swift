@@ -1,6 +1,7 @@
 import ClipoodCommands
 import ClipoodData
 import ClipoodEngine
+import ClipoodExperiment
 import ClipoodIO
 import Foundation
 
@@ -30,13 +31,11 @@ public final class Workspace: CommandContext {
     /// The last `ablate` grid of each setting, for `plot ablation`.
     var ablations: [String: AblationResult] = [:]
     var ablationOrder: [String] = []
-    /// Decoded images shared by every command (a memory-bounded cache).
-    let images = BatchBuilder()
-    /// Caches: text features per model/prompt/class set, image features per model state and split part.
-    var textCache: [String: FloatBuffer] = [:]
-    var featureCache: [String: FloatBuffer] = [:]
-    /// SHA-256 of model weight files by path, with the size and mtime they were computed for.
-    var modelHashes: [String: (stamp: String, hash: String)] = [:]
+    /// Text and image features and their caches, over decoded images shared by every command.
+    let features = FeatureStore(images: BatchBuilder())
+    var images: BatchBuilder { features.images }
+    /// SHA-256 of model weight files (a saved run names its model by hash).
+    let hashes = FileHashes()
     /// Every line run in this session (typed or from a file), and whether it succeeded.
     public internal(set) var history: [(line: String, ok: Bool)] = []
     /// Set by the front end when a person types at a terminal: quitting with unsaved runs then asks once more.

@@ -1,0 +1,88 @@
+import ClipoodData
+import ClipoodEngine
+import ClipoodImage
+import ClipoodModel
+import ClipoodTrain
+import Foundation
+
+// The training loop of a run, top to bottom: swap the run's weights into the model, take steps
+// until the last one, a step limit, Ctrl-C or a failure, and swap them back out. It reports
+// through `ProgressSink` and records why it stopped in the run; it never prints.
+
+extension Run {
+    /// Builds the prefix cache when the run uses one and has none yet (a new run, or one just
+    /// loaded), and returns it; nil when there was nothing to build.
+    public func preparePrefixCache(model m: ModelEntry, data d: DataEntry, images: BatchBuilder, progress: ProgressSink) throws -> PrefixCache? {
+        guard usesCache && cache == nil else { return nil }
+        let built = try PrefixCache(model: m, data: d, images: images, samples: split.train, views: views, layer: trainer.firstTrainableLayer,
+                                    augment: augment, interpolation: Interpolation(rawValue: interpolation) ?? .bicubic,
+                                    rng: RNG(seed: seed).derived("views"), progress: progress)
+        cache = built
+        return built
+    }
+
+    /// Whether steps start from the prefix cache.
+    public var isPrefixCached: Bool { cache != nil }
+
+    /// What one call of `train` did.
+    public struct Stint {
+        /// Steps done before and after it.
+        public let from: Int, to: Int
+        public let seconds: Double
+    }
+
+    /// Runs steps until the run's last step, `limit` more steps, an interruption, or a step
+    /// that fails (a batch that cannot be read, a non-finite loss); then `stopReason` says
+    /// why. Between calls the model holds the zero-shot weights; the run's own weights are
+    /// swapped in for the duration and kept in `final` after. Call `preparePrefixCache` first.
+    public func train(model m: ModelEntry, data d: DataEntry, images: BatchBuilder, limit: Int?, progress: ProgressSink) -> Stint {
+        let S = m.model.config.vision.imageSize, B = sampler.batchSize
+        let interp = Interpolation(rawValue: interpolation) ?? .bicubic
+        let pixels = FloatBuffer(count: cache == nil ? B * 3 * S * S : 0)
+        let streams = FloatBuffer(count: cache == nil ? 0 : B * m.model.vision.streamSize)
+        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
+        let range = trainer.range
+        let params = m.model.parameters.values.base + range.lowerBound
+        if stepsDone > 0 { params.update(from: final.base, count: range.count) }
+        defer {
+            final.base.update(from: params, count: range.count)
+            params.update(from: trainer.zeroShot.base, count: range.count)
+        }
+        stopReason = nil
+        let target = min(config.steps, trainer.step + (limit ?? config.steps))
+        let first = trainer.step
+        progress.begin("train \(name)", target - first)
+        let start = Date()
+        while trainer.step < target {
+            if progress.interrupted() {
+                stopReason = "interrupted (Ctrl-C) after step \(trainer.step) of \(config.steps)"
+                break
+            }
+            let idx = sampler.next()
+            do {
+                if let cache {
+                    cache.gather(idx, rng: &augmentRNG, into: streams.base)
+                } else {
+                    try images.pixels(for: idx, in: d.dataset, size: S, augment: augment, interpolation: interp, rng: &augmentRNG, into: pixels.base)
+                }
+            } catch {
+                stopReason = "stopped at step \(trainer.step + 1): \(error)"
+                break
+            }
+            let labels = idx.map { position[d.dataset.samples[$0].label]! }
+            let t0 = Date()
+            do {
+                let r = cache == nil ? try trainer.step(pixels: pixels.base, labels: labels, B: idx.count)
+                                     : try trainer.step(streams: streams.base, labels: labels, B: idx.count)
+                log.append((r, Date().timeIntervalSince(t0)))
+                progress.advance(r.step - first, String(format: "loss %.4f acc %.2f lr %.2e", r.loss, r.accuracy, r.learningRate))
+            } catch {
+                stopReason = String(describing: error)
+                break
+            }
+        }
+        if stopReason != nil { progress.end() }
+        if trainer.step > first { unsaved = true }
+        return Stint(from: first, to: trainer.step, seconds: Date().timeIntervalSince(start))
+    }
+}
