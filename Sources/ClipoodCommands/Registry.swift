@@ -13,12 +13,34 @@ public struct Registry<Context: CommandContext> {
         for c in commands { register(c) }
     }
 
-    /// Adds a command; names and aliases must be unique (a programming error otherwise).
+    /// Adds a command; names and aliases must be unique and its declaration sound (see
+    /// `problems(in:)`) — a programming error otherwise, stopped here rather than at first use.
     public mutating func register(_ spec: CommandSpec<Context>) {
         for n in [spec.name] + spec.aliases {
             precondition(lookupExact(n) == nil, "Registry: command name '\(n)' registered twice")
         }
+        let problems = Registry.problems(in: spec)
+        precondition(problems.isEmpty, "Registry: " + problems.joined(separator: "; "))
         commands.append(spec)
+    }
+
+    /// What is wrong with a declaration and its subcommands': an option default that does not
+    /// parse as the option's type (out of range, not a choice, not a number), or an argument
+    /// name used twice in one command.
+    public static func problems(in spec: CommandSpec<Context>, path: [String] = []) -> [String] {
+        let here = (path + [spec.name]).joined(separator: " ")
+        var out: [String] = []
+        var seen = Set<String>()
+        for a in spec.arguments {
+            if !seen.insert(a.name).inserted { out.append("'\(here)' declares '\(a.name)' twice") }
+            if case .option(let d?) = a.kind {
+                do { _ = try convert(d, a.type, token: nil) } catch {
+                    out.append("'\(here)': the default '\(d)' of \(a.name)= does not parse: \((error as? CommandError)?.message ?? String(describing: error))")
+                }
+            }
+        }
+        for sub in spec.subcommands { out += problems(in: sub, path: path + [spec.name]) }
+        return out
     }
 
     public var commandNames: [String] { commands.map(\.name) }
@@ -76,7 +98,8 @@ public struct Registry<Context: CommandContext> {
         var args = Arguments(commandPath: path, commandToken: commandToken)
         let name = path.joined(separator: " ")
         for a in spec.arguments {
-            if case .option(let d?) = a.kind, let v = try? convert(d, a.type, token: nil) { args.defaults[a.name] = v }
+            // Every default parses: `register` checked it.
+            if case .option(let d?) = a.kind, let v = try? Registry.convert(d, a.type, token: nil) { args.defaults[a.name] = v }
         }
         let positionals = spec.positionals
         var nextPositional = 0
@@ -90,7 +113,7 @@ public struct Registry<Context: CommandContext> {
                                        hint: known.isEmpty ? "'\(name)' takes no key=value options" : "options: \(known.joined(separator: ", "))")
                 }
                 if args.values[key] != nil { throw CommandError("option '\(key)' given twice", at: t) }
-                args.values[key] = try convert(t.text, a.type, token: t, what: "\(key)=")
+                args.values[key] = try Registry.convert(t.text, a.type, token: t, what: "\(key)=")
                 args.tokens[key] = t
                 i += 1
                 continue
@@ -101,7 +124,7 @@ public struct Registry<Context: CommandContext> {
                 }
                 if args.values[a.name] != nil { throw CommandError("'\(t.text)' given twice", at: t) }
                 let v = tokens[i + 1]
-                args.values[a.name] = try convert(v.text, a.type, token: v, what: "'\(t.text)'")
+                args.values[a.name] = try Registry.convert(v.text, a.type, token: v, what: "'\(t.text)'")
                 args.tokens[a.name] = v
                 i += 2
                 continue
@@ -123,7 +146,7 @@ public struct Registry<Context: CommandContext> {
                 throw CommandError("unexpected argument '\(t.text)' for '\(name)'", at: t, hint: hint)
             }
             let a = positionals[nextPositional]
-            let v = try convert(t.text, a.type, token: t, what: "<\(a.metavar ?? a.name)>")
+            let v = try Registry.convert(t.text, a.type, token: t, what: "<\(a.metavar ?? a.name)>")
             args.positionalValues[a.name, default: []].append((v, t))
             if case .positional(_, false) = a.kind { nextPositional += 1 }
             i += 1
@@ -137,7 +160,7 @@ public struct Registry<Context: CommandContext> {
         return args
     }
 
-    func convert(_ text: String, _ type: ValueType, token: Token?, what: String = "value") throws -> Value {
+    static func convert(_ text: String, _ type: ValueType, token: Token?, what: String = "value") throws -> Value {
         func fail(_ msg: String, hint: String? = nil) -> CommandError {
             guard let t = token else { return CommandError(msg, hint: hint) }
             return CommandError(msg, column: t.valueColumn, length: max(1, t.length - (t.valueColumn - t.column)), hint: hint)

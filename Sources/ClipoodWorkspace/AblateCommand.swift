@@ -7,6 +7,18 @@ import Foundation
 
 // ablate: the paper's comparisons over a grid of λ and seeds, as mean ± std tables.
 
+/// The arguments of `ablate` (batch= is train's).
+enum AblateArguments {
+    static let lambdas = Argument<[Double]>.list("lambda", 0 ... 10, default: "0,0.1,0.3,0.5", help: "MMS margin strengths (0: the CE baseline)")
+    static let seeds = Argument<[Int]>.list("seeds", 0 ... Int(Int32.max), default: "0,1,2", help: "seeds (split, sampling, augmentation)")
+    static let setting = Argument<String>.option("setting", .choice(["shift", "open", "wild"]), default: "shift", help: "domain shift, open class, or in the wild")
+    static let targets = Argument<[String]>(.option("target", .list(.name(kind: "domain")), help: "held-out domain(s) for shift and wild (default: the last domain)")) {
+        $0.listStrings("target")
+    }
+    static let steps = Argument<Int>.option("steps", 1 ... 10_000_000, default: "150", help: "steps per run")
+    static let lr = Argument<Double>.option("lr", 0 ... 10, default: "1e-4", help: "peak learning rate")
+}
+
 extension Workspace {
     static let ablateCommand = CommandSpec<Workspace>(
         "ablate",
@@ -19,23 +31,18 @@ extension Workspace {
         accuracies are reported as mean ± standard deviation over the seeds, one column per λ.
         """,
         arguments: [
-            .option("lambda", .list(.float(0 ... 10)), default: "0,0.1,0.3,0.5", help: "MMS margin strengths (0: the CE baseline)"),
-            .option("seeds", .list(.int(0 ... Int(Int32.max))), default: "0,1,2", help: "seeds (split, sampling, augmentation)"),
-            .option("setting", .choice(["shift", "open", "wild"]), default: "shift", help: "domain shift, open class, or in the wild"),
-            .option("target", .list(.name(kind: "domain")), help: "held-out domain(s) for shift and wild (default: the last domain)"),
-            .option("steps", .int(1 ... 10_000_000), default: "150", help: "steps per run"),
-            .option("batch", .int(1 ... 4096), default: "12", help: "images per training domain per step"),
-            .option("lr", .float(0 ... 10), default: "1e-4", help: "peak learning rate"),
+            AblateArguments.lambdas.spec, AblateArguments.seeds.spec, AblateArguments.setting.spec, AblateArguments.targets.spec,
+            AblateArguments.steps.spec, TrainArguments.batch.spec, AblateArguments.lr.spec,
         ] + averageOptions(defaults: ["beta": "0.1,0.5,1", "ema": "0.99"]),
         examples: ["ablate", "ablate setting=wild seeds=0,1,2 steps=100"],
         run: { ws, args in try ws.ablate(args) })
 
     func ablate(_ args: Arguments) throws {
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
-        let lambdas = args.doubles("lambda"), averages = averageChoices(args)
-        let seeds = args.doubles("seeds").map { Int($0) }
-        let setting = args.string("setting")!
-        var targets = args.listStrings("target")
+        let lambdas = args[AblateArguments.lambdas], averages = averageChoices(args)
+        let seeds = args[AblateArguments.seeds], steps = args[AblateArguments.steps]
+        let setting = args[AblateArguments.setting]
+        var targets = args[AblateArguments.targets]
         if targets.isEmpty && setting != "open" { targets = [d.dataset.domains.last!] }
         if setting == "open" { targets = [] }
         let parts = setting == "shift" ? ["test"] : ["test", "open"]
@@ -50,13 +57,13 @@ extension Workspace {
             d.split = split
             features.forgetZeroShot()
             for lambda in lambdas {
-                var config = TrainingConfig(steps: args.int("steps")!)
-                config.learningRate = args.double("lr")!
+                var config = TrainingConfig(steps: steps)
+                config.learningRate = args[AblateArguments.lr]
                 config.lambda = Float(lambda)
                 config.averages = averages
                 let name = "ablate-\(setting)-l\(formatBeta(lambda))-s\(seed)"
                 if runs[name] != nil { runs[name] = nil; runOrder.removeAll { $0 == name } }
-                let run = try Run(name: name, model: m, data: d, split: split, config: config, batchPerDomain: args.int("batch")!, augment: true,
+                let run = try Run(name: name, model: m, data: d, split: split, config: config, batchPerDomain: args[TrainArguments.batch], augment: true,
                                       seed: seed, interpolation: "bicubic", tune: "full", cache: false, views: 1, features: features)
                 runs[name] = run
                 runOrder.append(name)
@@ -69,7 +76,7 @@ extension Workspace {
                 }
             }
         }
-        var result = AblationResult(setting: setting, lambdas: lambdas, seeds: seeds, steps: args.int("steps")!, states: states, parts: parts, scopes: [:], accuracies: results)
+        var result = AblationResult(setting: setting, lambdas: lambdas, seeds: seeds, steps: steps, states: states, parts: parts, scopes: [:], accuracies: results)
         for part in parts {
             result.scopes[part] = part == "open" ? "new classes, among new class names" : setting == "open" ? "base classes" : "held-out domain \(targets.joined(separator: ","))" + (setting == "wild" ? ", among all class names" : "")
         }

@@ -8,6 +8,25 @@ import Foundation
 
 // `bench`: measured ceilings that later performance work is compared against.
 
+/// The arguments of `bench gemm` and `bench clip`.
+private typealias B = BenchArguments
+enum BenchArguments {
+    static let gemmRuns = Argument<Int>.option("runs", 1 ... 1000, default: "5", help: "timed calls per shape (median and best are reported)")
+    static let shapes = Argument<String>.option("shapes", .choice(["all", "square", "vit"]), default: "all", help: "which shapes to time")
+    static let model = Argument<String>.option("model", .choice(["b32", "b16"]), default: "b16", help: "architecture")
+    static let workload = Argument<String>.option("workload", .choice(["image", "text", "train", "train-last1"]), default: "image", help: "what to time")
+    static let batch = Argument<Int>.option("batch", 1 ... 4096, default: "8", help: "images per call (text: ignored, 100 prompts)")
+    static let runs = Argument<Int>.option("runs", 1 ... 1000, default: "5", help: "timed calls after one warm-up")
+    static let threads = OptionalArgument<Int>.option("threads", 1 ... 1024, help: "BLAS threads (default: the threads setting)")
+    static let blas = OptionalArgument<GemmBackend>(.option("blas", .choice(GemmBackend.allCases.map(\.rawValue)), help: "matrix-product library (default: the blas setting)")) {
+        $0.string("blas").flatMap(GemmBackend.init(rawValue:))
+    }
+    static let precision = OptionalArgument<Precision>(.option("precision", .choice(Precision.allCases.map(\.rawValue)), help: "matrix-product inputs (default: the precision setting)")) {
+        $0.string("precision").flatMap(Precision.init(rawValue:))
+    }
+    static let format = Argument<String>.option("format", .choice(["table", "tsv"]), default: "table", help: "a readable line, or the tab-separated line bench_compare reads")
+}
+
 extension Workspace {
     static let benchCommand = CommandSpec<Workspace>(
         "bench",
@@ -23,9 +42,7 @@ extension Workspace {
                 and MLP down (3072→768) weights.
                 """,
                 arguments: [
-                    .option("runs", .int(1 ... 1000), default: "5", help: "timed calls per shape (median and best are reported)"),
-                    .option("threads", .int(1 ... 1024), help: "BLAS threads for this benchmark (default: the threads setting)"),
-                    .option("shapes", .choice(["all", "square", "vit"]), default: "all", help: "which shapes to time"),
+                    B.gemmRuns.spec, B.threads.help("BLAS threads for this benchmark (default: the threads setting)").spec, B.shapes.spec,
                 ],
                 examples: ["bench gemm", "bench gemm runs=9 threads=1"],
                 run: { ws, args in try ws.benchGemm(args) }),
@@ -34,14 +51,14 @@ extension Workspace {
         ])
 
     func benchGemm(_ args: Arguments) throws {
-        let runs = args.int("runs")!
-        let threads = args.int("threads") ?? settings.threads
+        let runs = args[B.gemmRuns]
+        let threads = args[B.threads] ?? settings.threads
         let previous = BLAS.threads
         BLAS.threads = threads
         defer { BLAS.threads = previous }
         // The backend and precision are the `blas` and `precision` settings'.
         var shapes: [GemmShape] = []
-        let which = args.string("shapes")!
+        let which = args[B.shapes]
         if which != "vit" { shapes.append(GemmShape(label: "square 1024³", M: 1024, N: 1024, K: 1024)) }
         if which != "square" { shapes += GemmShape.vitB16 }
         let kind = BLAS.effectivePrecision == .bf16 ? "gemm, bf16 inputs with fp32 accumulation (oneDNN \(BLAS.oneDNNVersion ?? "?"))" : "sgemm, fp32"
@@ -77,28 +94,21 @@ extension Workspace {
         does) so that peak memory belongs to that workload.
         """,
         arguments: [
-            .option("model", .choice(["b32", "b16"]), default: "b16", help: "architecture"),
-            .option("workload", .choice(["image", "text", "train", "train-last1"]), default: "image", help: "what to time"),
-            .option("batch", .int(1 ... 4096), default: "8", help: "images per call (text: ignored, 100 prompts)"),
-            .option("runs", .int(1 ... 1000), default: "5", help: "timed calls after one warm-up"),
-            .option("threads", .int(1 ... 1024), help: "BLAS threads (default: the threads setting)"),
-            .option("blas", .choice(GemmBackend.allCases.map(\.rawValue)), help: "matrix-product library (default: the blas setting)"),
-            .option("precision", .choice(Precision.allCases.map(\.rawValue)), help: "matrix-product inputs (default: the precision setting)"),
-            .option("format", .choice(["table", "tsv"]), default: "table", help: "a readable line, or the tab-separated line bench_compare reads"),
+            B.model.spec, B.workload.spec, B.batch.spec, B.runs.spec, B.threads.spec, B.blas.spec, B.precision.spec, B.format.spec,
         ],
         examples: ["bench clip model=b32 workload=image batch=32", "bench clip workload=train batch=12 format=tsv",
                    "bench clip model=b16 blas=onednn precision=bf16"],
         run: { ws, args in try ws.benchCLIP(args) })
 
     func benchCLIP(_ args: Arguments) throws {
-        let name = args.string("model")!, workload = args.string("workload")!
-        let runs = args.int("runs")!
-        let threads = args.int("threads") ?? settings.threads
+        let name = args[B.model], workload = args[B.workload]
+        let runs = args[B.runs]
+        let threads = args[B.threads] ?? settings.threads
         BLAS.threads = threads
         let previous = (BLAS.defaultBackend, BLAS.defaultPrecision)
         defer { (BLAS.defaultBackend, BLAS.defaultPrecision) = previous }
-        if let b = args.string("blas") { BLAS.defaultBackend = GemmBackend(rawValue: b)! }
-        if let p = args.string("precision") { BLAS.defaultPrecision = Precision(rawValue: p)! }
+        if let b = args[B.blas] { BLAS.defaultBackend = b }
+        if let p = args[B.precision] { BLAS.defaultPrecision = p }
         if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 {
             write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); running fp32")
         }
@@ -107,7 +117,7 @@ extension Workspace {
         model.initialiseRandomly(seed: 0)
         let v = config.vision, S = v.imageSize, D = config.embedDim
         var rng = RNG(seed: 1)
-        var B = workload == "text" ? 100 : args.int("batch")!
+        var B = workload == "text" ? 100 : args[BenchArguments.batch]
         var call: () throws -> Void
         switch workload {
         case "image":
@@ -160,7 +170,7 @@ extension Workspace {
         let unit = isStep ? "s/step" : workload == "text" ? "prompts/s" : "images/s"
         let value = isStep ? median : Double(B) / median
         let batchLabel = workload == "text" ? 100 : B
-        if args.string("format") == "tsv" {
+        if args[BenchArguments.format] == "tsv" {
             write([name, workload, String(batchLabel), unit, String(format: "%.4g", value), String(format: "%.4f", sorted[0]), String(format: "%.4f", median),
                    String(format: "%.1f", flops / median / 1e9), String(format: "%.0f", peakMiB)].joined(separator: "\t"))
         } else {

@@ -5,6 +5,8 @@ import Foundation
 // The commands every session has: help, set, show, run, quit.
 
 extension Workspace {
+    static let sessionFile = Argument<String>.positional("file", .path(extensions: ["cood"]), help: "a session file (*.cood)")
+
     static let helpCommand = CommandSpec<Workspace>(
         "help", aliases: ["?"],
         summary: "list the commands, or explain one",
@@ -60,10 +62,10 @@ extension Workspace {
         "run",
         summary: "run the commands of a session file",
         discussion: "Lines run in this workspace, in order; the first failing line stops the file (unless onerror=continue).",
-        arguments: [.positional("file", .path(extensions: ["cood"]), help: "a session file (*.cood)")],
+        arguments: [sessionFile.spec],
         examples: ["run Sessions/quickstart.cood"],
         run: { ws, args in
-            let path = args.string("file")!
+            let path = args[sessionFile]
             let text: String
             do { text = try Workspace.sessionText(expandPath(path)) } catch let e as CommandError { throw args.error("file", e.message) }
             try ws.interpreter.runScript(text: text, file: path, continueOnError: ws.settings.onerror == "continue",

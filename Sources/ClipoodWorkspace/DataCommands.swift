@@ -9,6 +9,38 @@ import Foundation
 
 // load data, info data, split, prompt.
 
+/// The arguments of `load data` and `generate data`.
+private typealias D = DataArguments
+enum DataArguments {
+    static let source = Argument<String>.positional("source", .path(), metavar: "dir", help: "dataset root directory")
+    static let layout = Argument<Layout>(.option("layout", .choice(Layout.allCases.map(\.rawValue)), default: "auto",
+                                                 help: "directory layout (auto: domainbed when every entry of the root is a directory of directories)")) {
+        $0.string("layout").flatMap(Layout.init(rawValue:))
+    }
+    static let name = OptionalArgument<String>.keyword("as", .name(kind: "data"), metavar: "NAME", help: "name in the workspace (default: the directory name)")
+    static let preset = Argument<ShapesWorld.Preset>(.option("preset", .choice(ShapesWorld.Preset.allCases.map(\.rawValue)), default: "broad", help: "what captions call the objects: broad (mostly a coarse category) or classic (always the class)")) {
+        $0.string("preset").flatMap(ShapesWorld.Preset.init(rawValue:))
+    }
+    static let named = OptionalArgument<Double>.option("named", 0 ... 1, help: "fraction of images whose captions name the class (preset broad; default 0.2)")
+    static let classes = Argument<Int>.option("classes", 1 ... 20, default: "16", help: "number of classes (the first N of the list)")
+    static let perClass = Argument<Int>.option("per_class", 1 ... 100_000, default: "40", help: "images per class and domain")
+    static let size = Argument<Int>.option("size", 8 ... 1024, default: "64", help: "image side in pixels")
+    static let worldSeed = Shared.seed.help("world seed (default: the seed setting)")
+    static let worldOutput = OptionalArgument<String>.keyword("to", .path(), metavar: "DIR", help: "output directory (default: the cache)")
+    static let worldName = OptionalArgument<String>.keyword("as", .name(kind: "data"), metavar: "NAME", help: "load it under this name too")
+}
+
+/// The arguments of `split`.
+private typealias S = SplitArguments
+enum SplitArguments {
+    static let targets = Argument<[String]>(.option("target", .list(.name(kind: "domain")), help: "held-out domain(s), comma-separated")) { $0.listStrings("target") }
+    static let holdout = Argument<Double>.option("holdout", 0.01 ... 0.99, default: "0.2", help: "fraction of each domain held out for validation")
+    static let open = OptionalArgument<Double>.option("open", 0.01 ... 0.99, help: "fraction of classes (the last ones, sorted) that are new")
+    static let shots = OptionalArgument<Int>.option("shots", 1 ... 1_000_000, help: "training images per base class and domain")
+    static let seed = Shared.seed.help("split seed (default: the seed setting)")
+    static let test = Argument<String>.option("test", .choice(["whole", "holdout"]), default: "whole", help: "score the whole target domain or only its held-out part")
+}
+
 extension Workspace {
     static let loadDataCommand = CommandSpec<Workspace>(
         "data",
@@ -18,9 +50,7 @@ extension Workspace {
         Every image is checked once (its header decoded); unreadable ones are skipped and listed.
         """,
         arguments: [
-            .positional("source", .path(), metavar: "dir", help: "dataset root directory"),
-            .option("layout", .choice(["auto", "domainbed", "imagefolder"]), default: "auto", help: "directory layout (auto: domainbed when every entry of the root is a directory of directories)"),
-            .keyword("as", .name(kind: "data"), metavar: "NAME", help: "name in the workspace (default: the directory name)"),
+            D.source.spec, D.layout.spec, D.name.spec,
         ],
         examples: ["load data ~/data/PACS", "load data ~/data/pets layout=imagefolder as pets"],
         run: { ws, args in try ws.loadData(args) })
@@ -45,26 +75,20 @@ extension Workspace {
                     pretraining task. classic: every caption names the class (the world of older sessions).
                     """,
                     arguments: [
-                        .option("preset", .choice(ShapesWorld.Preset.allCases.map(\.rawValue)), default: "broad", help: "what captions call the objects: broad (mostly a coarse category) or classic (always the class)"),
-                        .option("named", .float(0 ... 1), help: "fraction of images whose captions name the class (preset broad; default 0.2)"),
-                        .option("classes", .int(1 ... 20), default: "16", help: "number of classes (the first N of the list)"),
-                        .option("per_class", .int(1 ... 100_000), default: "40", help: "images per class and domain"),
-                        .option("size", .int(8 ... 1024), default: "64", help: "image side in pixels"),
-                        .option("seed", .int(0 ... Int(Int32.max)), help: "world seed (default: the seed setting)"),
-                        .keyword("to", .path(), metavar: "DIR", help: "output directory (default: the cache)"),
-                        .keyword("as", .name(kind: "data"), metavar: "NAME", help: "load it under this name too"),
+                        D.preset.spec,
+                        D.named.spec, D.classes.spec, D.perClass.spec, D.size.spec, D.worldSeed.spec, D.worldOutput.spec, D.worldName.spec,
                     ],
                     examples: ["generate data shapes", "generate data shapes classes=20 per_class=100 size=96 to ~/data/shapes as shapes",
                                "generate data shapes preset=classic"],
                     run: { ws, args in
-                        let preset = ShapesWorld.Preset(rawValue: args.string("preset")!) ?? .broad
-                        if preset == .classic, let n = args.double("named"), n != 1 {
+                        let preset = args[D.preset]
+                        if preset == .classic, let n = args[D.named], n != 1 {
                             throw args.error("named", "preset classic names the class in every caption (named=1), not \(n)")
                         }
-                        let dir = try ws.demoWorld(classes: args.int("classes")!, perClass: args.int("per_class")!, size: args.int("size")!,
-                                                   seed: args.int("seed") ?? ws.settings.seed, preset: preset, named: args.double("named"),
-                                                   to: args.string("to").map(expandPath))
-                        if let name = args.string("as") { try ws.executeNested("load data \"\(dir)\" as \(name)") }
+                        let dir = try ws.demoWorld(classes: args[D.classes], perClass: args[D.perClass], size: args[D.size],
+                                                   seed: args[D.worldSeed] ?? ws.settings.seed, preset: preset, named: args[D.named],
+                                                   to: args[D.worldOutput].map(expandPath))
+                        if let name = args[D.worldName] { try ws.executeNested("load data \"\(dir)\" as \(name)") }
                     }),
             ]),
         ])
@@ -116,12 +140,7 @@ extension Workspace {
         shots=N keeps N training images per base class and domain.
         """,
         arguments: [
-            .option("target", .list(.name(kind: "domain")), help: "held-out domain(s), comma-separated"),
-            .option("holdout", .float(0.01 ... 0.99), default: "0.2", help: "fraction of each domain held out for validation"),
-            .option("open", .float(0.01 ... 0.99), help: "fraction of classes (the last ones, sorted) that are new"),
-            .option("shots", .int(1 ... 1_000_000), help: "training images per base class and domain"),
-            .option("seed", .int(0 ... Int(Int32.max)), help: "split seed (default: the seed setting)"),
-            .option("test", .choice(["whole", "holdout"]), default: "whole", help: "score the whole target domain or only its held-out part"),
+            S.targets.spec, S.holdout.spec, S.open.spec, S.shots.spec, S.seed.spec, S.test.spec,
         ],
         examples: ["split target=sketch", "split open=0.5 shots=16", "split target=sketch open=0.5"],
         run: { ws, args in try ws.makeSplit(args) })
@@ -140,19 +159,19 @@ extension Workspace {
     }
 
     func loadData(_ args: Arguments) throws {
-        var source = expandPath(args.string("source")!)
+        var source = expandPath(args[D.source])
         if source == "demo" && !FileManager.default.fileExists(atPath: "demo") {
             // The built-in world (16 classes × 4 domains × 40 images at 64 px), generated once into the cache.
             // Experiments read only its images, which are the same in every preset; it is written with
             // the classic preset's attributes file, under the name it always had.
             source = try demoWorld(classes: 16, perClass: 40, size: 64, seed: 0, preset: .classic, to: nil)
         }
-        let layout = Layout(rawValue: args.string("layout")!) ?? .auto
+        let layout = args[D.layout]
         var dataset: Dataset
         do { dataset = try Dataset.load(root: source, layout: layout) } catch { throw args.error("source", String(describing: error)) }
         let progress = ProgressLine("checking images", total: dataset.imageCount, workspace: self)
         let bad = dataset.verifyImages(progress: { done, _ in progress.update(done) })
-        let name = args.string("as") ?? dataset.name
+        let name = args[D.name] ?? dataset.name
         let entry = DataEntry(name: name, dataset: dataset)
         entry.skipped = bad.map { "\($0.path): \($0.reason)" }
         datasets[name] = entry
@@ -176,14 +195,14 @@ extension Workspace {
     func makeSplit(_ args: Arguments) throws {
         let d = try data(args, argument: "data")
         if !["target", "holdout", "open", "shots", "seed", "test"].contains(where: args.has) { try showSplit(d, args); return }
-        let targets = args.listStrings("target")
+        let targets = args[S.targets]
         for (i, t) in targets.enumerated() where d.dataset.domainIndex(t) == nil {
             _ = i
             throw args.error("target", "no domain '\(t)' in '\(d.name)'" + Suggestions.didYouMean(t, in: d.dataset.domains),
                              hint: "domains: " + d.dataset.domains.map(DisplayText.escaped).joined(separator: ", "))
         }
-        let spec = SplitSpec(targets: targets, holdout: args.double("holdout")!, openRatio: args.double("open"), shots: args.int("shots"),
-                             seed: args.int("seed") ?? settings.seed, testScope: args.string("test") == "holdout" ? .targetHoldout : .wholeTarget)
+        let spec = SplitSpec(targets: targets, holdout: args[S.holdout], openRatio: args[S.open], shots: args[S.shots],
+                             seed: args[S.seed] ?? settings.seed, testScope: args[S.test] == "holdout" ? .targetHoldout : .wholeTarget)
         do { d.split = try Split.make(dataset: d.dataset, spec: spec) } catch { throw args.error(String(describing: error)) }
         features.forgetImages()
         write(d.split!.description)

@@ -5,6 +5,9 @@ import Foundation
 // `bench allreduce`: what one gradient sum costs between the ranks of an MPI job.
 
 extension Workspace {
+    static let allreduceMiB = Argument<Int>.option("mib", 1 ... 4096, default: "64", help: "buffer size in MiB of fp32 (ViT-B/16's image tower is ~330 MiB)")
+    static let allreduceRuns = Argument<Int>.option("runs", 1 ... 1000, default: "5", help: "timed sums after one warm-up")
+
     static let benchAllreduceCommand = CommandSpec<Workspace>(
         "allreduce",
         summary: "time MPI_Allreduce (sum, fp32) of a gradient-sized buffer across the ranks of the job",
@@ -15,15 +18,14 @@ extension Workspace {
         ring all-reduce moves over each link). One process: the sum is the identity, time ~0.
         """,
         arguments: [
-            .option("mib", .int(1 ... 4096), default: "64", help: "buffer size in MiB of fp32 (ViT-B/16's image tower is ~330 MiB)"),
-            .option("runs", .int(1 ... 1000), default: "5", help: "timed sums after one warm-up"),
+            allreduceMiB.spec, allreduceRuns.spec,
         ],
         examples: ["bench allreduce", "bench allreduce mib=330 runs=3"],
         run: { ws, args in try ws.benchAllreduce(args) })
 
     func benchAllreduce(_ args: Arguments) throws {
         let cluster = Cluster.current
-        let mib = args.int("mib")!, runs = args.int("runs")!
+        let mib = args[Workspace.allreduceMiB], runs = args[Workspace.allreduceRuns]
         let count = mib * (1 << 20) / 4
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
         defer { buffer.deallocate() }

@@ -9,16 +9,29 @@ import Foundation
 
 // margins, save, export.
 
+/// The arguments of `margins`.
+enum MarginArguments {
+    static let top = Argument<Int>.option("top", 1 ... 10_000, default: "5", help: "how many closest and farthest pairs to list")
+    static let oneClass = OptionalArgument<String>.option("class", .string, help: "only the margins of this class (its display name)")
+    static let output = OptionalArgument<String>.keyword("to", .path(extensions: ["csv", "npy"]), metavar: "FILE.csv|.npy", help: "write the full K×K matrix")
+}
+
+/// Arguments of `save` and `export`: which run, the output (each subcommand declares its own
+/// `to` for its file types; they are read alike), and `force`.
+enum ExportArguments {
+    static let run = Argument<String>.positional("run", .name(kind: "run"), help: "the run")
+    static let runOrZeroShot = Shared.run.help("a run (default: zero-shot weights of the active model)")
+    static let output = OptionalArgument<String>.keyword("to", .path(), help: "output")
+    static let force = Argument<Bool>.flag("force", help: "replace a directory that holds another run or other files")
+}
+
 extension Workspace {
     static let marginsCommand = CommandSpec<Workspace>(
         "margins",
         summary: "the text-derived class margins λ·(1 − cos(t_y, t_j)) of the active model and dataset",
         discussion: "Class pairs whose prompts the text encoder finds similar get small margins (MMS asks little separation between near-synonyms); dissimilar pairs get margins up to 2λ.",
         arguments: [
-            .option("lambda", .float(0 ... 10), default: "0.3", help: "margin strength λ"),
-            .option("top", .int(1 ... 10_000), default: "5", help: "how many closest and farthest pairs to list"),
-            .option("class", .string, help: "only the margins of this class (its display name)"),
-            .keyword("to", .path(extensions: ["csv", "npy"]), metavar: "FILE.csv|.npy", help: "write the full K×K matrix"),
+            Shared.lambda.spec, MarginArguments.top.spec, MarginArguments.oneClass.spec, MarginArguments.output.spec,
         ],
         examples: ["margins", "margins lambda=0.1 top=10", "margins class=dog", "margins to plots/margins.csv"],
         run: { ws, args in try ws.margins(args) })
@@ -35,9 +48,9 @@ extension Workspace {
         model.load_state_dict(load_file(f))).
         """,
         arguments: [
-            .positional("run", .name(kind: "run"), help: "the run"),
-            .keyword("to", .path(), metavar: "DIR", help: "output directory (created; replaced whole, atomically)"),
-            .flag("force", help: "replace a directory that holds another run or other files"),
+            ExportArguments.run.spec,
+            OptionalArgument<String>.keyword("to", .path(), metavar: "DIR", help: "output directory (created; replaced whole, atomically)").spec,
+            ExportArguments.force.spec,
         ],
         examples: ["save mms to runs/mms", "save mms to runs/old force"],
         run: { ws, args in try ws.saveRun(args) })
@@ -48,31 +61,26 @@ extension Workspace {
         subcommands: [
             CommandSpec("weights", summary: "a run's weights as a full .safetensors state dict (the loaded checkpoint's names)",
                         arguments: [
-                            .positional("run", .name(kind: "run"), help: "the run"),
-                            .option("model", .string, default: "final", metavar: "final|bma|bma:B|ema|swa|zeroshot|wise:A", help: "which weights"),
-                            .keyword("to", .path(extensions: ["safetensors"]), metavar: "FILE.safetensors", help: "output file"),
+                            ExportArguments.run.spec, Shared.weights.spec,
+                            OptionalArgument<String>.keyword("to", .path(extensions: ["safetensors"]), metavar: "FILE.safetensors", help: "output file").spec,
                         ],
                         run: { ws, args in try ws.exportWeights(args) }),
             CommandSpec("features", summary: "image features (N×D float32, L2-normalised) of a split part under a run's weights, or zero-shot",
                         arguments: [
-                            .positional("run", .name(kind: "run"), optional: true, help: "a run (default: zero-shot weights of the active model)"),
-                            .option("model", .string, default: "final", metavar: "final|bma|bma:B|ema|swa|zeroshot|wise:A", help: "which weights of the run"),
-                            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)"),
-                            .keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file; FILE.labels.npy gets the labels"),
+                            ExportArguments.runOrZeroShot.spec, Shared.weights.spec, Shared.part.spec,
+                            OptionalArgument<String>.keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file; FILE.labels.npy gets the labels").spec,
                         ],
                         run: { ws, args in try ws.exportFeatures(args, logits: false) }),
             CommandSpec("logits", summary: "the scaled logits (N×K float32) of a split part among its class set; FILE.labels.npy gets the labels",
                         arguments: [
-                            .positional("run", .name(kind: "run"), optional: true, help: "a run (default: zero-shot weights of the active model)"),
-                            .option("model", .string, default: "final", metavar: "final|bma|bma:B|ema|swa|zeroshot|wise:A", help: "which weights of the run"),
-                            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)"),
-                            .keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file"),
+                            ExportArguments.runOrZeroShot.spec, Shared.weights.spec, Shared.part.spec,
+                            OptionalArgument<String>.keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file").spec,
                         ],
                         run: { ws, args in try ws.exportFeatures(args, logits: true) }),
             CommandSpec("log", summary: "a run's per-step log as CSV (step, loss, accuracy, lr, BMA weight, seconds)",
                         arguments: [
-                            .positional("run", .name(kind: "run"), help: "the run"),
-                            .keyword("to", .path(extensions: ["csv"]), metavar: "FILE.csv", help: "output file"),
+                            ExportArguments.run.spec,
+                            OptionalArgument<String>.keyword("to", .path(extensions: ["csv"]), metavar: "FILE.csv", help: "output file").spec,
                         ],
                         run: { ws, args in try ws.exportLog(args) }),
         ])
@@ -80,9 +88,9 @@ extension Workspace {
     func margins(_ args: Arguments) throws {
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
         let K = d.dataset.classes.count
-        let lambda = args.float("lambda")!
+        let lambda = args[Shared.lambda]
         let mm = try marginMatrix(model: m, data: d, lambda: lambda), names = d.dataset.classNames
-        if let out = args.string("to") {
+        if let out = args[MarginArguments.output] {
             if out.hasSuffix(".npy") {
                 try wrapped(args, "to") { try NPY.write(floats: mm, shape: [K, K], to: expandPath(out)) }
             } else {
@@ -93,7 +101,7 @@ extension Workspace {
             write("wrote the \(K)×\(K) margin matrix (λ=\(lambda)) to \(out)")
             return
         }
-        if let c = args.string("class") {
+        if let c = args[MarginArguments.oneClass] {
             guard let y = names.firstIndex(of: c) ?? d.dataset.classes.firstIndex(of: c) else {
                 throw args.error("class", "no class '\(c)'" + Suggestions.didYouMean(c, in: names))
             }
@@ -104,7 +112,7 @@ extension Workspace {
         var pairs: [(Int, Int, Float)] = []
         for a in 0 ..< K { for b in (a + 1) ..< K { pairs.append((a, b, mm[a * K + b])) } }
         pairs.sort { $0.2 < $1.2 }
-        let top = min(args.int("top")!, pairs.count)
+        let top = min(args[MarginArguments.top], pairs.count)
         func table(_ ps: ArraySlice<(Int, Int, Float)>) -> String {
             TextTable.render(header: ["class", "class", "margin"], rows: ps.map { [names[$0.0], names[$0.1], String(format: "%.4f", $0.2)] })
         }
@@ -123,8 +131,8 @@ extension Workspace {
 
     func exportWeights(_ args: Arguments) throws {
         let run = try self.run(args)
-        guard let out = args.string("to") else { throw args.error("export weights needs 'to FILE.safetensors'") }
-        let state = args.string("model")!
+        guard let out = args[ExportArguments.output] else { throw args.error("export weights needs 'to FILE.safetensors'") }
+        let state = args[Shared.weights]
         let full: FloatBuffer
         do { full = try stateDict(run, state: state) } catch { throw args.error("model", String(describing: error)) }
         let m = models[run.modelName]!
@@ -135,13 +143,13 @@ extension Workspace {
     }
 
     func exportFeatures(_ args: Arguments, logits: Bool) throws {
-        guard let out = args.string("to").map(expandPath) else { throw args.error("export needs 'to FILE.npy'") }
-        let run: Run? = args.has("run") ? try self.run(args) : nil
+        guard let out = args[ExportArguments.output].map(expandPath) else { throw args.error("export needs 'to FILE.npy'") }
+        let run: Run? = args.has(Shared.run) ? try self.run(args) : nil
         let m = try run.map { try modelNamed($0.modelName, args) } ?? model(args, argument: "model-name")
         let d = try run.map { try dataNamed($0.dataName, args) } ?? data(args, argument: "data")
         let split = try run?.split ?? requireSplit(d, args)
-        let part = args.string("on") ?? "test"
-        let state = run == nil ? "zeroshot" : args.string("model")!
+        let part = args[Shared.part]
+        let state = run == nil ? "zeroshot" : args[Shared.weights]
         let idx = indices(part: part, split: split)
         guard !idx.isEmpty else { throw args.error("the split has no '\(part)' part") }
         let classes = classSet(part: part, split: split, data: d)
@@ -165,22 +173,22 @@ extension Workspace {
             }
             try NPY.write(ints: labels, shape: [N], to: labelsPath)
         }
-        write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run?.name ?? "zero-shot") \(state), \(part)) to \(args.string("to")!), labels to \(labelsPath)")
+        write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run?.name ?? "zero-shot") \(state), \(part)) to \(args[ExportArguments.output] ?? out), labels to \(labelsPath)")
     }
 
     func exportLog(_ args: Arguments) throws {
         let run = try self.run(args)
-        guard let out = args.string("to") else { throw args.error("export log needs 'to FILE.csv'") }
+        guard let out = args[ExportArguments.output] else { throw args.error("export log needs 'to FILE.csv'") }
         try wrapped(args, "to") { try AtomicWrite.write(run.logCSV(), to: expandPath(out)) }
         write("wrote \(run.log.count) log rows of \(run.name) to \(out)")
     }
 
     func saveRun(_ args: Arguments) throws {
         let run = try self.run(args)
-        guard let dir = args.string("to").map(expandPath) else { throw args.error("save needs 'to DIR'") }
+        guard let dir = args[ExportArguments.output].map(expandPath) else { throw args.error("save needs 'to DIR'") }
         guard let m = models[run.modelName] else { throw args.error("run", "model '\(run.modelName)' of this run is no longer loaded") }
         let hash = try wrapped(args, "run") { try hashes.sha256(m.loaded.weightsFile) }
-        let written = try wrapped(args, "to") { try run.save(to: dir, model: m, modelSHA256: hash, data: datasets[run.dataName], force: args.flag("force")) }
+        let written = try wrapped(args, "to") { try run.save(to: dir, model: m, modelSHA256: hash, data: datasets[run.dataName], force: args[ExportArguments.force]) }
         write("saved run '\(run.name)' to \(dir): run.json, log.csv, state.safetensors, " + written.joined(separator: ", ") + ", manifest.json")
     }
 }

@@ -7,6 +7,9 @@ import Foundation
 // bma, curves, record, show models/data/runs.
 
 extension Workspace {
+    static let recordFile = Argument<String>.positional("file", .path(extensions: ["cood"]), metavar: "FILE.cood|stop",
+                                                        help: "session file to append to (created with its folders), or 'stop'")
+
     static let bmaCommand = CommandSpec<Workspace>(
         "bma",
         summary: "the Beta moving average's weight schedule: per step, and the shares of zero-shot and late weights",
@@ -17,9 +20,7 @@ extension Workspace {
         beta= and steps= to explore without one.
         """,
         arguments: [
-            .positional("run", .name(kind: "run"), optional: true, help: "a run (its betas and steps)"),
-            .option("beta", .list(.float(0.001 ... 1000)), help: "beta(s) to show (default: the run's, else 0.1,0.5,1)"),
-            .option("steps", .int(1 ... 100_000_000), help: "total steps T (default: the run's, else 1000)"),
+            Shared.run.help("a run (its betas and steps)").spec, Shared.previewBetas.spec, Shared.previewSteps.spec,
         ],
         examples: ["bma mms", "bma beta=0.1 steps=5000", "bma beta=0.1,0.5,1,2 steps=500"],
         run: { ws, args in try ws.bmaSummary(args) })
@@ -27,7 +28,7 @@ extension Workspace {
     static let curvesCommand = CommandSpec<Workspace>(
         "curves",
         summary: "a run's logged loss, accuracy and learning rate, summarised",
-        arguments: [.positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)")],
+        arguments: [Shared.run.spec],
         run: { ws, args in try ws.curves(args) })
 
     static let recordCommand = CommandSpec<Workspace>(
@@ -43,10 +44,10 @@ extension Workspace {
         after a comment line with the date. 'record stop' ends it. A session or notebook cannot
         record into its own file.
         """,
-        arguments: [.positional("file", .path(extensions: ["cood"]), metavar: "FILE.cood|stop", help: "session file to append to (created with its folders), or 'stop'")],
+        arguments: [recordFile.spec],
         examples: ["record Sessions/today.cood", "record stop"],
         run: { ws, args in
-            let f = args.string("file")!
+            let f = args[recordFile]
             if f == "stop" {
                 guard let r = ws.recording else { throw args.error("not recording") }
                 ws.recording = nil
@@ -71,11 +72,10 @@ extension Workspace {
         })
 
     func bmaSummary(_ args: Arguments) throws {
-        let run: Run? = args.has("run") ? try self.run(args) : nil
-        let betas: [Double] = args.has("beta") ? args.doubles("beta")
-            : run.map { $0.config.betas } ?? [0.1, 0.5, 1]
+        let run: Run? = args.has(Shared.run) ? try self.run(args) : nil
+        let betas: [Double] = args[Shared.previewBetas] ?? run.map { $0.config.betas } ?? [0.1, 0.5, 1]
         guard !betas.isEmpty else { throw args.error("run '\(run!.name)' kept no BMA; give beta= to explore") }
-        let T = args.int("steps") ?? run?.config.steps ?? 1000
+        let T = args[Shared.previewSteps] ?? run?.config.steps ?? 1000
         var rows: [[String]] = []
         for b in betas {
             let w = BetaSchedule.weights(beta: b, steps: T)

@@ -8,6 +8,8 @@ import Foundation
 // current split, and the question before quitting with unsaved runs.
 
 extension Workspace {
+    static let newRunName = Argument<String>.positional("new", .string, metavar: "NEW", help: "its new name")
+
     static let showRunsCommand = CommandSpec<Workspace>("runs", summary: "every run: model, data, steps, λ, averages, where it is saved",
                                                          run: { ws, _ in ws.showRuns() })
     static let showModelsCommand = CommandSpec<Workspace>("models", summary: "every loaded model: format, size, source", run: { ws, _ in ws.showModels() })
@@ -17,14 +19,14 @@ extension Workspace {
 
     static let infoRunCommand = CommandSpec<Workspace>(
         "run", summary: "a run's settings, steps done, averages, evaluation results and where it is saved",
-        arguments: [.positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)")],
+        arguments: [Shared.run.spec],
         run: { ws, args in try ws.infoRun(args) })
 
     static let dropCommand = CommandSpec<Workspace>(
         "drop", summary: "remove something from the workspace",
         subcommands: [
             CommandSpec("run", summary: "forget a run (its saved directory, if any, stays on disk)",
-                        arguments: [.positional("run", .name(kind: "run"), help: "the run")],
+                        arguments: [ExportArguments.run.spec],
                         examples: ["drop run run1"],
                         run: { ws, args in try ws.dropRun(args) }),
         ])
@@ -34,8 +36,7 @@ extension Workspace {
         subcommands: [
             CommandSpec("run", summary: "rename a run (a later save writes the new name)",
                         arguments: [
-                            .positional("run", .name(kind: "run"), help: "the run"),
-                            .positional("new", .string, metavar: "NEW", help: "its new name"),
+                            ExportArguments.run.spec, newRunName.spec,
                         ],
                         examples: ["rename run run1 mms"],
                         run: { ws, args in try ws.renameRun(args) }),
@@ -108,7 +109,7 @@ extension Workspace {
 
     func renameRun(_ args: Arguments) throws {
         let r = try run(args)
-        let new = args.string("new")!
+        let new = args[Workspace.newRunName]
         guard !new.isEmpty, !new.contains("/"), !new.contains(where: \.isWhitespace), !new.contains("|") else {
             throw args.error("new", "a run name has no spaces, '/' or '|'")
         }

@@ -8,6 +8,19 @@ import Foundation
 
 // load model, info model, tokenize, preprocess images, embed images / text.
 
+/// The arguments of `load model`, `tokenize`, `preprocess` and `embed` (each subcommand
+/// declares its own `to` for its file types; they are read alike).
+private typealias M = ModelArguments
+enum ModelArguments {
+    static let source = Argument<String>.positional("source", .path(extensions: ["safetensors"]), metavar: "demo|dir|file.safetensors",
+                                                    help: "checkpoint directory or file, or demo (the built-in model)")
+    static let name = OptionalArgument<String>.keyword("as", .name(kind: "model"), metavar: "NAME", help: "name in the workspace (default: from the file name)")
+    static let size = OptionalArgument<Int>.option("size", 1 ... 4096, help: "output size S (default: the active model's image size, else 224)")
+    static let raw = Argument<Bool>.flag("raw", help: "unnormalised projected features (default: L2-normalised)")
+    static let batch = Argument<Int>.option("batch", 1 ... 4096, default: "32", help: "images per forward pass")
+    static let output = OptionalArgument<String>.keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file")
+}
+
 extension Workspace {
     static let loadCommand = CommandSpec<Workspace>(
         "load",
@@ -26,8 +39,7 @@ extension Workspace {
                 F32, F16 and BF16 weights load as F32. The loaded model becomes the active one.
                 """,
                 arguments: [
-                    .positional("source", .path(extensions: ["safetensors"]), metavar: "demo|dir|file.safetensors", help: "checkpoint directory or file, or demo (the built-in model)"),
-                    .keyword("as", .name(kind: "model"), metavar: "NAME", help: "name in the workspace (default: from the file name)"),
+                    M.source.spec, M.name.spec,
                 ],
                 examples: ["load model demo", "load model ~/models/clip-vit-base-patch16", "load model ViT-B-16.safetensors as b16"],
                 run: { ws, args in try ws.loadModel(args) }),
@@ -63,10 +75,7 @@ extension Workspace {
                         summary: "resize (shorter side), centre-crop and normalise images into an N×3×S×S float32 .npy",
                         arguments: [
                             .positional("paths", .path(extensions: ["jpg", "jpeg", "png"]), variadic: true, metavar: "image", help: "JPEG or PNG files"),
-                            .option("size", .int(1 ... 4096), help: "output size S (default: the active model's image size, else 224)"),
-                            .option("interpolation", .choice(Interpolation.allCases.map(\.rawValue)), default: "bicubic",
-                                    help: "bicubic (CLIP's own) or bilinear (the official CLIPood transforms)"),
-                            .keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file"),
+                            M.size.spec, Shared.interpolation.help("bicubic (CLIP's own) or bilinear (the official CLIPood transforms)").spec, M.output.spec,
                         ],
                         examples: ["preprocess images cat.jpg dog.png to pixels.npy"],
                         run: { ws, args in try ws.preprocessImages(args) }),
@@ -80,10 +89,7 @@ extension Workspace {
                         summary: "image features (N×D float32): from image files, or from an N×3×S×S .npy of normalised pixels",
                         arguments: [
                             .positional("inputs", .path(extensions: ["jpg", "jpeg", "png", "npy"]), variadic: true, metavar: "image|pixels.npy", help: "images or one pixels .npy"),
-                            .flag("raw", help: "unnormalised projected features (default: L2-normalised)"),
-                            .option("interpolation", .choice(Interpolation.allCases.map(\.rawValue)), default: "bicubic", help: "resampling for image files"),
-                            .option("batch", .int(1 ... 4096), default: "32", help: "images per forward pass"),
-                            .keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file"),
+                            M.raw.spec, Shared.interpolation.help("resampling for image files").spec, M.batch.spec, M.output.spec,
                         ],
                         examples: ["embed images cat.jpg dog.png to feats.npy", "embed images pixels.npy raw to feats.npy"],
                         run: { ws, args in try ws.embedImages(args) }),
@@ -91,8 +97,7 @@ extension Workspace {
                         summary: "text features (N×D float32) of quoted texts",
                         arguments: [
                             .positional("texts", .string, variadic: true, metavar: "text", help: "texts (quote each)"),
-                            .flag("raw", help: "unnormalised projected features (default: L2-normalised)"),
-                            .keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file"),
+                            M.raw.spec, M.output.spec,
                         ],
                         examples: [#"embed text "a photo of a dog." "a photo of a cat." to text.npy"#],
                         run: { ws, args in try ws.embedText(args) }),
@@ -101,7 +106,7 @@ extension Workspace {
     // MARK: Implementations
 
     func loadModel(_ args: Arguments) throws {
-        var source = expandPath(args.string("source")!)
+        var source = expandPath(args[M.source])
         if source == "demo" && !FileManager.default.fileExists(atPath: "demo") {
             // The built-in demo model, shipped with clipood (Sessions/pretrain-demo.cood makes it).
             guard let demo = Bundle.module.url(forResource: "demo", withExtension: nil) else {
@@ -113,7 +118,7 @@ extension Workspace {
         do { loaded = try CheckpointLoader.load(path: source) } catch {
             throw args.error("source", String(describing: error))
         }
-        var name = args.string("as") ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+        var name = args[M.name] ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
         if name.isEmpty { name = "model" }
         models[name] = ModelEntry(name: name, loaded: loaded)
         activeModelName = name
@@ -158,7 +163,7 @@ extension Workspace {
         if let e = try? model(args, argument: "model") { tokenizer = try e.tokenizer() } else { tokenizer = try wrapped { try CLIPTokenizer.cached() } }
         let ctx = (try? model(args, argument: "model"))?.model.config.text.contextLength ?? tokenizer.contextLength
         let ids = tokenizer.tokenize(texts, contextLength: ctx)
-        if let out = args.string("to") {
+        if let out = args[M.output] {
             try wrapped(args, "to") { try NPY.write(ints: ids, shape: [texts.count, ctx], to: expandPath(out)) }
             write("wrote \(texts.count)×\(ctx) token ids to \(out)")
         } else {
@@ -186,9 +191,9 @@ extension Workspace {
     }
 
     func preprocessImages(_ args: Arguments) throws {
-        guard let out = args.string("to") else { throw args.error("preprocess images needs 'to FILE.npy'") }
-        let size = args.int("size") ?? activeModel?.model.config.vision.imageSize ?? 224
-        let interp = Interpolation(rawValue: args.string("interpolation")!)!
+        guard let out = args[M.output] else { throw args.error("preprocess images needs 'to FILE.npy'") }
+        let size = args[M.size] ?? activeModel?.model.config.vision.imageSize ?? 224
+        let interp = args[Shared.interpolation]
         let px = try pixels(from: args, argument: "paths", size: size, interpolation: interp)
         let n = args.strings("paths").count
         try wrapped(args, "to") { try NPY.write(floats: px.base, shape: [n, 3, size, size], to: expandPath(out)) }
@@ -214,9 +219,9 @@ extension Workspace {
                 throw CommandError("a pixels .npy must be the only input", at: args.tokens("inputs")[npy])
             }
             n = inputs.count
-            px = try pixels(from: args, argument: "inputs", size: S, interpolation: Interpolation(rawValue: args.string("interpolation")!)!)
+            px = try pixels(from: args, argument: "inputs", size: S, interpolation: args[Shared.interpolation])
         }
-        let batch = args.int("batch")!
+        let batch = args[M.batch]
         let features = FloatBuffer(count: n * D)
         var start = 0
         while start < n {
@@ -241,12 +246,12 @@ extension Workspace {
     }
 
     func finishEmbedding(_ features: FloatBuffer, n: Int, D: Int, args: Arguments, what: String) throws {
-        if !args.flag("raw") {
+        if !args[M.raw] {
             let norms = FloatBuffer(count: n)
             L2Normalize.forward(out: features.base, norms: norms.base, inp: features.base, N: n, C: D)
         }
-        let kind = args.flag("raw") ? "raw" : "L2-normalised"
-        if let out = args.string("to") {
+        let kind = args[M.raw] ? "raw" : "L2-normalised"
+        if let out = args[M.output] {
             try wrapped(args, "to") { try NPY.write(floats: features.base, shape: [n, D], to: expandPath(out)) }
             write("wrote \(n)×\(D) \(kind) \(what) features to \(out)")
         } else {

@@ -11,6 +11,23 @@ import Foundation
 
 // pretrain: a small CLIP from scratch on captioned images of the active dataset (the demo world).
 
+/// The arguments of `pretrain`.
+private typealias P = PretrainArguments
+enum PretrainArguments {
+    static let steps = Argument<Int>.option("steps", 1 ... 10_000_000, default: "1500", help: "optimiser steps")
+    static let batch = Argument<Int>.option("batch", 2 ... 4096, default: "64", help: "image–caption pairs per step")
+    static let lr = Argument<Double>.option("lr", 0 ... 1, default: "5e-4", help: "peak learning rate")
+    static let warmup = Argument<Int>.option("warmup", 0 ... 1_000_000, default: "100", help: "linear warm-up steps")
+    static let wd = Argument<Double>.option("wd", 0 ... 10, default: "0.05", help: "AdamW weight decay")
+    static let width = Argument<Int>.option("width", 16 ... 2048, default: "128", help: "width of both towers")
+    static let layers = Argument<Int>.option("layers", 1 ... 48, default: "4", help: "blocks per tower")
+    static let patch = Argument<Int>.option("patch", 2 ... 64, default: "8", help: "vision patch size")
+    static let vocab = Argument<Int>.option("vocab", 520 ... 49408, default: "800", help: "BPE vocabulary size")
+    static let seed = Shared.seed
+    static let output = OptionalArgument<String>.keyword("to", .path(), metavar: "DIR", help: "where to write the model (default: the cache)")
+    static let name = OptionalArgument<String>.keyword("as", .name(kind: "model"), metavar: "NAME", help: "workspace name (default demo)")
+}
+
 extension Workspace {
     static let pretrainCommand = CommandSpec<Workspace>(
         "pretrain",
@@ -27,28 +44,18 @@ extension Workspace {
         vocab.json, merges.txt) and loaded as the active model.
         """,
         arguments: [
-            .option("steps", .int(1 ... 10_000_000), default: "1500", help: "optimiser steps"),
-            .option("batch", .int(2 ... 4096), default: "64", help: "image–caption pairs per step"),
-            .option("lr", .float(0 ... 1), default: "5e-4", help: "peak learning rate"),
-            .option("warmup", .int(0 ... 1_000_000), default: "100", help: "linear warm-up steps"),
-            .option("wd", .float(0 ... 10), default: "0.05", help: "AdamW weight decay"),
-            .option("width", .int(16 ... 2048), default: "128", help: "width of both towers"),
-            .option("layers", .int(1 ... 48), default: "4", help: "blocks per tower"),
-            .option("patch", .int(2 ... 64), default: "8", help: "vision patch size"),
-            .option("vocab", .int(520 ... 49408), default: "800", help: "BPE vocabulary size"),
-            .option("seed", .int(0 ... Int(Int32.max)), help: "seed (default: the seed setting)"),
-            .keyword("to", .path(), metavar: "DIR", help: "where to write the model (default: the cache)"),
-            .keyword("as", .name(kind: "model"), metavar: "NAME", help: "workspace name (default demo)"),
+            P.steps.spec, P.batch.spec, P.lr.spec, P.warmup.spec, P.wd.spec, P.width.spec, P.layers.spec, P.patch.spec, P.vocab.spec,
+            P.seed.spec, P.output.spec, P.name.spec,
         ],
         examples: ["load data demo", "pretrain steps=1500 to models/demo as demo"],
         run: { ws, args in try ws.pretrain(args) })
 
     func pretrain(_ args: Arguments) throws {
         let d = try data(args, argument: "data")
-        let seed = args.int("seed") ?? settings.seed
+        let seed = args[P.seed] ?? settings.seed
         let ds = d.dataset
         let S = ds.samples.isEmpty ? 64 : (try? images.store.image(path: ds.samples[0].path).width) ?? 64
-        let patch = args.int("patch")!
+        let patch = args[P.patch]
         guard S % patch == 0 else { throw args.error("patch", "the images are \(S) px, not a multiple of patch \(patch)") }
         // Colour and size words, where the dataset says them (the shapes world writes them).
         let attributes: [String: ShapesWorld.ObjectAttributes]
@@ -56,24 +63,24 @@ extension Workspace {
         let colours = Array(Set(attributes.values.compactMap(\.colour))).sorted()
         let names = Array(Set(attributes.values.compactMap(\.name))).sorted()
         // Vocabulary from every caption the templates can make.
-        let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes, colours: colours, names: names), vocabularySize: args.int("vocab")!)
-        let width = args.int("width")!, layers = args.int("layers")!, heads = max(1, width / 32)
+        let vocabulary = BPETrainer.train(corpus: Captions.corpus(classes: ds.classes, colours: colours, names: names), vocabularySize: args[P.vocab])
+        let width = args[P.width], layers = args[P.layers], heads = max(1, width / 32)
         guard width % heads == 0 else { throw args.error("width", "width=\(width) must split into heads of 32: a multiple of 32, or below 64") }
         let context = 16
         let config = CLIPConfig(vision: .init(width: width, layers: layers, heads: heads, patchSize: patch, imageSize: S),
                                 text: .init(width: width, layers: layers, heads: heads, contextLength: context, vocabularySize: vocabulary.tokens.count),
                                 embedDim: width / 2)
-        let dir = args.string("to").map(expandPath) ?? VocabularyCache.directory.appendingPathComponent("models/pretrained-\(d.name)-seed\(seed)").path
+        let dir = args[P.output].map(expandPath) ?? VocabularyCache.directory.appendingPathComponent("models/pretrained-\(d.name)-seed\(seed)").path
         try wrapped(args, "to") { try BPETrainer.write(vocabulary, to: URL(fileURLWithPath: dir)) }
         let tokenizer = try wrapped(args, "to") {
             try CLIPTokenizer(vocabJSON: URL(fileURLWithPath: dir + "/vocab.json"), merges: URL(fileURLWithPath: dir + "/merges.txt"))
         }
-        try MemoryEstimate.pretrainingStep(config, batch: min(args.int("batch")!, ds.samples.count))
-            .require(for: "pretraining (batch \(min(args.int("batch")!, ds.samples.count)))", hint: "use a smaller batch=, width= or layers=")
+        try MemoryEstimate.pretrainingStep(config, batch: min(args[P.batch], ds.samples.count))
+            .require(for: "pretraining (batch \(min(args[P.batch], ds.samples.count)))", hint: "use a smaller batch=, width= or layers=")
         let model = try CLIPModel(validating: config, source: "pretrain")
         model.initialiseRandomly(seed: seed)
-        let steps = args.int("steps")!, B = min(args.int("batch")!, ds.samples.count)
-        let trainer = Pretrainer(model: model, steps: steps, learningRate: args.double("lr")!, warmupSteps: args.int("warmup")!, weightDecay: args.double("wd")!)
+        let steps = args[P.steps], B = min(args[P.batch], ds.samples.count)
+        let trainer = Pretrainer(model: model, steps: steps, learningRate: args[P.lr], warmupSteps: args[P.warmup], weightDecay: args[P.wd])
         if attributes.isEmpty { write("note: no \(ShapesWorld.attributesFileName) in \(ds.root): captions will name class and style only") }
         write("pretraining a CLIP (width \(width), \(layers)+\(layers) blocks, patch \(patch) @\(S)px, vocabulary \(vocabulary.tokens.count), \(formatCount(model.parameterCount)) parameters) " +
               "on \(ds.samples.count) images of '\(d.name)': \(steps) steps × \(B) pairs")
@@ -105,7 +112,7 @@ extension Workspace {
             try AtomicWrite.write(huggingFaceConfigJSON(config), to: dir + "/config.json")
         }
         write(String(format: "wrote the pretrained model to %@ (last loss %.4f, logit scale %.1f)", dir, last, model.logitScale))
-        try executeNested("load model \"\(dir)\" as \(args.string("as") ?? "demo")")
+        try executeNested("load model \"\(dir)\" as \(args[P.name] ?? "demo")")
     }
 
     /// A transformers CLIPConfig for `config` (so PyTorch's CLIPModel.from_pretrained reads the

@@ -9,6 +9,16 @@ import Foundation
 
 // load run DIR: a saved run back into the workspace, ready to evaluate, export or resume.
 
+/// The arguments of `load run`.
+private typealias L = LoadRunArguments
+enum LoadRunArguments {
+    static let source = Argument<String>.positional("source", .path(), metavar: "dir", help: "a directory written by save")
+    static let model = OptionalArgument<String>.option("model", .path(), metavar: "PATH", help: "where the run's model is now (default: where it was trained from)")
+    static let data = OptionalArgument<String>.option("data", .path(), metavar: "DIR", help: "where the run's dataset is now (default: where it was)")
+    static let force = Argument<Bool>.flag("force", help: "accept a model whose weights differ from the recorded SHA-256")
+    static let name = OptionalArgument<String>.keyword("as", .name(kind: "run"), metavar: "NAME", help: "name in the workspace (default: the saved name)")
+}
+
 extension Workspace {
     static let loadRunCommand = CommandSpec<Workspace>(
         "run",
@@ -23,21 +33,17 @@ extension Workspace {
         whose files do not match its manifest (an interrupted or mixed save) is refused.
         """,
         arguments: [
-            .positional("source", .path(), metavar: "dir", help: "a directory written by save"),
-            .option("model", .path(), metavar: "PATH", help: "where the run's model is now (default: where it was trained from)"),
-            .option("data", .path(), metavar: "DIR", help: "where the run's dataset is now (default: where it was)"),
-            .flag("force", help: "accept a model whose weights differ from the recorded SHA-256"),
-            .keyword("as", .name(kind: "run"), metavar: "NAME", help: "name in the workspace (default: the saved name)"),
+            L.source.spec, L.model.spec, L.data.spec, L.force.spec, L.name.spec,
         ],
         examples: ["load run runs/mms", "load run runs/mms model=~/models/b16 as mms2"],
         run: { ws, args in try ws.loadRun(args) })
 
     func loadRun(_ args: Arguments) throws {
-        let dir = expandPath(args.string("source")!)
+        let dir = expandPath(args[L.source])
         let opened: RunStore.Opened
         do { opened = try RunStore.open(dir) } catch { throw args.error("source", String(describing: error)) }
         let rec = opened.record
-        let name = args.string("as") ?? rec.run
+        let name = args[L.name] ?? rec.run
         if runs[name] != nil { throw args.error("a run named '\(name)' exists already", hint: "load it under another name: load run DIR as NAME") }
         let modelEntry = try runModel(rec, args: args)
         let dataEntry = try runData(rec, args: args)
@@ -63,7 +69,7 @@ extension Workspace {
     /// The run's model: one already loaded from the same weights file, or loaded from the recorded
     /// path (or model=PATH), checked against the recorded SHA-256 unless forced.
     func runModel(_ rec: RunRecord, args: Arguments) throws -> ModelEntry {
-        let given = args.string("model").map(expandPath)
+        let given = args[L.model].map(expandPath)
         var path = given ?? rec.model
         if FileReading.kind(of: path) == .directory { path += "/model.safetensors" }
         let source = path.hasSuffix("/model.safetensors") ? String(path.dropLast("/model.safetensors".count)) : path
@@ -79,7 +85,7 @@ extension Workspace {
             while models[mName] != nil { mName = base + "-\(i)"; i += 1 }
             entry = ModelEntry(name: mName, loaded: loaded)
             let hash = try wrapped(args, "source") { try hashes.sha256(loaded.weightsFile) }
-            guard hash == rec.modelSHA256 || args.flag("force") else {
+            guard hash == rec.modelSHA256 || args[L.force] else {
                 throw args.error(given == nil ? "source" : "model", "the weights in '\(loaded.weightsFile)' (SHA-256 \(hash.prefix(12))…) are not the ones run '\(rec.run)' was trained from (\(rec.modelSHA256.prefix(12))…)",
                                  hint: "give the right checkpoint with model=PATH, or add force to use these weights anyway")
             }
@@ -88,7 +94,7 @@ extension Workspace {
             return entry
         }
         let hash = try wrapped(args, "source") { try hashes.sha256(entry.loaded.weightsFile) }
-        guard hash == rec.modelSHA256 || args.flag("force") else {
+        guard hash == rec.modelSHA256 || args[L.force] else {
             throw args.error("source", "model '\(entry.name)' ('\(path)') now holds other weights than run '\(rec.run)' was trained from", hint: "add force to use them anyway")
         }
         return entry
@@ -96,7 +102,7 @@ extension Workspace {
 
     /// The run's dataset: one already loaded from the same folder, or loaded (from data=DIR when given).
     func runData(_ rec: RunRecord, args: Arguments) throws -> DataEntry {
-        let given = args.string("data").map(expandPath)
+        let given = args[L.data].map(expandPath)
         let root = given ?? rec.data
         if let d = datasets.values.sorted(by: { $0.name < $1.name }).first(where: { $0.dataset.root == root }) { return d }
         guard FileReading.kind(of: root) == .directory else {

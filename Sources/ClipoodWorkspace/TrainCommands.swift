@@ -9,15 +9,33 @@ import Foundation
 
 // zeroshot, train, eval, compare, margins, save, export.
 
+/// The arguments of `train`, declared once: the declaration lists them, the code reads them typed.
+enum TrainArguments {
+    static let steps = OptionalArgument<Int>.option("steps", 1 ... 10_000_000, help: "optimiser steps (default: 1 epoch)")
+    static let epochs = OptionalArgument<Double>.option("epochs", 0.001 ... 100_000, help: "passes over the largest training domain (instead of steps)")
+    static let batch = Argument<Int>.option("batch", 1 ... 4096, default: "12", help: "images per training domain per step")
+    static let lr = Argument<Double>.option("lr", 0 ... 10, default: "5e-6", help: "peak learning rate (cosine annealed to 0)")
+    static let wd = Argument<Double>.option("wd", 0 ... 10, default: "0.1", help: "AdamW decoupled weight decay")
+    static let scale = OptionalArgument<Double>.option("scale", 0.001 ... 1e6, help: "logit scale s (default: exp(logit_scale) of the model)")
+    static let tune = Argument<String>.option("tune", .string, default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection")
+    static let augment = Argument<Bool>.toggle("augment", default: true, help: "RandomResizedCrop(0.7–1) + flip on training images")
+    static let cache = Argument<String>.option("cache", .choice(["auto", "on", "off"]), default: "auto", help: "cache the frozen prefix's output per image view (auto: on for lastK / proj)")
+    static let views = Argument<Int>.option("views", 1 ... 1000, default: "4", help: "augmented views cached per training image (with cache and augment on)")
+    static let seed = Shared.seed.help("seed for sampling and augmentation (default: the seed setting)")
+    static let pause = OptionalArgument<Int>.option("pause", 1 ... 10_000_000, help: "stop after this many steps (the schedule still spans steps=); continue with train resume=RUN")
+    static let resume = OptionalArgument<String>.option("resume", .name(kind: "run"), metavar: "RUN", help: "continue a run (interrupted, loaded with 'load run', or cut short by steps=) with its own settings")
+    static let name = OptionalArgument<String>.keyword("as", .name(kind: "run"), metavar: "RUN", help: "name of the run (default run1, run2, …)")
+}
+
 extension Workspace {
     static let zeroshotCommand = CommandSpec<Workspace>(
         "zeroshot",
         summary: "zero-shot accuracy of the active model on a part of the active split",
-        arguments: [.keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)")],
+        arguments: [Shared.part.spec],
         examples: ["zeroshot", "zeroshot on open"],
         run: { ws, args in
             let m = try ws.model(args, argument: "model"), d = try ws.data(args, argument: "data")
-            let part = args.string("on") ?? "test"
+            let part = args[Shared.part]
             let r = try ws.evaluate(model: m, data: d, run: nil, state: "zeroshot", part: part, args: args)
             ws.write(ws.describe(r, title: "zero-shot \(m.name) on \(d.name) \(part)"))
         })
@@ -42,54 +60,38 @@ extension Workspace {
         (seeded), and every time the sampler picks the image one of its views is used — a finite
         set of augmentations instead of a fresh one per draw. cache=off restores fresh draws.
         """,
-        arguments: [
-            .option("steps", .int(1 ... 10_000_000), help: "optimiser steps (default: 1 epoch)"),
-            .option("epochs", .float(0.001 ... 100_000), help: "passes over the largest training domain (instead of steps)"),
-            .option("batch", .int(1 ... 4096), default: "12", help: "images per training domain per step"),
-            .option("lr", .float(0 ... 10), default: "5e-6", help: "peak learning rate (cosine annealed to 0)"),
-            .option("wd", .float(0 ... 10), default: "0.1", help: "AdamW decoupled weight decay"),
-            .option("lambda", .float(0 ... 10), default: "0.3", help: "MMS margin strength (0: cross-entropy baseline)"),
-        ] + averageOptions() + [
-            .option("scale", .float(0.001 ... 1e6), help: "logit scale s (default: exp(logit_scale) of the model)"),
-            .option("tune", .string, default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection"),
-            .option("augment", .bool, default: "on", help: "RandomResizedCrop(0.7–1) + flip on training images"),
-            .option("interpolation", .choice(["bicubic", "bilinear"]), default: "bicubic", help: "resampling of images"),
-            .option("cache", .choice(["auto", "on", "off"]), default: "auto", help: "cache the frozen prefix's output per image view (auto: on for lastK / proj)"),
-            .option("views", .int(1 ... 1000), default: "4", help: "augmented views cached per training image (with cache and augment on)"),
-            .option("seed", .int(0 ... Int(Int32.max)), help: "seed for sampling and augmentation (default: the seed setting)"),
-            .option("pause", .int(1 ... 10_000_000), help: "stop after this many steps (the schedule still spans steps=); continue with train resume=RUN"),
-            .option("resume", .name(kind: "run"), metavar: "RUN", help: "continue a run (interrupted, loaded with 'load run', or cut short by steps=) with its own settings"),
-            .keyword("as", .name(kind: "run"), metavar: "RUN", help: "name of the run (default run1, run2, …)"),
-        ],
+        arguments: [TrainArguments.steps.spec, TrainArguments.epochs.spec, TrainArguments.batch.spec, TrainArguments.lr.spec, TrainArguments.wd.spec,
+                    Shared.lambda.spec]
+            + averageOptions()
+            + [TrainArguments.scale.spec, TrainArguments.tune.spec, TrainArguments.augment.spec, Shared.interpolation.spec, TrainArguments.cache.spec,
+               TrainArguments.views.spec, TrainArguments.seed.spec, TrainArguments.pause.spec, TrainArguments.resume.spec, TrainArguments.name.spec],
         examples: ["train steps=500 as mms", "train steps=500 lambda=0 as ce", "train epochs=2 tune=last1 beta=0.1,0.5,1", "train resume=mms"],
         run: { ws, args in try ws.train(args) })
 
     static let evalCommand = CommandSpec<Workspace>(
         "eval",
         summary: "accuracy and calibration of a run's weights on a split part",
-        arguments: [
-            .positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)"),
-            .option("model", .string, default: "final", metavar: "final|bma|bma:B|ema|swa|zeroshot|wise:A", help: "which weights"),
-            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)"),
-            .flag("per_class", help: "also print accuracy per class"),
-        ],
+        arguments: [Shared.run.spec, Shared.weights.spec, Shared.part.spec, perClass.spec],
         examples: ["eval", "eval mms model=bma on open", "eval mms model=wise:0.5"],
         run: { ws, args in
             let run = try ws.run(args)
-            let part = args.string("on") ?? "test"
-            let state = args.string("model")!
-            let r = try ws.evaluate(model: try ws.modelNamed(run.modelName, args), data: try ws.dataNamed(run.dataName, args), run: run, state: state, part: part, args: args)
-            ws.write(ws.describe(r, title: "\(run.name) \(state) on \(part)", perClass: args.flag("per_class") ? ws.datasets[run.dataName]?.dataset.classNames : nil,
-                                 classIDs: try ws.classSet(part: part, split: run.split, data: ws.dataNamed(run.dataName, args))))
+            let part = args[Shared.part], state = args[Shared.weights]
+            let m = try ws.modelNamed(run.modelName, args), d = try ws.dataNamed(run.dataName, args)
+            let r = try ws.evaluate(model: m, data: d, run: run, state: state, part: part, args: args)
+            ws.write(ws.describe(r, title: "\(run.name) \(state) on \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,
+                                 classIDs: ws.classSet(part: part, split: run.split, data: d)))
         })
+    static let perClass = Argument<Bool>.flag("per_class", help: "also print accuracy per class")
+
+    static let comparedRuns = OptionalArgument<String>(.positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)")) { $0.string("runs") }
+    static let comparedParts = OptionalArgument<[String]>(.keyword("on", .list(.choice(Shared.partNames)), metavar: "PARTS", help: "parts (default: test and open when present)")) {
+        $0.has("on") ? $0.listStrings("on") : nil
+    }
 
     static let compareCommand = CommandSpec<Workspace>(
         "compare",
         summary: "one table: zero-shot, final, each average and WiSE-FT of runs, on the split's parts",
-        arguments: [
-            .positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)"),
-            .keyword("on", .list(.choice(["test", "val", "open", "train"])), metavar: "PARTS", help: "parts (default: test and open when present)"),
-        ],
+        arguments: [comparedRuns.spec, comparedParts.spec],
         run: { ws, args in try ws.compare(args) })
 
     // MARK: Shared pieces
@@ -168,7 +170,7 @@ extension Workspace {
     // MARK: train
 
     func train(_ args: Arguments) throws {
-        if let resume = args.string("resume") {
+        if let resume = args[TrainArguments.resume] {
             // Everything train declares belongs to the run, but which run and how many more steps.
             let allowed: Set<String> = ["resume", "steps"]
             for a in Workspace.trainCommand.arguments.map(\.name) where args.has(a) && !allowed.contains(a) {
@@ -179,40 +181,40 @@ extension Workspace {
             }
             guard run.stepsDone < run.config.steps else { throw args.error("resume", "run '\(resume)' has done all its \(run.config.steps) steps") }
             let before = run.stepsDone
-            try runSteps(run, limit: args.int("steps"), args: args)
+            try runSteps(run, limit: args[TrainArguments.steps], args: args)
             // Stopped early: it replays as the steps it did.
             if run.stopReason != nil { replayAs(stepsDone: run.stepsDone - before, option: "steps") }
             return
         }
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
         let split = try requireSplit(d, args)
-        let name = args.string("as") ?? nextRunName()
+        let name = args[TrainArguments.name] ?? nextRunName()
         if runs[name] != nil { throw args.error("as", "a run named '\(name)' exists already", hint: "choose another name with: as NAME") }
-        let tune = args.string("tune")!
+        let tune = args[TrainArguments.tune], cache = args[TrainArguments.cache]
         let trainable = try parseTune(tune, model: m, args: args)
-        if args.string("cache") == "on" && tune == "full" { throw args.error("cache", "cache=on needs a frozen prefix: tune=lastK or proj") }
+        if cache == "on" && tune == "full" { throw args.error("cache", "cache=on needs a frozen prefix: tune=lastK or proj") }
         let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }
         guard !byDomain.isEmpty else { throw args.error("the split's training part is empty") }
-        let batch = args.int("batch")!
+        let batch = args[TrainArguments.batch]
         let steps: Int
-        if let s = args.int("steps") { steps = s } else {
-            let epochs = args.double("epochs") ?? 1
+        if let s = args[TrainArguments.steps] { steps = s } else {
+            let epochs = args[TrainArguments.epochs] ?? 1
             steps = max(1, Int((epochs * Double(byDomain.map(\.count).max()!) / Double(batch)).rounded(.up)))
         }
         var config = TrainingConfig(steps: steps)
-        config.learningRate = args.double("lr")!
-        config.weightDecay = args.double("wd")!
-        config.lambda = args.float("lambda")!
+        config.learningRate = args[TrainArguments.lr]
+        config.weightDecay = args[TrainArguments.wd]
+        config.lambda = args[Shared.lambda]
         config.averages = averageChoices(args)
-        config.scale = args.float("scale")
+        config.scale = args[TrainArguments.scale].map(Float.init)
         config.trainable = trainable
-        let augment = args.flag("augment")
+        let augment = args[TrainArguments.augment]
         let run = try Run(name: name, model: m, data: d, split: split, config: config, batchPerDomain: batch, augment: augment,
-                          seed: args.int("seed") ?? settings.seed, interpolation: args.string("interpolation")!, tune: tune,
-                          cache: tune != "full" && args.string("cache") != "off", views: augment ? args.int("views")! : 1, features: features)
+                          seed: args[TrainArguments.seed] ?? settings.seed, interpolation: args[Shared.interpolation].rawValue, tune: tune,
+                          cache: tune != "full" && cache != "off", views: augment ? args[TrainArguments.views] : 1, features: features)
         runs[name] = run
         runOrder.append(name)
-        try runSteps(run, limit: args.int("pause"), args: args)
+        try runSteps(run, limit: args[TrainArguments.pause], args: args)
         if run.stepsDone < run.config.steps { replayAs(stepsDone: run.stepsDone, option: "pause") }
     }
 
@@ -303,8 +305,7 @@ extension Workspace {
         let names = try requestedRuns(args)
         guard let first = names.first.flatMap({ runs[$0] }) else { throw args.error("no runs to compare", hint: "train one with: train") }
         let d = try dataNamed(first.dataName, args), m = try modelNamed(first.modelName, args)
-        var parts = args.listStrings("on")
-        if parts.isEmpty { parts = first.split.open.isEmpty ? ["test"] : ["test", "open"] }
+        let parts = args[Workspace.comparedParts] ?? (first.split.open.isEmpty ? ["test"] : ["test", "open"])
         var header = ["weights"]
         for p in parts { header += ["\(p) acc %", "\(p) ECE"] }
         var rows: [[String]] = []

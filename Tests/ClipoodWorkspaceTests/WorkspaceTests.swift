@@ -16,6 +16,12 @@ final class Captured {
 
 @Suite("workspace built-in commands")
 struct WorkspaceTests {
+    @Test func everyDeclarationIsSound() {
+        // Registration would stop on a problem; this names them all at once.
+        let problems = Workspace.commands.flatMap { Registry<Workspace>.problems(in: $0) }
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
     @Test func helpListsEveryCommandAndExplainsOne() throws {
         let c = Captured()
         try c.workspace.executeInteractive("help")
