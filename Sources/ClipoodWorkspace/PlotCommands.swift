@@ -219,7 +219,7 @@ extension Workspace {
         let weights = rows.flatMap { r in stride(from: 1, to: r.count, by: 2).map { r[$0] } }.filter { $0 > 0 && $0.isFinite }
         let wmax = weights.max() ?? 1, wmin = max(weights.min() ?? 1e-4, wmax * 1e-4)
         let logScale = wmax / wmin > 20 && !target.terminal.isText
-        g.add("set xlabel 'step k' noenhanced", "set ylabel \(gnuplotQuote("weight of step k (% of the average\(logScale ? ", log scale" : ""))")) noenhanced",
+        g.add("set xlabel 'step k' noenhanced", "set ylabel \(gnuplotQuote("weight of step k (%\(logScale ? ", log scale" : ""))")) noenhanced",
               "set y2label \(gnuplotQuote(target.terminal.isText ? "cumulative %" : "cumulative share (%)")) noenhanced", "set ytics nomirror", "set y2tics 0, 20, 100",
               "set xrange [0:\(max(T, 1))]", "set y2range [0:100]")
         if logScale {
@@ -285,7 +285,7 @@ extension Workspace {
         let panel = max(1, (bottom - top - gap) / 2)
         func screen(_ y: Double) -> String { gnuplotNumber(min(1, max(0, 1 - y / h))) }
         // As many tics as fit a panel's height at two lines a tic.
-        let tics = max(2, min(6, Int(panel / (2 * lh))))
+        let tics = max(3, min(6, Int(panel / (2 * lh))))
         g.add(titleExpression.map { "set multiplot title \($0) noenhanced" } ?? "set multiplot",
               "set lmargin 12", "set rmargin 14", "set xrange \(xr)", "unset key",
               "set tmargin at screen \(screen(top))", "set bmargin at screen \(screen(top + panel))",
