@@ -73,23 +73,30 @@ public struct GnuplotError: Error, CustomStringConvertible, Equatable {
     static let notInstalled = "gnuplot is not installed: apt-get install gnuplot-nox"
 }
 
-/// Where figures go: a PNG or SVG file of `width`×`height` pixels, or text (gnuplot's `dumb`
-/// terminal) of `columns`×`rows` characters.
+/// Where figures go: a PNG, SVG or PDF file of `width`×`height` pixels, or text (gnuplot's
+/// `dumb` terminal) of `columns`×`rows` characters. A PDF's size is in points (1/72 inch):
+/// pngcairo draws at 72 dpi, so a PDF and a PNG of the same size have the same layout.
 public enum GnuplotTerminal: Equatable, Sendable {
     case png(width: Int, height: Int)
     case svg(width: Int, height: Int)
+    case pdf(width: Int, height: Int)
     case dumb(columns: Int, rows: Int)
 
-    /// The `set terminal` line(s). PNG uses pngcairo when this gnuplot has it (its list of
-    /// terminals is checked in the script itself) and libgd's png otherwise.
-    var setup: String {
+    /// The `set terminal` line(s) with fonts and lines `scale` times their normal size (the text
+    /// terminal has neither). PNG uses pngcairo when this gnuplot has it (its list of terminals
+    /// is checked in the script itself) and libgd's png otherwise. Point sizes are not scaled
+    /// here: the svg and libgd terminals have no `pointscale`, so scripts scale their own.
+    func setup(scale: Double = 1) -> String {
+        let scaled = scale == 1 ? "" : " fontscale \(gnuplotNumber(scale)) linewidth \(gnuplotNumber(scale))"
         switch self {
         case .png(let w, let h):
-            let cairo = "set terminal pngcairo size \(w),\(h) enhanced font 'sans,10'"
-            let gd = "set terminal png size \(w),\(h) enhanced font 'sans,10'"
+            let cairo = "set terminal pngcairo size \(w),\(h) enhanced font 'sans,10'\(scaled)"
+            let gd = "set terminal png size \(w),\(h) enhanced font 'sans,10'\(scaled)"
             return "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) { \(cairo) } else { \(gd) }"
         case .svg(let w, let h):
-            return "set terminal svg size \(w),\(h) dynamic enhanced font 'sans,10'"
+            return "set terminal svg size \(w),\(h) dynamic enhanced font 'sans,10'\(scaled)"
+        case .pdf(let w, let h):
+            return "set terminal pdfcairo size \(gnuplotNumber(Double(w) / 72))in,\(gnuplotNumber(Double(h) / 72))in enhanced font 'sans,10'\(scaled)"
         case .dumb(let c, let r):
             return "set terminal dumb size \(c),\(r)"
         }
@@ -97,12 +104,20 @@ public enum GnuplotTerminal: Equatable, Sendable {
 
     public var isText: Bool { if case .dumb = self { return true } else { return false } }
 
-    /// "PNG", "SVG" or "text".
+    /// "PNG", "SVG", "PDF" or "text".
     public var kind: String {
         switch self {
         case .png: return "PNG"
         case .svg: return "SVG"
+        case .pdf: return "PDF"
         case .dumb: return "text"
+        }
+    }
+
+    /// The drawing's size: pixels (points for a PDF) or, for text, columns and rows.
+    public var size: (width: Int, height: Int) {
+        switch self {
+        case .png(let w, let h), .svg(let w, let h), .pdf(let w, let h), .dumb(let w, let h): return (w, h)
         }
     }
 }
@@ -111,6 +126,8 @@ public enum GnuplotTerminal: Equatable, Sendable {
 public struct GnuplotScript {
     public private(set) var datablocks: [String] = []
     public private(set) var commands: [String] = []
+    /// How much larger than normal fonts and lines are drawn (1: 10 pt text, gnuplot's line widths).
+    public var scale: Double = 1
 
     public init() {}
 
@@ -141,7 +158,7 @@ public struct GnuplotScript {
 
     /// The whole script for `terminal`, writing to `output` (an absolute path) or to standard output.
     public func text(terminal: GnuplotTerminal, output: String?) -> String {
-        var lines = ["set encoding utf8", terminal.setup]
+        var lines = ["set encoding utf8", terminal.setup(scale: scale)]
         if let output { lines.append("set output " + gnuplotQuote(output)) }
         lines += datablocks
         lines += commands
@@ -226,7 +243,7 @@ public struct Gnuplot: Sendable {
     /// Draws `script` on `terminal` into `output` (nil: standard output, for the dumb terminal's
     /// text). gnuplot draws into a private temporary file, which then replaces `output` through
     /// `AtomicWrite` (a symlink is written through, a FIFO or device is never replaced, missing
-    /// folders are created). A PNG or SVG that gnuplot did not write is an error.
+    /// folders are created). A PNG, SVG or PDF that gnuplot did not write is an error.
     public func draw(_ script: GnuplotScript, terminal: GnuplotTerminal, output: String?, limits: GnuplotLimits = Gnuplot.limits) throws -> GnuplotOutput {
         var scratch: String?
         if let output {

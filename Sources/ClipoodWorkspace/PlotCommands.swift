@@ -16,27 +16,29 @@ extension Workspace {
     /// The arguments every `plot` subcommand takes: where the figure goes, and its title and size.
     static func plotOutputArguments(_ name: String) -> [ArgumentSpec] {
         [
-            .keyword("to", .path(extensions: ["png", "svg", "txt"]), metavar: "FILE.png|.svg",
-                     help: "the figure file, PNG or SVG by its extension (default: <plots setting>/\(name).png; directories are created)"),
-            .option("term", .choice(["dumb", "png", "svg"]), help: "dumb: draw in the terminal as text (to FILE.txt keeps it); png or svg: the file's format"),
+            .keyword("to", .path(extensions: ["png", "svg", "pdf", "txt"]), metavar: "FILE.png|.svg|.pdf",
+                     help: "the figure file, PNG, SVG or PDF by its extension (default: <plots setting>/\(name).png; directories are created)"),
+            .option("term", .choice(["dumb", "png", "svg", "pdf"]), help: "dumb: draw in the terminal as text (to FILE.txt keeps it); png, svg or pdf: the file's format"),
             .option("title", .string, help: "the figure's title (title=\"\" for none)"),
-            .option("size", .list(.int(8 ... 10_000)), metavar: "W,H", help: "size in pixels (png, svg) or in columns,rows (term=dumb)"),
+            .option("size", .list(.int(8 ... 10_000)), metavar: "W,H",
+                    help: "size in pixels (png, svg), points (pdf) or columns,rows (term=dumb); text, lines and points grow and shrink with it"),
         ]
     }
 
     static let plotCommand = CommandSpec<Workspace>(
         "plot",
-        summary: "figures through gnuplot: PNG or SVG files under the plots setting, or text in the terminal",
+        summary: "figures through gnuplot: PNG, SVG or PDF files under the plots setting, or text in the terminal",
         discussion: """
-        Each subcommand writes one figure: a PNG (pngcairo) or SVG file chosen by the extension of
-        `to FILE`, by default <plots setting>/NAME.png, or with term=dumb a text drawing printed
-        here. Figures need gnuplot (apt-get install gnuplot-nox); CLIPOOD_GNUPLOT names another
-        gnuplot program.
+        Each subcommand writes one figure: a PNG (pngcairo), SVG or PDF (pdfcairo) file chosen by
+        the extension of `to FILE`, by default <plots setting>/NAME.png, or with term=dumb a text
+        drawing printed here. size=W,H scales the text with the figure (a PDF of size=400,300 is
+        a 400×300 pt figure for a paper with 7 pt text); long titles wrap. Figures need gnuplot
+        (apt-get install gnuplot-nox); CLIPOOD_GNUPLOT names another gnuplot program.
         """,
         subcommands: [
             CommandSpec("margins", summary: "heatmap of the K×K text-derived margins λ·(1 − cos(t_y, t_j)) of the active model and dataset",
                         arguments: [.option("lambda", .float(0 ... 10), default: "0.3", help: "margin strength λ")] + plotOutputArguments("margins"),
-                        examples: ["plot margins", "plot margins lambda=0.1 to plots/margins.svg", "plot margins term=dumb"],
+                        examples: ["plot margins", "plot margins lambda=0.1 to plots/margins.svg", "plot margins to plots/margins.pdf size=400,400", "plot margins term=dumb"],
                         run: { ws, args in try ws.plotMargins(args) }),
             CommandSpec("bma", summary: "the Beta(β, β) weight of every step in the moving average, and its cumulative share",
                         discussion: """
@@ -51,11 +53,18 @@ extension Workspace {
                         ] + plotOutputArguments("bma"),
                         examples: ["plot bma", "plot bma beta=0.1,0.5,1 steps=100 term=dumb", "plot bma mms to plots/bma_mms.svg"],
                         run: { ws, args in try ws.plotBMA(args) }),
-            CommandSpec("curves", summary: "a run's training loss, accuracy and learning rate against the step",
-                        arguments: [.positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)")] + plotOutputArguments("curves_RUN"),
-                        examples: ["plot curves", "plot curves mms term=dumb"],
+            CommandSpec("curves", summary: "training loss, accuracy and learning rate against the step, of one run or several overlaid",
+                        arguments: [.positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run",
+                                                help: "runs (default: the last one); several are drawn together, one colour each")]
+                            + plotOutputArguments("curves_RUN"),
+                        examples: ["plot curves", "plot curves mms term=dumb", "plot curves mms ce to plots/curves.pdf"],
                         run: { ws, args in try ws.plotCurves(args) }),
             CommandSpec("accuracy", summary: "accuracy per domain: zero-shot against each run's final weights, averages and WiSE-FT (α = 0.5)",
+                        discussion: """
+                        Bars grouped by domain, and within a domain by run: one colour per run, lighter for
+                        its later states (final, the averages, wise:0.5); the zero-shot accuracy is the dashed
+                        line across each domain. The y axis spans the accuracies, not 0–100.
+                        """,
                         arguments: [
                             .positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)"),
                             .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)"),
@@ -67,20 +76,23 @@ extension Workspace {
                         As in the WiSE-FT paper's figures: x is the accuracy on the `vs` part (in distribution,
                         default val), y the accuracy on the `on` part (out of distribution, default test), one
                         point per α ∈ {0, 0.1, …, 1}; the zero-shot and final weights and the run's averages are marked.
+                        An α label that would cover another label, a point or the line is left out.
                         """,
                         arguments: [
                             .positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)"),
                             .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "the out-of-distribution part, y (default test)"),
                             .option("vs", .choice(["val", "open", "test", "train"]), default: "val", help: "the in-distribution part, x"),
                         ] + plotOutputArguments("sweep_RUN"),
-                        examples: ["plot sweep mms", "plot sweep mms on open vs=val"],
+                        examples: ["plot sweep mms", "plot sweep mms on open vs=val", "plot sweep mms to plots/sweep.pdf size=400,300"],
                         run: { ws, args in try ws.plotSweep(args) }),
             CommandSpec("runs", summary: "λ and β sweeps: every run's final weights and averages, in against out of distribution",
                         discussion: """
-                        One point per run (labelled with its λ; λ = 0 is the cross-entropy baseline) and one
-                        per average (labelled bma:β, ema, swa), x = accuracy on the `vs` part (in
+                        One colour per run (its λ in the key; λ = 0 is the cross-entropy baseline), one symbol
+                        per weight state (final, bma:β, ema, swa, wise:0.5), x = accuracy on the `vs` part (in
                         distribution), y = accuracy on the `on` part (out of distribution) — train runs that
-                        differ in lambda= or beta= and draw them together. The zero-shot model is marked.
+                        differ in lambda= or beta= and draw them together. A run's line joins the zero-shot
+                        model (the grey square) and its states in the order of x. States are named beside their
+                        points where every name fits; where they crowd, the key tells them apart.
                         """,
                         arguments: [
                             .positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)"),
@@ -120,11 +132,14 @@ extension Workspace {
         let mm = try marginMatrix(model: m, data: d, lambda: lambda).map(Double.init)
         let side = min(2400, max(640, 260 + 26 * K))
         let target = try plotTarget(args, name: "margins", pixels: (side + 120, side), text: (100, max(22, min(2 * K + 10, 70))))
-        var g = GnuplotScript()
+        var g = plotScript(target)
         let block = g.matrix("margins", values: mm, rows: K, columns: K)
         let top = max(mm.filter(\.isFinite).max() ?? 1, 1e-6)
-        plotStyle(&g, title: plotTitle(args, "text-derived margins λ·(1 − cos(t_y, t_j)), λ = \(lambda), \(d.name), prompt \"\(d.templates[0])\"\(d.templates.count > 1 ? " and \(d.templates.count - 1) more" : "")"), text: target.terminal.isText)
-        let every = max(1, Int((Double(K) / 60).rounded(.up)))
+        plotStyle(&g, title: plotTitle(args, "text-derived margins λ·(1 − cos(t_y, t_j)), λ = \(lambda), \(d.name), prompt \"\(d.templates[0])\"\(d.templates.count > 1 ? " and \(d.templates.count - 1) more" : "")"), target: target)
+        // At most 60 class names on an axis, and no more than fit its height at the tic font.
+        let font = K > 40 ? 7.0 : K > 20 ? 8 : 10
+        let fitting = target.terminal.isText ? K : Int(0.6 * Double(target.terminal.size.height) / target.lineHeight(font * 0.8))
+        let every = max(1, Int((Double(K) / 60).rounded(.up)), Int((Double(K) / Double(max(fitting, 1))).rounded(.up)))
         let shown = Array(stride(from: 0, to: K, by: every))
         g.add("unset key", "unset grid", "set size square",
               "set xrange [-0.5:\(Double(K) - 0.5)]", "set yrange [\(Double(K) - 0.5):-0.5]",
@@ -140,14 +155,15 @@ extension Workspace {
                   "ramp = ' .:-=+*#%@'",
                   "plot \(block) matrix using 1:2:(substr(ramp, int(9.999 * $3 / \(gnuplotNumber(top))) + 1, int(9.999 * $3 / \(gnuplotNumber(top))) + 1)) with labels notitle")
         } else {
-            let font = K > 40 ? 7 : K > 20 ? 8 : 10
-            g.add("set xtics (" + shown.map { "\(gnuplotTicLabel(names[$0])) \($0)" }.joined(separator: ", ") + ") rotate by 45 right noenhanced scale 0 font ',\(font)'",
-                  "set ytics (" + shown.map { "\(gnuplotTicLabel(names[$0])) \($0)" }.joined(separator: ", ") + ") noenhanced scale 0 font ',\(font)'",
+            g.add("set xtics (" + shown.map { "\(gnuplotTicLabel(names[$0])) \($0)" }.joined(separator: ", ") + ") rotate by 45 right noenhanced scale 0 font ',\(Int(font))'",
+                  "set ytics (" + shown.map { "\(gnuplotTicLabel(names[$0])) \($0)" }.joined(separator: ", ") + ") noenhanced scale 0 font ',\(Int(font))'",
                   "set cbrange [0:\(gnuplotNumber(top))]", "set cblabel 'margin' noenhanced", "set colorbox",
                   "set palette defined (0 '#440154', 0.25 '#3B528B', 0.5 '#21918C', 0.75 '#5EC962', 1 '#FDE725')")
             var plot = "plot \(block) matrix with image notitle"
-            if K <= 12 {
-                // The values in the cells: light text on the dark (small) end of the palette.
+            // The values in the cells, where four digits fit a cell.
+            let cell = 0.6 * Double(min(target.terminal.size.width, target.terminal.size.height)) / Double(max(K, 1))
+            if K <= 12 && cell >= 4.5 * target.charWidth(9) {
+                // Light text on the dark (small) end of the palette.
                 let half = gnuplotNumber(top / 2), format = top < 0.1 ? "%.3f" : "%.2f"
                 plot += ", \(block) matrix using 1:2:($1 == $2 || $3 >= \(half) ? '' : sprintf('\(format)', $3)) with labels tc rgb 'white' font ',9' notitle"
                 plot += ", \(block) matrix using 1:2:($1 == $2 || $3 < \(half) ? '' : sprintf('\(format)', $3)) with labels tc rgb 'black' font ',9' notitle"
@@ -196,15 +212,15 @@ extension Workspace {
         }
         let name = args.has("run") ? "bma_" + plotFileName(args.string("run")!) : "bma"
         let target = try plotTarget(args, name: name, pixels: (960, 600), text: (100, 32))
-        var g = GnuplotScript()
+        var g = plotScript(target)
         let block = g.data("bma", rows: rows)
-        plotStyle(&g, title: plotTitle(args, "Beta moving average: weight of each step (\(owner)T = \(T) steps; step 0 = zero-shot weights)"), text: target.terminal.isText)
+        plotStyle(&g, title: plotTitle(args, "Beta moving average: weight of each step (\(owner)T = \(T) steps; step 0 = zero-shot weights)"), target: target)
         // Weights span orders of magnitude (β < 1 piles weight on both ends): a log axis, cut
         // 10⁴ below the largest weight so that a large β's vanishing ends do not flatten the rest.
         let weights = rows.flatMap { r in stride(from: 1, to: r.count, by: 2).map { r[$0] } }.filter { $0 > 0 && $0.isFinite }
         let wmax = weights.max() ?? 1, wmin = max(weights.min() ?? 1e-4, wmax * 1e-4)
         let logScale = wmax / wmin > 20 && !target.terminal.isText
-        g.add("set xlabel 'step k' noenhanced", "set ylabel \(gnuplotQuote("weight of step k (% of the average\(logScale ? ", log scale" : ""))")) noenhanced",
+        g.add("set xlabel 'step k' noenhanced", "set ylabel \(gnuplotQuote("weight of step k (%\(logScale ? ", log scale" : ""))")) noenhanced",
               "set y2label \(gnuplotQuote(target.terminal.isText ? "cumulative %" : "cumulative share (%)")) noenhanced", "set ytics nomirror", "set y2tics 0, 20, 100",
               "set xrange [0:\(max(T, 1))]", "set y2range [0:100]")
         if logScale {
@@ -221,10 +237,10 @@ extension Workspace {
             // The key fills columns first: weights in the left column, cumulative shares in the right.
             titles.append("β = \(b): weight of each step (zero-shot share \(formatShare(shares[i])))")
             cumulativeTitles.append("β = \(b): cumulative share (right axis)")
-            elements.append("\(block) using 1:\(2 * i + 2) axes x1y1 with lines lw 2 lc rgb '\(color)' title \(gnuplotQuote(titles[i])) noenhanced")
-            cumulative.append("\(block) using 1:\(2 * i + 3) axes x1y2 with lines lw 1.5 dt 2 lc rgb '\(color)' title \(gnuplotQuote(cumulativeTitles[i])) noenhanced")
+            elements.append("\(block) using 1:\(2 * i + 2) axes x1y1 with lines lw 2 \(plotColor(target, color, series: i)) title \(gnuplotQuote(titles[i])) noenhanced")
+            cumulative.append("\(block) using 1:\(2 * i + 3) axes x1y2 with lines lw 1.5 dt 2 \(plotColor(target, color, series: schedules.count + i)) title \(gnuplotQuote(cumulativeTitles[i])) noenhanced")
         }
-        plotKeyBelow(&g, titles: titles + cumulativeTitles, columns: 2, terminal: target.terminal)
+        plotKeyBelow(&g, titles: titles + cumulativeTitles, columns: 2, target: target)
         g.add("plot " + (elements + cumulative).joined(separator: ", "))
         try drawPlot(g, target, args, what: "the BMA weights of β = " + schedules.map { formatPlotNumber($0.beta) }.joined(separator: ", ") + " over \(T) steps")
     }
@@ -232,37 +248,125 @@ extension Workspace {
     // MARK: curves
 
     func plotCurves(_ args: Arguments) throws {
-        let run = try self.run(args)
-        let log = run.log.map(\.record)
-        guard !log.isEmpty else { throw args.error("run", "run '\(run.name)' has no steps yet", hint: "train resume=\(run.name)") }
-        let n = log.count
+        let names = try requestedRuns(args)
+        let chosen = (args.strings("runs").isEmpty ? runOrder.last.map { [$0] } ?? [] : names).compactMap { runs[$0] }
+        guard !chosen.isEmpty else { throw args.error("no run yet", hint: "train one with: train") }
+        for (r, t) in zip(chosen, args.tokens("runs")) where r.log.isEmpty {
+            throw CommandError("run '\(r.name)' has no steps yet", at: t, hint: "train resume=\(r.name)")
+        }
+        if let idle = chosen.first(where: { $0.log.isEmpty }) {
+            throw args.error("run '\(idle.name)' has no steps yet", hint: "train resume=\(idle.name)")
+        }
+        let name = "curves_" + chosen.map { plotFileName($0.name) }.joined(separator: "_")
+        let target = try plotTarget(args, name: name, pixels: (960, 760), text: (100, 48))
+        var g = plotScript(target)
+        let title: String
+        if chosen.count == 1, let run = chosen.first {
+            title = plotTitle(args, "training curves of run \(run.name) (\(run.stepsDone) of \(run.config.steps) steps, λ = \(run.config.lambda), lr = \(run.config.learningRate))")
+        } else {
+            title = plotTitle(args, "training curves of runs " + chosen.map { "\($0.name) (λ = \($0.config.lambda), lr = \($0.config.learningRate))" }.joined(separator: ", "))
+        }
+        plotStyle(&g, title: nil, target: target)
+        var curves: [CurveSeries] = []
+        for (i, run) in chosen.enumerated() {
+            curves.append(curveSeries(&g, run: run, index: i, single: chosen.count == 1, target: target))
+        }
+        let steps = chosen.flatMap { $0.log.map { Double($0.record.step) } }
+        let first = steps.min()!, last = steps.max()!
+        let xr = first == last ? "[\(first - 1):\(last + 1)]" : "[\(gnuplotNumber(first)):\(gnuplotNumber(last))]"
+        let loss = chosen.flatMap { $0.log.map { Double($0.record.loss) } }
+        let lr = chosen.flatMap { $0.log.map(\.record.learningRate) }
+        // Two panels one above the other, the title above them and one key for both below.
+        let titleExpression = plotTitleExpression(title, target)
+        let titleLines = titleExpression == nil ? 0 : plotTitleLines(title, target).count
+        let keyTitles = curves.flatMap(\.keyTitles)
+        let keyRows = plotKeyBelow(&g, titles: keyTitles, columns: chosen.count == 1 ? 2 : 3, target: target)
+        let h = Double(target.terminal.size.height), lh = target.lineHeight()
+        let top = (Double(titleLines) + 1) * lh, bottom = h - (Double(keyRows) + 4.5) * lh, gap = 2.6 * lh
+        let panel = max(1, (bottom - top - gap) / 2)
+        func screen(_ y: Double) -> String { gnuplotNumber(min(1, max(0, 1 - y / h))) }
+        // As many tics as fit a panel's height at two lines a tic.
+        let tics = max(3, min(6, Int(panel / (2 * lh))))
+        g.add(titleExpression.map { "set multiplot title \($0) noenhanced" } ?? "set multiplot",
+              "set lmargin 12", "set rmargin 14", "set xrange \(xr)", "unset key",
+              "set tmargin at screen \(screen(top))", "set bmargin at screen \(screen(top + panel))",
+              // Loss.
+              "set ylabel 'training loss' noenhanced", "unset xlabel")
+        if let (lo, hi) = paddedBounds(loss, floor: nil) {
+            g.add("set yrange [\(gnuplotNumber(lo)):\(gnuplotNumber(hi))]", "set ytics \(gnuplotNumber(plotTicStep(hi - lo, tics)))")
+        }
+        g.add("plot " + curves.flatMap(\.loss).joined(separator: ", "))
+        // Accuracy, and the learning rate on the right; the key of both panels.
+        let lrTop = max(lr.max() ?? 0, 1e-12) * 1.05
+        g.add("set tmargin at screen \(screen(top + panel + gap))", "set bmargin at screen \(screen(bottom))",
+              "set xlabel 'step' noenhanced", "set ylabel 'training accuracy (%)' noenhanced", "set yrange [0:102]",
+              "set ytics 0, \(gnuplotNumber(plotTicStep(100, tics))), 100", "set ytics nomirror",
+              "set y2label 'learning rate' noenhanced", "set y2tics 0, \(gnuplotNumber(plotTicStep(lrTop, tics)))", "set format y2 '%.1e'",
+              "set y2range [0:\(gnuplotNumber(lrTop))]",
+              "set key at screen 0.5, 0.012 center bottom vertical Left reverse maxrows \(keyRows) width 1")
+        g.add("plot " + (curves.flatMap(\.keys) + curves.flatMap(\.accuracy)).joined(separator: ", "), "unset multiplot")
+        let what = chosen.count == 1 ? "\(chosen[0].name) (\(chosen[0].log.count) steps)" : chosen.map(\.name).joined(separator: ", ")
+        try drawPlot(g, target, args, what: "the training curves of \(what)")
+    }
+
+    /// The plot elements of one run in `plot curves`: loss (top panel, no titles), accuracy and
+    /// learning rate (bottom panel), and key entries for what the key would not show otherwise.
+    struct CurveSeries {
+        var loss: [String] = [], accuracy: [String] = [], keys: [String] = []
+        /// Every title in the key, in its order.
+        var keyTitles: [String] = []
+    }
+
+    /// One run's curves: the values per step (faint when smoothed), their moving average, and the
+    /// learning rate (dashed, right axis). One run has a colour per panel; several runs one
+    /// colour each, in both panels, and their names in the key.
+    func curveSeries(_ g: inout GnuplotScript, run: Run, index i: Int, single: Bool, target: PlotTarget) -> CurveSeries {
+        let log = run.log.map(\.record), n = log.count
         let window = n >= 30 ? max(3, n / 20) : 0
         let loss = log.map { Double($0.loss) }, acc = log.map { 100 * Double($0.accuracy) }
         let smoothLoss = movingAverage(loss, window), smoothAcc = movingAverage(acc, window)
-        let rows = log.indices.map { [Double(log[$0].step), loss[$0], acc[$0], log[$0].learningRate, smoothLoss[$0], smoothAcc[$0]] }
-        let target = try plotTarget(args, name: "curves_" + plotFileName(run.name), pixels: (960, 760), text: (100, 48))
-        var g = GnuplotScript()
-        let block = g.data("curves", rows: rows)
-        let title = plotTitle(args, "training curves of run \(run.name) (\(run.stepsDone) of \(run.config.steps) steps, λ = \(run.config.lambda), lr = \(run.config.learningRate))")
-        plotStyle(&g, title: nil, text: target.terminal.isText)
-        let first = Double(log.first!.step), last = Double(log.last!.step)
-        let xr = first == last ? "[\(first - 1):\(last + 1)]" : "[\(gnuplotNumber(first)):\(gnuplotNumber(last))]"
-        let style = n < 30 ? "linespoints pt 7 ps 0.8" : "lines"
-        g.add(title.isEmpty ? "set multiplot layout 2,1" : "set multiplot layout 2,1 title \(gnuplotQuote(title)) noenhanced",
-              "set lmargin 12", "set rmargin 14", "set xrange \(xr)", "set key outside top center horizontal",
-              // Loss.
-              "set ylabel 'training loss' noenhanced", "unset xlabel", "set yrange \(paddedRange(loss, floor: nil))")
-        var top = ["\(block) using 1:2 with \(style) lw \(window > 0 ? 1 : 2) lc rgb '\(window > 0 ? "#9ECAE1" : Workspace.plotColors[0])' title 'loss per step'"]
-        if window > 0 { top.append("\(block) using 1:5 with lines lw 2 lc rgb '\(Workspace.plotColors[0])' title 'moving average (\(window) steps)'") }
-        g.add("plot " + top.joined(separator: ", "))
-        // Accuracy, and the learning rate on the right.
-        g.add("set xlabel 'step' noenhanced", "set ylabel 'training accuracy (%)' noenhanced", "set yrange [0:102]", "set ytics 0, 20, 100", "set ytics nomirror",
-              "set y2label 'learning rate' noenhanced", "set y2tics", "set format y2 '%.1e'", "set y2range [0:\(gnuplotNumber(max(log.map(\.learningRate).max() ?? 0, 1e-12) * 1.05))]")
-        var bottom = ["\(block) using 1:3 with \(style) lw \(window > 0 ? 1 : 2) lc rgb '\(window > 0 ? "#FDBE85" : Workspace.plotColors[1])' title 'accuracy per batch'"]
-        if window > 0 { bottom.append("\(block) using 1:6 with lines lw 2 lc rgb '\(Workspace.plotColors[1])' title 'moving average (\(window) steps)'") }
-        bottom.append("\(block) using 1:4 axes x1y2 with lines lw 1.5 dt 2 lc rgb '#444444' title 'learning rate (right axis)'")
-        g.add("plot " + bottom.joined(separator: ", "), "unset multiplot")
-        try drawPlot(g, target, args, what: "the training curves of \(run.name) (\(n) steps)")
+        let block = g.data("curves\(i)", rows: log.indices.map { [Double(log[$0].step), loss[$0], acc[$0], log[$0].learningRate, smoothLoss[$0], smoothAcc[$0]] })
+        // In text, letters on the lines (ten a run) tell the series apart.
+        let text = target.terminal.isText
+        func style(_ series: Int, _ width: Double, raw: Bool) -> String {
+            if text { return "linespoints pi \(max(1, n / 10)) pt \(series % 26 + 1) lw \(gnuplotNumber(width))" }
+            return raw && n < 30 ? "linespoints pt 7 ps \(target.ps(0.8)) lw \(gnuplotNumber(width))" : "lines lw \(gnuplotNumber(width))"
+        }
+        var out = CurveSeries()
+        let who = single ? "" : run.name + " "
+        let rawWidth = window > 0 ? 1.0 : 2.0
+        // (columns, series for the text terminal, colour, width, raw?, title)
+        var top: [(Int, Int, String, Double, Bool, String)] = [], bottom: [(Int, Int, String, Double, Bool, String)] = []
+        let lrTitle = single ? "learning rate (right axis)" : who + "learning rate (right)"
+        if single {
+            let (lc, ac) = (Workspace.plotColors[0], Workspace.plotColors[1])
+            top.append((2, 0, window > 0 ? plotLighter(lc) : lc, rawWidth, true, "loss per step"))
+            bottom.append((3, 2, window > 0 ? plotLighter(ac) : ac, rawWidth, true, "accuracy per batch"))
+            if window > 0 {
+                top.append((5, 1, lc, 2, false, "loss, moving average (\(window) steps)"))
+                bottom.append((6, 3, ac, 2, false, "accuracy, moving average (\(window) steps)"))
+            }
+        } else {
+            // The same styles in both panels: the key names each once.
+            let c = Workspace.plotColors[i % Workspace.plotColors.count], base = 3 * i
+            top.append((2, base, window > 0 ? plotLighter(c) : c, rawWidth, true, who + "per step"))
+            bottom.append((3, base, window > 0 ? plotLighter(c) : c, rawWidth, true, who + "per step"))
+            if window > 0 {
+                top.append((5, base + 1, c, 2, false, who + "\(window)-step average"))
+                bottom.append((6, base + 1, c, 2, false, who + "\(window)-step average"))
+            }
+        }
+        for (column, series, color, width, raw, title) in top {
+            out.loss.append("\(block) using 1:\(column) with \(style(series, width, raw: raw)) \(plotColor(target, color, series: series)) notitle")
+            if single { out.keys.append("keyentry with \(style(series, width, raw: raw)) \(plotColor(target, color, series: series)) title \(gnuplotQuote(title)) noenhanced") }
+        }
+        for (column, series, color, width, raw, title) in bottom {
+            out.accuracy.append("\(block) using 1:\(column) with \(style(series, width, raw: raw)) \(plotColor(target, color, series: series)) title \(gnuplotQuote(title)) noenhanced")
+        }
+        let lrSeries = single ? 4 : 3 * i + 2, lrColor = single ? "#444444" : Workspace.plotColors[i % Workspace.plotColors.count]
+        out.accuracy.append("\(block) using 1:4 axes x1y2 with lines lw 1.5 dt 2 \(plotColor(target, lrColor, series: lrSeries)) title \(gnuplotQuote(lrTitle)) noenhanced")
+        out.keyTitles = (single ? top.map(\.5) : []) + bottom.map(\.5) + [lrTitle]
+        return out
     }
 
     // MARK: accuracy
@@ -286,59 +390,78 @@ extension Workspace {
             m = try model(args, argument: "model")
             d = try data(args, argument: "data")
         }
-        var series: [(label: String, result: EvaluationResult)] = []
-        series.append(("zero-shot", try evaluate(model: m, data: d, run: chosen.first, state: "zeroshot", part: part, args: args)))
-        for r in chosen {
+        let zero = try evaluate(model: m, data: d, run: chosen.first, state: "zeroshot", part: part, args: args)
+        // The bars: each run's states side by side (run = colour, state = shade).
+        var series: [(run: Int, state: String, label: String, result: EvaluationResult)] = []
+        for (ri, r) in chosen.enumerated() {
             let prefix = chosen.count > 1 ? r.name + " " : "", rm = try modelNamed(r.modelName, args)
             for state in ["final"] + r.trainer.averages.map(\.label) + ["wise:0.5"] {
-                series.append((prefix + state, try evaluate(model: rm, data: d, run: r, state: state, part: part, args: args)))
+                series.append((ri, state, prefix + state, try evaluate(model: rm, data: d, run: r, state: state, part: part, args: args)))
             }
         }
-        let groups = series[0].result.groups.enumerated().filter { $0.element.count > 0 }.map { ($0.offset, $0.element.name) }
+        let groups = zero.groups.enumerated().filter { $0.element.count > 0 }.map { ($0.offset, $0.element.name) }
         let labels = groups.map(\.1) + (groups.count > 1 ? ["all"] : [])
-        var rows: [[Double]] = []
-        for gi in labels.indices {
-            var row = [Double(gi)]
-            for s in series {
-                if gi < groups.count {
-                    let grp = s.result.groups[groups[gi].0]
-                    row.append(grp.count > 0 ? 100 * Double(grp.correct) / Double(grp.count) : .nan)
-                } else {
-                    row.append(100 * s.result.accuracy)
-                }
-            }
-            rows.append(row)
+        func value(_ result: EvaluationResult, _ gi: Int) -> Double {
+            guard gi < groups.count else { return 100 * result.accuracy }
+            let grp = result.groups[groups[gi].0]
+            return grp.count > 0 ? 100 * Double(grp.correct) / Double(grp.count) : .nan
         }
-        let S = series.count, G = labels.count
+        let rows = labels.indices.map { gi in [Double(gi), value(zero, gi)] + series.map { value($0.result, gi) } }
+        let S = series.count, G = labels.count, R = chosen.count
         let width = min(2400, max(760, 220 + G * (S * 26 + 40)))
         let target = try plotTarget(args, name: "accuracy_" + part, pixels: (width, 600), text: (100, 32))
-        var g = GnuplotScript()
+        var g = plotScript(target)
         let block = g.data("accuracy", rows: rows)
         let who = chosen.isEmpty ? "zero-shot \(m.name)" : chosen.map(\.name).joined(separator: ", ")
-        plotStyle(&g, title: plotTitle(args, "accuracy on \(d.name) \(part) by domain: \(who)"), text: target.terminal.isText)
-        let box = 0.8 / Double(S)
+        let title = plotTitle(args, "accuracy on \(d.name) \(part) by domain: \(who)")
+        plotStyle(&g, title: title, target: target)
+        // Bars fill 0.8 of a group, with half a bar between runs; the zero-shot line spans the group.
+        let gap = 0.5, box = 0.8 / max(1, Double(S) + gap * Double(max(R - 1, 0)))
+        let offsets = series.indices.map { j in (Double(j) + gap * Double(series[j].run) - (Double(S) + gap * Double(max(R - 1, 0)) - 1) / 2) * box }
+        let titleLines = plotTitleLines(title, target).count
+        let keyTitles = ["zero-shot"] + series.map(\.label)
+        let keyRows = plotKeyBelow(&g, titles: keyTitles, columns: 4, target: target)
+        // The value above each bar, turned upright, where the bar is wide enough for the text.
+        let plotWidth = Double(target.terminal.size.width) - 14 * target.charWidth()
+        let plotHeight = Double(target.terminal.size.height) - Double(titleLines + keyRows + 5) * target.lineHeight()
+        let barPixels = plotWidth * box * 0.92 / (Double(G) + 0.2)
+        let valueLabels = !target.terminal.isText && S > 0 && barPixels >= 1.1 * target.lineHeight(8) / 1.5 && plotHeight > 0
+        let values = rows.flatMap { $0.dropFirst() }
+        var (lo, hi) = paddedBounds(values, floor: 0, ceiling: 100, minimumSpan: 4) ?? (0, 100)
+        if valueLabels {
+            // Room above the highest bar for its label ("100.0", upright).
+            let labelPixels = 5.6 * target.charWidth(8)
+            hi += (hi - lo) * labelPixels / max(plotHeight - labelPixels, 1)
+        }
         g.add("set style fill solid 0.9 border lc rgb '#333333'", "set boxwidth \(gnuplotNumber(box * 0.92))",
-              "set xrange [-0.6:\(gnuplotNumber(Double(G) - 0.4))]", "set yrange [0:\(target.terminal.isText ? 100 : 109)]",
+              "set xrange [-0.6:\(gnuplotNumber(Double(G) - 0.4))]", "set yrange [\(gnuplotNumber(lo)):\(gnuplotNumber(hi))]",
               "set ylabel 'accuracy (%)' noenhanced", "set xlabel \(gnuplotQuote("domain (\(part) part)")) noenhanced",
               "set xtics (" + labels.enumerated().map { "\(gnuplotTicLabel($0.element)) \($0.offset)" }.joined(separator: ", ") + ") noenhanced scale 0")
         if !target.terminal.isText { g.add("set grid noxtics ytics") }
-        plotKeyBelow(&g, titles: series.map(\.label), columns: 4, terminal: target.terminal)
         var elements: [String] = []
-        let accuracyColors = ["#999999"] + Workspace.plotColors
-        for j in 0 ..< S {
-            let off = gnuplotNumber((Double(j) - Double(S - 1) / 2) * box)
-            let color = accuracyColors[j % accuracyColors.count]
-            elements.append("\(block) using ($1 + \(off)):\(j + 2) with boxes lc rgb '\(color)' title \(gnuplotQuote(series[j].label)) noenhanced")
+        // Zero-shot: a dashed line across each group.
+        let half = gnuplotNumber(0.46)
+        elements.append("\(block) using ($1 - \(half)):2:(2 * \(half)):(0) with vectors nohead dt 2 lw 2 \(plotColor(target, "#555555", series: 0)) title 'zero-shot'")
+        for (j, s) in series.enumerated() {
+            let off = gnuplotNumber(offsets[j])
+            let states = series.filter { $0.run == s.run }.count, k = series[..<j].filter { $0.run == s.run }.count
+            let base = Workspace.plotColors[s.run % Workspace.plotColors.count]
+            let color = plotLighter(base, states > 1 ? 0.7 * Double(k) / Double(states - 1) : 0)
+            if target.terminal.isText {
+                // Bars alike in text: a letter on top of each tells the states apart.
+                elements.append("\(block) using ($1 + \(off)):\(j + 3) with boxes \(plotColor(target, color, series: s.run + 1)) notitle")
+                elements.append("\(block) using ($1 + \(off)):\(j + 3) with points pt \(plotPoint(target, 7, series: j)) title \(gnuplotQuote(s.label)) noenhanced")
+            } else {
+                elements.append("\(block) using ($1 + \(off)):\(j + 3) with boxes lc rgb '\(color)' title \(gnuplotQuote(s.label)) noenhanced")
+            }
         }
-        if !target.terminal.isText && S * G <= 60 {
-            let rotate = S > 3 ? " rotate by 90 left offset 0,0.3" : " offset 0,0.6"
+        if valueLabels {
             for j in 0 ..< S {
-                let off = gnuplotNumber((Double(j) - Double(S - 1) / 2) * box)
-                elements.append("\(block) using ($1 + \(off)):\(j + 2):(sprintf('%.1f', column(\(j + 2)))) with labels\(rotate) font ',8' notitle")
+                elements.append("\(block) using ($1 + \(gnuplotNumber(offsets[j]))):\(j + 3):(sprintf('%.1f', column(\(j + 3)))) with labels rotate by 90 left offset 0,0.4 font ',8' notitle")
             }
         }
         g.add("plot " + elements.joined(separator: ", "))
-        try drawPlot(g, target, args, what: "accuracy on \(part) (\(S) weights × \(G) groups)")
+        try drawPlot(g, target, args, what: "accuracy on \(part) (zero-shot and \(S) weights × \(G) groups)")
     }
 
     // MARK: sweep
@@ -365,33 +488,48 @@ extension Workspace {
             return (a.label, p.x, p.y)
         }
         let target = try plotTarget(args, name: "sweep_" + plotFileName(run.name), pixels: (820, 700), text: (100, 36))
-        var g = GnuplotScript()
+        var g = plotScript(target)
         let block = g.data("sweep", rows: sweep)
         let ends = g.data("ends", rows: [sweep[0], sweep[10]])
-        // One label per place: runs of α that land on the same point read "0.3–0.9".
-        var spots: [[Double]] = []
-        for r in sweep {
-            if let last = spots.last, last[0] == r[1], last[1] == r[2] { spots[spots.count - 1][3] = r[0] } else { spots.append([r[1], r[2], r[0], r[0]]) }
-        }
-        let labels = g.data("alphas", rows: spots)
         let avg = g.data("averages", rows: averages.enumerated().map { [Double($0.offset), $0.element.1, $0.element.2] })
-        plotStyle(&g, title: plotTitle(args, "WiSE-FT sweep of run \(run.name): α mixes zero-shot (0) and fine-tuned (1) weights"), text: target.terminal.isText)
+        let title = plotTitle(args, "WiSE-FT sweep of run \(run.name): α mixes zero-shot (0) and fine-tuned (1) weights")
+        plotStyle(&g, title: title, target: target)
         let xs = sweep.map { $0[1] } + averages.map(\.1), ys = sweep.map { $0[2] } + averages.map(\.2)
+        let xr = paddedBounds(xs, floor: -3, ceiling: 103, minimumSpan: 4) ?? (0, 100), yr = paddedBounds(ys, floor: -3, ceiling: 103, minimumSpan: 4) ?? (0, 100)
         g.add("set xlabel \(gnuplotQuote("\(id) accuracy (%), in distribution")) noenhanced",
-              "set ylabel \(gnuplotQuote("\(ood) accuracy (%), out of distribution")) noenhanced",
-              "set xrange \(paddedRange(xs, floor: -3, ceiling: 103, minimumSpan: 4))", "set yrange \(paddedRange(ys, floor: -3, ceiling: 103, minimumSpan: 4))")
-        plotKeyBelow(&g, titles: ["WiSE-FT, α = 0, 0.1, …, 1", "zero-shot (α = 0)", "final (α = 1)"] + averages.map(\.0), columns: 3, terminal: target.terminal)
+              "set ylabel \(gnuplotQuote("\(ood) accuracy (%), out of distribution")) noenhanced")
+        let keyRows = plotKeyBelow(&g, titles: ["WiSE-FT, α = 0, 0.1, …, 1", "zero-shot (α = 0)", "final (α = 1)"] + averages.map(\.0), columns: 3, target: target)
         var elements = [
-            "\(block) using 2:3 with linespoints lw 2 pt 7 ps 0.9 lc rgb '\(Workspace.plotColors[0])' title 'WiSE-FT, α = 0, 0.1, …, 1'",
-            "\(labels) using 1:2:($3 == $4 ? sprintf('α = %.1f', $3) : sprintf('α = %.1f–%.1f', $3, $4)) with labels left offset char 0.8,0.7 font ',8' tc rgb '#333333' notitle",
-            "\(ends) every ::0::0 using 2:3 with points pt 5 ps 2.2 lc rgb '#777777' title 'zero-shot (α = 0)'",
-            "\(ends) every ::1::1 using 2:3 with points pt 7 ps 2.2 lc rgb '\(Workspace.plotColors[1])' title 'final (α = 1)'",
+            "\(block) using 2:3 with linespoints lw 2 pt \(plotPoint(target, 7, series: 0)) ps \(target.ps(0.9)) \(plotColor(target, Workspace.plotColors[0], series: 0)) title 'WiSE-FT, α = 0, 0.1, …, 1'",
+            "\(ends) every ::0::0 using 2:3 with points pt \(plotPoint(target, 5, series: 1)) ps \(target.ps(2.2)) \(plotColor(target, "#777777", series: 1)) title 'zero-shot (α = 0)'",
+            "\(ends) every ::1::1 using 2:3 with points pt \(plotPoint(target, 7, series: 2)) ps \(target.ps(2.2)) \(plotColor(target, Workspace.plotColors[1], series: 2)) title 'final (α = 1)'",
         ]
         for (i, a) in averages.enumerated() {
             let color = Workspace.plotColors[(i + 2) % Workspace.plotColors.count]
-            elements.append("\(avg) every ::\(i)::\(i) using 2:3 with points pt \(i % 2 == 0 ? 9 : 13) ps 2 lc rgb '\(color)' title \(gnuplotQuote(a.0)) noenhanced")
+            elements.append("\(avg) every ::\(i)::\(i) using 2:3 with points pt \(plotPoint(target, i % 2 == 0 ? 9 : 13, series: i + 3)) ps \(target.ps(2)) \(plotColor(target, color, series: i + 3)) title \(gnuplotQuote(a.0)) noenhanced")
         }
-        if target.terminal.isText { elements.remove(at: 1) }
+        if target.terminal.isText {
+            g.add("set xrange [\(gnuplotNumber(xr.0)):\(gnuplotNumber(xr.1))]", "set yrange [\(gnuplotNumber(yr.0)):\(gnuplotNumber(yr.1))]")
+        } else {
+            // One label per place (runs of α that land on the same point read "α = 0.3–0.9"), each
+            // where it overlaps no other label, point or line, or left out.
+            let frame = plotFrame(&g, target, x: xr, y: yr, titleLines: plotTitleLines(title, target).count, keyRows: keyRows, yticChars: 5)
+            var spots: [(x: Double, y: Double, from: Double, to: Double)] = []
+            for r in sweep {
+                if let last = spots.last, last.x == r[1], last.y == r[2] { spots[spots.count - 1].to = r[0] } else { spots.append((r[1], r[2], r[0], r[0])) }
+            }
+            let small = 0.9 * 3.5 * target.scale + 1, big = 2.2 * 3.5 * target.scale + 1
+            var obstacles = polylineObstacles(sweep.map { ($0[1], $0[2]) }, frame: frame, step: 3, radius: 1.5 * target.scale)
+            obstacles += [(sweep[0][1], sweep[0][2], big), (sweep[10][1], sweep[10][2], big)] + averages.map { ($0.1, $0.2, 2 * 3.5 * target.scale + 1) }
+            obstacles += sweep.map { ($0[1], $0[2], small) }
+            let texts = spots.map { $0.from == $0.to ? String(format: "α = %.1f", $0.from) : String(format: "α = %.1f–%.1f", $0.from, $0.to) }
+            let placed = placeLabels(spots.indices.map { (texts[$0], spots[$0].x, spots[$0].y, $0 == 0 || $0 == spots.count - 1 ? big : small) },
+                                     obstacles: obstacles, frame: frame, charWidth: 1.1 * target.charWidth(8), height: target.lineHeight(8) / 1.2)
+            for (i, p) in placed.enumerated() {
+                guard let p else { continue }
+                g.add("set label \(i + 1) \(gnuplotQuote(texts[i])) at \(gnuplotNumber(p.x)),\(gnuplotNumber(p.y)) \(p.align) font ',8' tc rgb '#333333' noenhanced front")
+            }
+        }
         g.add("plot " + elements.joined(separator: ", "))
         try drawPlot(g, target, args, what: "the WiSE-FT sweep of \(run.name) (\(ood) against \(id))")
     }
@@ -409,37 +547,81 @@ extension Workspace {
              100 * (try evaluate(model: m, data: d, run: run, state: state, part: ood, args: args).accuracy)]
         }
         let zero = try point(nil, "zeroshot")
-        var finals: [[Double]] = [], finalLabels: [String] = [], avgs: [[Double]] = [], avgLabels: [String] = []
+        // Every run's states; the symbol says the state (the same in every run), the colour the run.
+        var states: [String] = []
+        var points: [[(state: String, p: [Double])]] = []
         for n in names {
             let run = runs[n]!
-            finals.append(try point(run, "final"))
-            finalLabels.append("\(n) λ=\(formatPlotNumber(Double(run.config.lambda)))")
-            for a in run.trainer.averages {
-                avgs.append(try point(run, a.label))
-                avgLabels.append("\(n) \(a.label)")
+            var mine: [(state: String, p: [Double])] = []
+            for state in ["final"] + run.trainer.averages.map(\.label) + ["wise:0.5"] {
+                mine.append((state, try point(run, state)))
+                if !states.contains(state) { states.append(state) }
             }
+            points.append(mine)
         }
         let target = try plotTarget(args, name: "runs_" + plotFileName(ood), pixels: (820, 700), text: (100, 36))
-        var g = GnuplotScript()
-        let zb = g.data("zeroshot", rows: [zero]), fb = g.data("finals", rows: finals), ab = g.data("averages", rows: avgs.isEmpty ? [zero] : avgs)
-        plotStyle(&g, title: plotTitle(args, "runs in (\(id)) and out of distribution (\(ood)): final weights by λ, averages by β"), text: target.terminal.isText)
-        let all = [zero] + finals + avgs
-        g.add("set xlabel \(gnuplotQuote("\(id) accuracy (%), in distribution")) noenhanced",
-              "set ylabel \(gnuplotQuote("\(ood) accuracy (%), out of distribution")) noenhanced",
-              "set xrange \(paddedRange(all.map { $0[0] }, floor: -3, ceiling: 103, minimumSpan: 4))",
-              "set yrange \(paddedRange(all.map { $0[1] }, floor: -3, ceiling: 103, minimumSpan: 4))")
-        for (i, l) in finalLabels.enumerated() {
-            g.add("set label \(i + 1) \(gnuplotQuote(l)) at \(finals[i][0]),\(finals[i][1]) left offset char 0.8,0.6 font ',8' noenhanced")
+        // Final weights a filled circle, WiSE-FT an open one, the averages other shapes.
+        let shapes = [9, 11, 13, 15, 8, 10, 12, 14, 4, 1, 2, 3]
+        func symbol(_ state: String) -> Int {
+            let k = states.firstIndex(of: state)!
+            let averages = states.filter { $0 != "final" && $0 != "wise:0.5" }
+            let shape = state == "final" ? 7 : state == "wise:0.5" ? 6 : shapes[(averages.firstIndex(of: state) ?? 0) % shapes.count]
+            return plotPoint(target, shape, series: names.count + 1 + k)
         }
-        if !target.terminal.isText {
-            for (i, l) in avgLabels.enumerated() {
-                g.add("set label \(finalLabels.count + i + 1) \(gnuplotQuote(l)) at \(avgs[i][0]),\(avgs[i][1]) left offset char 0.8,-0.6 font ',7' tc rgb '#555555' noenhanced")
+        var g = plotScript(target)
+        let zb = g.data("zeroshot", rows: [zero])
+        // A run's line goes through zero-shot and its states in the order of in-distribution accuracy.
+        func byX(_ a: [Double], _ b: [Double]) -> Bool { a[0] != b[0] ? a[0] < b[0] : a[1] < b[1] }
+        let lines: [[[Double]]] = points.map { mine in ([zero] + mine.map(\.p)).sorted(by: byX) }
+        var lineBlocks: [String] = [], pointBlocks: [String] = []
+        for (i, mine) in points.enumerated() {
+            lineBlocks.append(g.data("line\(i)", rows: lines[i]))
+            pointBlocks.append(g.data("points\(i)", rows: mine.map { $0.p + [Double(symbol($0.state))] }))
+        }
+        let title = plotTitle(args, "runs in (\(id)) and out of distribution (\(ood)): every run's final weights, averages and WiSE-FT (α = 0.5)")
+        plotStyle(&g, title: title, target: target)
+        let all = [zero] + points.flatMap { $0.map(\.p) }
+        let xr = paddedBounds(all.map { $0[0] }, floor: -3, ceiling: 103, minimumSpan: 4) ?? (0, 100)
+        let yr = paddedBounds(all.map { $0[1] }, floor: -3, ceiling: 103, minimumSpan: 4) ?? (0, 100)
+        g.add("set xlabel \(gnuplotQuote("\(id) accuracy (%), in distribution")) noenhanced",
+              "set ylabel \(gnuplotQuote("\(ood) accuracy (%), out of distribution")) noenhanced")
+        let runTitles = names.map { "\($0) (λ = \(formatPlotNumber(Double(runs[$0]!.config.lambda))))" }
+        let keyRows = plotKeyBelow(&g, titles: runTitles + ["zero-shot"] + states, columns: 4, target: target)
+        var elements: [String] = []
+        for (i, _) in names.enumerated() {
+            let color = plotColor(target, Workspace.plotColors[i % Workspace.plotColors.count], series: i)
+            elements.append("\(lineBlocks[i]) using 1:2 with lines lw 1.5 \(color) title \(gnuplotQuote(runTitles[i])) noenhanced")
+            elements.append("\(pointBlocks[i]) using 1:2:3 with points pt variable ps \(target.ps(1.7)) \(color) notitle")
+        }
+        elements.append("\(zb) using 1:2 with points pt \(plotPoint(target, 5, series: names.count)) ps \(target.ps(2.2)) \(plotColor(target, "#777777", series: names.count)) title 'zero-shot'")
+        for state in states {
+            elements.append("keyentry with points pt \(symbol(state)) ps \(target.ps(1.7)) \(plotColor(target, "#444444", series: 0)) title \(gnuplotQuote(state)) noenhanced")
+        }
+        if target.terminal.isText {
+            g.add("set xrange [\(gnuplotNumber(xr.0)):\(gnuplotNumber(xr.1))]", "set yrange [\(gnuplotNumber(yr.0)):\(gnuplotNumber(yr.1))]")
+        } else {
+            // Each point named by its state when every name fits beside its point; where they
+            // crowd, the key alone tells them apart (symbol = state, colour = run).
+            let frame = plotFrame(&g, target, x: xr, y: yr, titleLines: plotTitleLines(title, target).count, keyRows: keyRows, yticChars: 5)
+            let radius = 1.7 * 3.5 * target.scale + 1
+            var obstacles: [(x: Double, y: Double, radius: Double)] = [(zero[0], zero[1], 2.2 * 3.5 * target.scale + 1)]
+            for mine in points {
+                for q in mine { obstacles.append((q.p[0], q.p[1], radius)) }
+            }
+            for line in lines {
+                obstacles += polylineObstacles(line.map { ($0[0], $0[1]) }, frame: frame, step: 3, radius: 1.5 * target.scale)
+            }
+            var labels: [(text: String, x: Double, y: Double, radius: Double)] = []
+            for mine in points {
+                for q in mine { labels.append((q.state, q.p[0], q.p[1], radius)) }
+            }
+            let placed = placeLabels(labels, obstacles: obstacles, frame: frame, charWidth: 1.1 * target.charWidth(8), height: target.lineHeight(8) / 1.2)
+            if !placed.contains(nil) {
+                for (i, p) in placed.enumerated() {
+                    g.add("set label \(i + 1) \(gnuplotQuote(labels[i].0)) at \(gnuplotNumber(p!.x)),\(gnuplotNumber(p!.y)) \(p!.align) font ',8' tc rgb '#333333' noenhanced front")
+                }
             }
         }
-        plotKeyBelow(&g, titles: ["zero-shot", "final weights (λ)", "averages (β)"], columns: 3, terminal: target.terminal)
-        var elements = ["\(zb) using 1:2 with points pt 5 ps 2.2 lc rgb '#777777' title 'zero-shot'",
-                        "\(fb) using 1:2 with points pt 7 ps 1.8 lc rgb '\(Workspace.plotColors[1])' title 'final weights (λ)'"]
-        if !avgs.isEmpty { elements.append("\(ab) using 1:2 with points pt 9 ps 1.6 lc rgb '\(Workspace.plotColors[0])' title 'averages (β)'") }
         g.add("plot " + elements.joined(separator: ", "))
         try drawPlot(g, target, args, what: "\(names.count) run\(names.count == 1 ? "" : "s") (\(ood) against \(id))")
     }
@@ -457,8 +639,9 @@ extension Workspace {
         let shown = r.states.filter { $0 != "zeroshot" }
         let S = shown.count, L = r.lambdas.count
         let spread = min(0.5, 0.06 * Double(S)) // states side by side around each λ, so bars do not overlap
+        let target = try plotTarget(args, name: "ablation_\(setting)_\(part)", pixels: (860, 620), text: (100, 34))
         var blocks: [String] = []
-        var g = GnuplotScript()
+        var g = plotScript(target)
         var all: [Double] = []
         for (j, state) in shown.enumerated() {
             let off = S > 1 ? (Double(j) / Double(S - 1) - 0.5) * spread : 0
@@ -471,21 +654,20 @@ extension Workspace {
         }
         let zero = r.meanAndDeviation(part: part, state: "zeroshot", lambda: r.lambdas[0])
         if let z = zero { all.append(z.0) }
-        let target = try plotTarget(args, name: "ablation_\(setting)_\(part)", pixels: (860, 620), text: (100, 34))
         let seeds = r.seeds.map(String.init).joined(separator: ",")
         plotStyle(&g, title: plotTitle(args, "ablate \(setting): \(part) accuracy (\(r.scopes[part] ?? part)), mean ± std over seeds \(seeds), \(r.steps) steps"),
-                  text: target.terminal.isText)
+                  target: target)
         g.add("set xrange [-0.5:\(gnuplotNumber(Double(L) - 0.5))]",
               "set yrange \(paddedRange(all, floor: 0, ceiling: 100, minimumSpan: 4))",
               "set ylabel \(gnuplotQuote("\(part) accuracy (%)")) noenhanced", "set xlabel 'margin strength λ (λ = 0: cross-entropy)' noenhanced",
               "set xtics (" + r.lambdas.enumerated().map { "\(gnuplotTicLabel("λ=" + formatPlotNumber($0.element))) \($0.offset)" }.joined(separator: ", ") + ") noenhanced scale 0")
         if !target.terminal.isText { g.add("set grid noxtics ytics") }
-        plotKeyBelow(&g, titles: (zero == nil ? [] : ["zero-shot"]) + shown, columns: 5, terminal: target.terminal)
+        plotKeyBelow(&g, titles: (zero == nil ? [] : ["zero-shot"]) + shown, columns: 5, target: target)
         var elements: [String] = []
-        if let z = zero { elements.append("\(gnuplotNumber(z.0)) with lines dt 2 lw 2 lc rgb '#777777' title 'zero-shot'") }
+        if let z = zero { elements.append("\(gnuplotNumber(z.0)) with lines dt 2 lw 2 \(plotColor(target, "#777777", series: 0)) title 'zero-shot'") }
         for (j, state) in shown.enumerated() {
-            let color = Workspace.plotColors[j % Workspace.plotColors.count]
-            elements.append("\(blocks[j]) using 1:2:3 with yerrorlines lw 1.6 pt 7 ps 1.1 lc rgb '\(color)' title \(gnuplotQuote(state == "final" ? "final" : state)) noenhanced")
+            let color = plotColor(target, Workspace.plotColors[j % Workspace.plotColors.count], series: j + 1)
+            elements.append("\(blocks[j]) using 1:2:3 with yerrorlines lw 1.6 pt \(plotPoint(target, 7, series: j + 1)) ps \(target.ps(1.1)) \(color) title \(gnuplotQuote(state)) noenhanced")
         }
         g.add("plot " + elements.joined(separator: ", "))
         try drawPlot(g, target, args, what: "the \(setting) ablation (\(part), \(S) weight states × \(L) λ)")
@@ -503,6 +685,24 @@ extension Workspace {
         let path: String?
         /// The path as the user gave it (or the default under the plots setting).
         let shown: String?
+        /// Fonts, lines and points relative to the figure's default size (`plotScale`); 1 for text.
+        let scale: Double
+
+        /// A point size `ps` times the scale (svg and libgd's png have no `pointscale`).
+        func ps(_ size: Double) -> String { gnuplotNumber(size * scale) }
+
+        /// Rough pixel sizes of text in `points` (before scaling) for laying figures out: the
+        /// average advance of a DejaVu Sans character, and a line's height with its spacing.
+        func charWidth(_ points: Double = 10) -> Double { terminal.isText ? 1 : 0.7 * points * scale }
+        func lineHeight(_ points: Double = 10) -> Double { terminal.isText ? 1 : 1.6 * points * scale }
+    }
+
+    /// How much to enlarge fonts, lines and points at `size` against a figure's default size:
+    /// the square root of the area ratio, so a figure twice as wide and high has text twice as
+    /// large, kept within 0.7 (7 pt text, the smallest that stays legible in a 400×300 PNG) and 4.
+    static func plotScale(size: (Int, Int), default d: (Int, Int)) -> Double {
+        let ratio = (Double(size.0) * Double(size.1)) / max(1, Double(d.0) * Double(d.1))
+        return min(4, max(0.7, ratio.squareRoot()))
     }
 
     /// Resolves `to`, `term` and `size` (pixels for files, columns × rows for text) and
@@ -514,9 +714,9 @@ extension Workspace {
         if let to = given {
             let ext = (to as NSString).pathExtension.lowercased()
             switch ext {
-            case "png", "svg": kind = ext
+            case "png", "svg", "pdf": kind = ext
             case "txt": kind = "dumb"
-            default: throw args.error("to", "'to' expects a .png or .svg file (or .txt with term=dumb), got '\(to)'")
+            default: throw args.error("to", "'to' expects a .png, .svg or .pdf file (or .txt with term=dumb), got '\(to)'")
             }
             if let term, term != kind {
                 throw args.error("term", kind == "dumb" ? "a .txt file holds term=dumb text, not \(term)"
@@ -535,17 +735,26 @@ extension Workspace {
         let terminal: GnuplotTerminal
         switch kind {
         case "svg": terminal = .svg(width: size.0, height: size.1)
+        case "pdf": terminal = .pdf(width: size.0, height: size.1)
         case "dumb": terminal = .dumb(columns: size.0, rows: size.1)
         default: terminal = .png(width: size.0, height: size.1)
         }
-        if kind == "dumb" && given == nil { return PlotTarget(terminal: terminal, path: nil, shown: nil) }
+        let scale = kind == "dumb" ? 1 : Workspace.plotScale(size: size, default: pixels)
+        if kind == "dumb" && given == nil { return PlotTarget(terminal: terminal, path: nil, shown: nil, scale: scale) }
         let shown = given ?? settings.plots + "/" + name + "." + kind
         let path = expandPath(shown)
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty {
             do { try AtomicWrite.makeFolders(dir) } catch { throw args.error("to", String(describing: error)) }
         }
-        return PlotTarget(terminal: terminal, path: path, shown: shown)
+        return PlotTarget(terminal: terminal, path: path, shown: shown, scale: scale)
+    }
+
+    /// A new script for `target`: fonts and lines at its scale.
+    func plotScript(_ target: PlotTarget) -> GnuplotScript {
+        var g = GnuplotScript()
+        g.scale = target.scale
+        return g
     }
 
     /// Runs gnuplot and says where the figure went (or prints the text drawing).
@@ -561,6 +770,7 @@ extension Workspace {
             let size: String
             switch target.terminal {
             case .png(let w, let h), .svg(let w, let h): size = "\(w)×\(h)"
+            case .pdf(let w, let h): size = "\(w)×\(h) pt"
             case .dumb(let c, let r): size = "\(c)×\(r) characters"
             }
             write("wrote \(what) to \(shown) (\(target.terminal.kind), \(size))")
@@ -570,17 +780,15 @@ extension Workspace {
     }
 
     /// The key under the x axis label, in at most `columns` columns (as many as fit the width),
-    /// filled column by column, with the bottom margin made for it.
-    func plotKeyBelow(_ g: inout GnuplotScript, titles: [String], columns: Int, terminal: GnuplotTerminal) {
-        let available: Int
-        switch terminal {
-        case .png(let w, _), .svg(let w, _): available = w * 10 / 65   // ~6.5 px a character at 10 pt
-        case .dumb(let c, _): available = c - 4
-        }
+    /// filled column by column, with the bottom margin made for it; returns its rows.
+    @discardableResult
+    func plotKeyBelow(_ g: inout GnuplotScript, titles: [String], columns: Int, target: PlotTarget) -> Int {
+        let available = Double(target.terminal.size.width - 4) / target.charWidth()
         let entry = (titles.map(\.count).max() ?? 0) + 11
-        let fit = max(1, min(columns, available / max(entry, 1), titles.count))
+        let fit = max(1, min(columns, Int(available) / max(entry, 1), titles.count))
         let rows = max(1, (titles.count + fit - 1) / fit)
         g.add("set bmargin \(rows + 4)", "set key at screen 0.5, 0.012 center bottom vertical Left reverse maxrows \(rows) width 1")
+        return rows
     }
 
     /// The title= option when given ("" for none), else `fallback`.
@@ -588,12 +796,147 @@ extension Workspace {
         args.has("title") ? args.string("title") ?? "" : fallback
     }
 
-    /// The look shared by every figure, and the title (none when nil or empty).
-    func plotStyle(_ g: inout GnuplotScript, title: String?, text: Bool) {
-        if let title, !title.isEmpty { g.add("set title \(gnuplotQuote(title)) noenhanced") }
-        g.add("set border 3 lw 1.2 lc rgb '#333333'", "set tics nomirror out", "set key noautotitle nobox")
-        if !text { g.add("set grid lc rgb '#DDDDDD' lw 1 dt 1") }
+    /// `title` broken at spaces into lines that fit the figure's width at its font size.
+    func plotTitleLines(_ title: String, _ target: PlotTarget) -> [String] {
+        // Wider than the average character: a title is clipped where a label is only crowded.
+        let width = max(12, Int(Double(target.terminal.size.width - (target.terminal.isText ? 2 : 16)) / (target.terminal.isText ? 1 : 1.2 * target.charWidth())))
+        var lines: [String] = [], line = ""
+        for word in gnuplotSanitize(title).split(separator: " ", omittingEmptySubsequences: true) {
+            if !line.isEmpty && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines
     }
+
+    /// The title as a gnuplot string expression: each line quoted, joined by line breaks
+    /// (gnuplotQuote turns a line break inside a string into a space). Nil for no title.
+    func plotTitleExpression(_ title: String?, _ target: PlotTarget) -> String? {
+        guard let title else { return nil }
+        let lines = plotTitleLines(title, target)
+        return lines.isEmpty ? nil : lines.map { gnuplotQuote($0) }.joined(separator: " . \"\\n\" . ")
+    }
+
+    /// The look shared by every figure, and the title (none when nil or empty).
+    func plotStyle(_ g: inout GnuplotScript, title: String?, target: PlotTarget) {
+        if let t = plotTitleExpression(title, target) { g.add("set title \(t) noenhanced") }
+        g.add("set border 3 lw 1.2 lc rgb '#333333'", "set tics nomirror out", "set key noautotitle nobox")
+        if !target.terminal.isText { g.add("set grid lc rgb '#DDDDDD' lw 1 dt 1") }
+    }
+
+    /// A series' colour: `color` in a file; in text, where there are no colours, linetype
+    /// `series` (the dumb terminal draws lines of the first seven with * # $ % @ & =).
+    func plotColor(_ target: PlotTarget, _ color: String, series: Int) -> String {
+        target.terminal.isText ? "lt \(series % 7 + 1)" : "lc rgb '\(color)'"
+    }
+
+    /// `color` ("#RRGGBB") mixed with white: `amount` 0 is the colour, 1 white.
+    func plotLighter(_ color: String, _ amount: Double = 0.6) -> String {
+        let hex = Int(color.dropFirst(), radix: 16) ?? 0
+        let mixed = [16, 8, 0].map { shift -> Int in
+            let c = Double((hex >> shift) & 0xFF)
+            return Int((c + (255 - c) * amount).rounded())
+        }
+        return "#" + mixed.map { String(format: "%02X", $0) }.joined()
+    }
+
+    /// A series' point type: `type` in a file; in text the letter of `series` (the dumb terminal
+    /// draws point type n as the nth capital letter), so that every series has its own symbol.
+    func plotPoint(_ target: PlotTarget, _ type: Int, series: Int) -> Int {
+        target.terminal.isText ? series % 26 + 1 : type
+    }
+
+    /// Sets the plot area by screen margins (so that labels can be placed in pixels) and the
+    /// axis ranges; the margins leave room for `titleLines` lines of title, `keyRows` rows of
+    /// key below and y tic labels of `yticChars` characters.
+    func plotFrame(_ g: inout GnuplotScript, _ target: PlotTarget, x: (Double, Double), y: (Double, Double),
+                   titleLines: Int, keyRows: Int, yticChars: Int) -> PlotFrame {
+        let (w, h) = (Double(target.terminal.size.width), Double(target.terminal.size.height))
+        let cw = target.charWidth(), lh = target.lineHeight()
+        let left = Double(yticChars + 2) * cw + 2 * lh, right = w - 3 * cw
+        let top = (Double(titleLines) + 1.2) * lh, bottom = h - (Double(keyRows) + 4.5) * lh
+        g.add("set lmargin at screen \(gnuplotNumber(left / w))", "set rmargin at screen \(gnuplotNumber(right / w))",
+              "set tmargin at screen \(gnuplotNumber(1 - top / h))", "set bmargin at screen \(gnuplotNumber(1 - bottom / h))",
+              "set xrange [\(gnuplotNumber(x.0)):\(gnuplotNumber(x.1))]", "set yrange [\(gnuplotNumber(y.0)):\(gnuplotNumber(y.1))]")
+        return PlotFrame(x: x, y: y, left: left, right: right, top: top, bottom: bottom)
+    }
+}
+
+/// A plot area in pixels (from the figure's top left) and the data ranges it shows.
+struct PlotFrame {
+    let x: (Double, Double), y: (Double, Double)
+    let left: Double, right: Double, top: Double, bottom: Double
+
+    func pixel(_ px: Double, _ py: Double) -> (x: Double, y: Double) {
+        (left + (px - x.0) / (x.1 - x.0) * (right - left), bottom - (py - y.0) / (y.1 - y.0) * (bottom - top))
+    }
+
+    func value(_ qx: Double, _ qy: Double) -> (x: Double, y: Double) {
+        (x.0 + (qx - left) / (right - left) * (x.1 - x.0), y.0 + (bottom - qy) / (bottom - top) * (y.1 - y.0))
+    }
+}
+
+/// A label placed by `placeLabels`: where its anchor is (data coordinates) and how it is aligned.
+struct PlacedLabel: Equatable {
+    let x: Double, y: Double
+    let align: String
+}
+
+/// Places labels next to their points without overlapping each other, the points or the
+/// lines: for each label in turn the first free spot of eight around its point (right above,
+/// right below, left above, …), or none (nil) where all eight are taken. `obstacles` are
+/// circles in data coordinates with a radius in pixels; labels are `charWidth` pixels a
+/// character and `height` pixels high.
+func placeLabels(_ labels: [(text: String, x: Double, y: Double, radius: Double)], obstacles: [(x: Double, y: Double, radius: Double)],
+                 frame: PlotFrame, charWidth: Double, height: Double) -> [PlacedLabel?] {
+    struct Box { var x0, y0, x1, y1: Double }
+    var taken: [Box] = []
+    let circles = obstacles.map { (c: frame.pixel($0.x, $0.y), r: $0.radius) }
+    func free(_ b: Box) -> Bool {
+        guard b.x0 >= frame.left, b.x1 <= frame.right, b.y0 >= frame.top, b.y1 <= frame.bottom else { return false }
+        if taken.contains(where: { $0.x0 < b.x1 + 1 && b.x0 < $0.x1 + 1 && $0.y0 < b.y1 + 1 && b.y0 < $0.y1 + 1 }) { return false }
+        return !circles.contains { c in
+            let nx = min(max(c.c.x, b.x0), b.x1), ny = min(max(c.c.y, b.y0), b.y1)
+            return (nx - c.c.x) * (nx - c.c.x) + (ny - c.c.y) * (ny - c.c.y) < c.r * c.r
+        }
+    }
+    return labels.map { l in
+        let p = frame.pixel(l.x, l.y), w = Double(l.text.count) * charWidth, gap = l.radius + 0.4 * charWidth
+        let lift = 0.55 * height
+        // (left edge, vertical centre, alignment)
+        let spots: [(Double, Double, String)] = [
+            (p.x + gap, p.y - lift, "left"), (p.x + gap, p.y + lift, "left"),
+            (p.x - gap - w, p.y - lift, "right"), (p.x - gap - w, p.y + lift, "right"),
+            (p.x + gap, p.y, "left"), (p.x - gap - w, p.y, "right"),
+            (p.x - w / 2, p.y - gap - height / 2, "center"), (p.x - w / 2, p.y + gap + height / 2, "center"),
+        ]
+        for (x0, yc, align) in spots {
+            let b = Box(x0: x0, y0: yc - height / 2, x1: x0 + w, y1: yc + height / 2)
+            guard free(b) else { continue }
+            taken.append(b)
+            let anchorX = align == "left" ? x0 : align == "right" ? x0 + w : x0 + w / 2
+            let v = frame.value(anchorX, yc)
+            return PlacedLabel(x: v.x, y: v.y, align: align)
+        }
+        return nil
+    }
+}
+
+/// Points every `step` pixels along a polyline (data coordinates), as obstacles for `placeLabels`.
+func polylineObstacles(_ points: [(Double, Double)], frame: PlotFrame, step: Double, radius: Double) -> [(x: Double, y: Double, radius: Double)] {
+    var out: [(x: Double, y: Double, radius: Double)] = []
+    for (a, b) in zip(points, points.dropFirst()) {
+        let pa = frame.pixel(a.0, a.1), pb = frame.pixel(b.0, b.1)
+        let n = max(1, Int((hypot(pb.x - pa.x, pb.y - pa.y) / step).rounded(.up)))
+        for i in 0 ... n {
+            let t = Double(i) / Double(n)
+            out.append((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1), radius))
+        }
+    }
+    return out
 }
 
 /// A fraction as a percentage: "6.2%", and two significant digits below 0.1% ("0.02%").
@@ -634,15 +977,28 @@ func logTics(_ lo: Double, _ hi: Double) -> [Double] {
     return tics
 }
 
+/// A tic step of 1, 2 or 5 × 10^k that cuts `span` into at most `count` parts.
+func plotTicStep(_ span: Double, _ count: Int) -> Double {
+    guard span > 0, span.isFinite else { return 1 }
+    let raw = span / Double(max(count, 1)), decade = pow(10, log10(raw).rounded(.down))
+    return [1.0, 2, 5, 10].map { $0 * decade }.first { $0 >= raw * (1 - 1e-9) }!
+}
+
 /// "[a:b]" around the finite values with 8 % padding, at least `minimumSpan` wide, kept within floor…ceiling.
 func paddedRange(_ values: [Double], floor: Double?, ceiling: Double? = nil, minimumSpan: Double = 0) -> String {
+    guard let (lo, hi) = paddedBounds(values, floor: floor, ceiling: ceiling, minimumSpan: minimumSpan) else { return "[*:*]" }
+    return "[\(gnuplotNumber(lo)):\(gnuplotNumber(hi))]"
+}
+
+/// The bounds of `paddedRange`; nil when no value is finite.
+func paddedBounds(_ values: [Double], floor: Double?, ceiling: Double? = nil, minimumSpan: Double = 0) -> (Double, Double)? {
     let v = values.filter(\.isFinite)
-    guard var lo = v.min(), var hi = v.max() else { return "[*:*]" }
+    guard var lo = v.min(), var hi = v.max() else { return nil }
     let span = max(hi - lo, minimumSpan, abs(hi) * 1e-3, 1e-6)
     let mid = (lo + hi) / 2
     lo = min(lo, mid - span / 2) - 0.08 * span
     hi = max(hi, mid + span / 2) + 0.08 * span
     if let floor { lo = max(lo, floor) }
     if let ceiling { hi = min(hi, ceiling) }
-    return "[\(gnuplotNumber(lo)):\(gnuplotNumber(hi))]"
+    return (lo, hi)
 }

@@ -240,7 +240,7 @@ struct PlotTests {
         let c = Captured()
         // (line, message, the text the caret must underline; nil: the command word)
         let bad: [(String, String, String?)] = [
-            ("plot bma to figure.jpg", "'to' expects a .png or .svg file (or .txt with term=dumb), got 'figure.jpg'", "figure.jpg"),
+            ("plot bma to figure.jpg", "'to' expects a .png, .svg or .pdf file (or .txt with term=dumb), got 'figure.jpg'", "figure.jpg"),
             ("plot bma term=png to figure.svg", "term=png does not match 'figure.svg' (a svg file)", "png"),
             ("plot bma term=dumb to figure.png", "term=dumb does not match 'figure.png' (a png file)", "dumb"),
             ("plot bma size=100", "size= expects two numbers W,H, got '100'", "100"),
@@ -264,7 +264,7 @@ struct PlotTests {
             }
         }
         #expect(try c.workspace.executeInteractive("help plot bma"))
-        #expect(c.stdout.contains("usage: plot bma [<run>] [beta=X,…] [steps=N] [to FILE.png|.svg] [term=dumb|png|svg] [title=TEXT] [size=W,H]"))
+        #expect(c.stdout.contains("usage: plot bma [<run>] [beta=X,…] [steps=N] [to FILE.png|.svg|.pdf] [term=dumb|png|svg|pdf] [title=TEXT] [size=W,H]"))
     }
 
     /// The figures of a trained run: margins, curves, accuracy, sweep, bma — files and text.
@@ -353,8 +353,8 @@ struct PlotRunsTests {
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/runs.png"))
         #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && png.count > 5000)
         let svg = try String(contentsOfFile: dir + "/runs.svg", encoding: .utf8)
-        #expect(svg.contains("ce λ=0") && svg.contains("mms λ=0.3") && svg.contains("mms bma:0.1"))
-        #expect(c.stdout.contains("final weights (λ)"))
+        #expect(svg.contains("ce (λ = 0)") && svg.contains("mms (λ = 0.3)") && svg.contains("bma:0.1") && svg.contains("wise:0.5"))
+        #expect(c.stdout.contains("ce (λ = 0)") && c.stdout.contains("final") && c.stdout.contains("zero-shot"))
         #expect(try !c.workspace.executeInteractive("plot runs nope"))
         #expect(c.stderr.contains("no run named 'nope'"))
     }
