@@ -12,16 +12,31 @@ import Foundation
 // Every text that comes from the user or the data (titles, class, domain and run names) enters
 // the gnuplot script through gnuplotQuote and is drawn `noenhanced`; datablocks hold numbers only.
 
+/// The arguments of `plot` and its subcommands (the shared ones are in SharedArguments.swift).
+enum PlotArguments {
+    static let output = OptionalArgument<String>.keyword("to", .path(extensions: ["png", "svg", "pdf", "txt"]), metavar: "FILE.png|.svg|.pdf",
+                                                         help: "the figure file, PNG, SVG or PDF by its extension")
+    static let term = OptionalArgument<String>.option("term", .choice(["dumb", "png", "svg", "pdf"]),
+                                                      help: "dumb: draw in the terminal as text (to FILE.txt keeps it); png, svg or pdf: the file's format")
+    static let title = OptionalArgument<String>.option("title", .string, help: "the figure's title (title=\"\" for none)")
+    static let size = OptionalArgument<[Int]>(.option("size", .list(.int(8 ... 10_000)), metavar: "W,H",
+                                                      help: "size in pixels (png, svg), points (pdf) or columns,rows (term=dumb); text, lines and points grow and shrink with it")) {
+        $0.has("size") ? $0.list("size").compactMap { if case .int(let i) = $0 { return i } else { return nil } } : nil
+    }
+    static let outOfDistribution = Argument<String>.keyword("on", .choice(Shared.partNames), fallback: "test", metavar: "PART",
+                                                            help: "the out-of-distribution part, y (default test)")
+    static let inDistribution = Argument<String>.option("vs", .choice(["val", "open", "test", "train"]), default: "val", help: "the in-distribution part, x")
+    static let setting = OptionalArgument<String>.positional("setting", .choice(["shift", "open", "wild"]), help: "which ablate grid (default: the last one run)")
+    static let ablationPart = Argument<String>.keyword("on", .choice(["test", "open"]), fallback: "test", metavar: "PART",
+                                                       help: "test (held-out domain or base classes) or open (new classes); default test")
+}
+
 extension Workspace {
     /// The arguments every `plot` subcommand takes: where the figure goes, and its title and size.
     static func plotOutputArguments(_ name: String) -> [ArgumentSpec] {
         [
-            .keyword("to", .path(extensions: ["png", "svg", "pdf", "txt"]), metavar: "FILE.png|.svg|.pdf",
-                     help: "the figure file, PNG, SVG or PDF by its extension (default: <plots setting>/\(name).png; directories are created)"),
-            .option("term", .choice(["dumb", "png", "svg", "pdf"]), help: "dumb: draw in the terminal as text (to FILE.txt keeps it); png, svg or pdf: the file's format"),
-            .option("title", .string, help: "the figure's title (title=\"\" for none)"),
-            .option("size", .list(.int(8 ... 10_000)), metavar: "W,H",
-                    help: "size in pixels (png, svg), points (pdf) or columns,rows (term=dumb); text, lines and points grow and shrink with it"),
+            PlotArguments.output.help("the figure file, PNG, SVG or PDF by its extension (default: <plots setting>/\(name).png; directories are created)").spec,
+            PlotArguments.term.spec, PlotArguments.title.spec, PlotArguments.size.spec,
         ]
     }
 
@@ -37,7 +52,7 @@ extension Workspace {
         """,
         subcommands: [
             CommandSpec("margins", summary: "heatmap of the K×K text-derived margins λ·(1 − cos(t_y, t_j)) of the active model and dataset",
-                        arguments: [.option("lambda", .float(0 ... 10), default: "0.3", help: "margin strength λ")] + plotOutputArguments("margins"),
+                        arguments: [Shared.lambda.spec] + plotOutputArguments("margins"),
                         examples: ["plot margins", "plot margins lambda=0.1 to plots/margins.svg", "plot margins to plots/margins.pdf size=400,400", "plot margins term=dumb"],
                         run: { ws, args in try ws.plotMargins(args) }),
             CommandSpec("bma", summary: "the Beta(β, β) weight of every step in the moving average, and its cumulative share",
@@ -47,9 +62,8 @@ extension Workspace {
                         override them); without one, beta= (default 0.1,0.5,1) over steps= (default 1000) steps.
                         """,
                         arguments: [
-                            .positional("run", .name(kind: "run"), optional: true, help: "a run (its betas and steps)"),
-                            .option("beta", .list(.float(0.001 ... 1000)), help: "beta(s) to draw (default: the run's, else 0.1,0.5,1)"),
-                            .option("steps", .int(1 ... 100_000_000), help: "total steps T (default: the run's, else 1000)"),
+                            Shared.run.help("a run (its betas and steps)").spec, Shared.previewBetas.help("beta(s) to draw (default: the run's, else 0.1,0.5,1)").spec,
+                            Shared.previewSteps.spec,
                         ] + plotOutputArguments("bma"),
                         examples: ["plot bma", "plot bma beta=0.1,0.5,1 steps=100 term=dumb", "plot bma mms to plots/bma_mms.svg"],
                         run: { ws, args in try ws.plotBMA(args) }),
@@ -67,7 +81,7 @@ extension Workspace {
                         """,
                         arguments: [
                             .positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)"),
-                            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "split part (default test)"),
+                            Shared.part.spec,
                         ] + plotOutputArguments("accuracy_PART"),
                         examples: ["plot accuracy", "plot accuracy mms ce on test", "plot accuracy on open to plots/open.svg"],
                         run: { ws, args in try ws.plotAccuracy(args) }),
@@ -79,9 +93,7 @@ extension Workspace {
                         An α label that would cover another label, a point or the line is left out.
                         """,
                         arguments: [
-                            .positional("run", .name(kind: "run"), optional: true, help: "a run (default: the last one)"),
-                            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "the out-of-distribution part, y (default test)"),
-                            .option("vs", .choice(["val", "open", "test", "train"]), default: "val", help: "the in-distribution part, x"),
+                            Shared.run.spec, PlotArguments.outOfDistribution.spec, PlotArguments.inDistribution.spec,
                         ] + plotOutputArguments("sweep_RUN"),
                         examples: ["plot sweep mms", "plot sweep mms on open vs=val", "plot sweep mms to plots/sweep.pdf size=400,300"],
                         run: { ws, args in try ws.plotSweep(args) }),
@@ -96,8 +108,7 @@ extension Workspace {
                         """,
                         arguments: [
                             .positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)"),
-                            .keyword("on", .choice(["test", "val", "open", "train"]), metavar: "PART", help: "the out-of-distribution part, y (default test)"),
-                            .option("vs", .choice(["val", "open", "test", "train"]), default: "val", help: "the in-distribution part, x"),
+                            PlotArguments.outOfDistribution.spec, PlotArguments.inDistribution.spec,
                         ] + plotOutputArguments("runs_PART"),
                         examples: ["plot runs", "plot runs ce mms03 mms05 on test vs=val"],
                         run: { ws, args in try ws.plotRuns(args) }),
@@ -108,8 +119,7 @@ extension Workspace {
                         zero-shot accuracy is the dashed line. Draws the last `ablate` of the setting.
                         """,
                         arguments: [
-                            .positional("setting", .choice(["shift", "open", "wild"]), optional: true, help: "which ablate grid (default: the last one run)"),
-                            .keyword("on", .choice(["test", "open"]), metavar: "PART", help: "test (held-out domain or base classes) or open (new classes); default test"),
+                            PlotArguments.setting.spec, PlotArguments.ablationPart.spec,
                         ] + plotOutputArguments("ablation_SETTING_PART"),
                         examples: ["ablate setting=shift seeds=0,1,2", "plot ablation shift", "plot ablation wild on open to plots/ablation-wild-open.png"],
                         run: { ws, args in try ws.plotAblation(args) }),
@@ -127,7 +137,7 @@ extension Workspace {
 
     func plotMargins(_ args: Arguments) throws {
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
-        let lambda = args.float("lambda")!
+        let lambda = args[Shared.lambda]
         let K = d.dataset.classes.count, names = d.dataset.classNames
         let mm = try marginMatrix(model: m, data: d, lambda: lambda).map(Double.init)
         let side = min(2400, max(640, 260 + 26 * K))
@@ -177,18 +187,15 @@ extension Workspace {
 
     func plotBMA(_ args: Arguments) throws {
         // As `bma`: a run gives its betas and steps; beta= and steps= override them, or explore without a run.
-        let run: Run? = args.has("run") ? try self.run(args) : nil
+        let run: Run? = args.has(Shared.run) ? try self.run(args) : nil
         var betas: [Double] = []
-        if args.has("beta") {
-            for v in args.list("beta") {
-                if case .float(let x) = v, !betas.contains(x) { betas.append(x) }
-                if case .int(let i) = v, !betas.contains(Double(i)) { betas.append(Double(i)) }
-            }
+        if let given = args[Shared.previewBetas] {
+            for x in given where !betas.contains(x) { betas.append(x) }
         } else {
             betas = run?.config.betas ?? [0.1, 0.5, 1]
         }
         guard !betas.isEmpty else { throw args.error("run", "run '\(run!.name)' kept no Beta moving average", hint: "give beta= to draw a schedule anyway") }
-        let steps = args.int("steps") ?? run?.config.steps ?? 1000
+        let steps = args[Shared.previewSteps] ?? run?.config.steps ?? 1000
         let schedules = betas.map { (beta: $0, weights: BetaSchedule.weights(beta: $0, steps: steps)) }
         let owner = run.map { "run \($0.name), " } ?? ""
         let T = schedules[0].weights.count - 1
@@ -210,7 +217,7 @@ extension Workspace {
             }
             shares.append(s.weights[0] / total)
         }
-        let name = args.has("run") ? "bma_" + plotFileName(args.string("run")!) : "bma"
+        let name = run.map { "bma_" + plotFileName($0.name) } ?? "bma"
         let target = try plotTarget(args, name: name, pixels: (960, 600), text: (100, 32))
         var g = plotScript(target)
         let block = g.data("bma", rows: rows)
@@ -372,7 +379,7 @@ extension Workspace {
     // MARK: accuracy
 
     func plotAccuracy(_ args: Arguments) throws {
-        let part = args.string("on") ?? "test"
+        let part = args[Shared.part]
         _ = try requestedRuns(args)
         // One figure, one dataset: by default every run on the dataset of the last run.
         var chosen = args.strings("runs").compactMap { runs[$0] }
@@ -468,7 +475,7 @@ extension Workspace {
 
     func plotSweep(_ args: Arguments) throws {
         let run = try self.run(args)
-        let ood = args.string("on") ?? "test", id = args.string("vs")!
+        let ood = args[PlotArguments.outOfDistribution], id = args[PlotArguments.inDistribution]
         guard ood != id else { throw args.error("vs", "vs=\(id) is the same part as 'on \(ood)': the sweep puts two parts against each other") }
         let m = try modelNamed(run.modelName, args), d = try dataNamed(run.dataName, args)
         func point(_ state: String) throws -> (x: Double, y: Double) {
@@ -539,7 +546,7 @@ extension Workspace {
     func plotRuns(_ args: Arguments) throws {
         let names = try requestedRuns(args)
         guard let first = names.first.flatMap({ runs[$0] }) else { throw args.error("no runs to plot", hint: "train some with: train lambda=… as NAME") }
-        let ood = args.string("on") ?? "test", id = args.string("vs")!
+        let ood = args[PlotArguments.outOfDistribution], id = args[PlotArguments.inDistribution]
         guard ood != id else { throw args.error("vs", "vs=\(id) is the same part as 'on \(ood)': the plot puts two parts against each other") }
         let m = try modelNamed(first.modelName, args), d = try dataNamed(first.dataName, args)
         func point(_ run: Run?, _ state: String) throws -> [Double] {
@@ -630,11 +637,11 @@ extension Workspace {
 
     func plotAblation(_ args: Arguments) throws {
         guard !ablationOrder.isEmpty else { throw args.error("no ablate grid to plot", hint: "run one first, e.g.: ablate setting=shift seeds=0,1,2") }
-        let setting = args.string("setting") ?? ablationOrder.last!
+        let setting = args[PlotArguments.setting] ?? ablationOrder.last!
         guard let r = ablations[setting] else {
             throw args.error("setting", "no '\(setting)' ablate grid in this session", hint: "run: ablate setting=\(setting) (done: \(ablationOrder.joined(separator: ", ")))")
         }
-        let part = args.string("on") ?? "test"
+        let part = args[PlotArguments.ablationPart]
         guard r.parts.contains(part) else { throw args.error("on", "the \(setting) grid has no \(part) part (it has: \(r.parts.joined(separator: ", ")))") }
         let shown = r.states.filter { $0 != "zeroshot" }
         let S = shown.count, L = r.lambdas.count
@@ -708,8 +715,8 @@ extension Workspace {
     /// Resolves `to`, `term` and `size` (pixels for files, columns × rows for text) and
     /// creates the output directory; errors point at the argument at fault.
     func plotTarget(_ args: Arguments, name: String, pixels: (Int, Int), text: (Int, Int)) throws -> PlotTarget {
-        let term = args.string("term")
-        let given = args.string("to")
+        let term = args[PlotArguments.term]
+        let given = args[PlotArguments.output]
         var kind = term ?? "png"
         if let to = given {
             let ext = (to as NSString).pathExtension.lowercased()
@@ -726,9 +733,8 @@ extension Workspace {
             guard gnuplotSanitize(to) == to else { throw args.error("to", "the file name contains control characters") }
         }
         var size = kind == "dumb" ? text : pixels
-        if args.has("size") {
-            let v = args.list("size").compactMap { if case .int(let i) = $0 { return i } else { return nil } }
-            guard v.count == 2 else { throw args.error("size", "size= expects two numbers W,H, got '\(args.string("size")!)'") }
+        if let v = args[PlotArguments.size] {
+            guard v.count == 2 else { throw args.error("size", "size= expects two numbers W,H, got '\(v.map(String.init).joined(separator: ","))'") }
             if kind == "dumb" && (v[0] > 1000 || v[1] > 1000) { throw args.error("size", "size= for term=dumb is in characters: at most 1000,1000") }
             size = (v[0], v[1])
         }
@@ -793,7 +799,7 @@ extension Workspace {
 
     /// The title= option when given ("" for none), else `fallback`.
     func plotTitle(_ args: Arguments, _ fallback: String) -> String {
-        args.has("title") ? args.string("title") ?? "" : fallback
+        args.has(PlotArguments.title) ? args[PlotArguments.title] ?? "" : fallback
     }
 
     /// `title` broken at spaces into lines that fit the figure's width at its font size.
