@@ -4,7 +4,7 @@ import ClipoodTrain
 import ClipoodIO
 import Foundation
 
-// bma, curves, record, show models/data/runs.
+// bma, curves (a run's training log), record.
 
 extension Workspace {
     static let recordFile = Argument<String>.positional("file", .path(extensions: ["cood"]), metavar: "FILE.cood|stop",

@@ -12,7 +12,7 @@ enum Shared {
     static let part = Argument<String>.keyword("on", .choice(partNames), fallback: "test", metavar: "PART", help: "split part (default test)")
 
     /// `model=STATE`: which weights of a run — final, an average by its label, zero-shot or WiSE-FT.
-    static let weights = Argument<String>.option("model", .string, default: "final", metavar: weightStates, help: "which weights of the run")
+    static let weights = Argument<String>.option("model", .string, default: "final", metavar: "STATE", help: "which weights of the run: " + weightStates)
 
     /// The weight states a run can name, for help: final, every registered average, zeroshot, wise:A.
     static var weightStates: String {

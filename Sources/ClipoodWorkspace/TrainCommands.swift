@@ -7,7 +7,7 @@ import ClipoodModel
 import ClipoodTrain
 import Foundation
 
-// zeroshot, train, eval, compare, margins, save, export.
+// zeroshot, train, eval, compare, and the workspace side of evaluation (progress lines, errors at arguments).
 
 /// The arguments of `train`, declared once: the declaration lists them, the code reads them typed.
 enum TrainArguments {
@@ -76,6 +76,7 @@ extension Workspace {
         run: { ws, args in
             let run = try ws.run(args)
             let part = args[Shared.part], state = args[Shared.weights]
+            do { _ = try run.weights(state) } catch { throw args.error(Shared.weights, String(describing: error)) }
             let m = try ws.modelNamed(run.modelName, args), d = try ws.dataNamed(run.dataName, args)
             let r = try ws.evaluate(model: m, data: d, run: run, state: state, part: part, args: args)
             ws.write(ws.describe(r, title: "\(run.name) \(state) on \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,

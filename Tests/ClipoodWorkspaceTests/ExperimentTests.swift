@@ -98,6 +98,21 @@ struct ExperimentTests {
         #expect(c.workspace.models["tiny"]!.model.parameters.values.storage.toArray() == reloaded.parameters.values.storage.toArray())
     }
 
+    @Test func weightsARunLacksAreAnErrorAtModel() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = try session(world, ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                                    "train steps=1 batch=2 as r"])
+        for line in ["eval r model=ema", "export features r model=bma:0.7 to \(world.root.path)/f.npy"] {
+            c.err.removeAll()
+            #expect(try !c.workspace.executeInteractive(line))
+            let caretLine = c.stderr.split(separator: "\n").first { $0.contains("^") }.map(String.init) ?? ""
+            let column = line.range(of: "model=")!.lowerBound.utf16Offset(in: line) + "model=".count
+            #expect(caretLine.firstIndex(of: "^").map { caretLine.distance(from: caretLine.startIndex, to: $0) } == column + 4, "\(c.stderr)")
+            #expect(c.stderr.contains("has no weights"))
+        }
+    }
+
     @Test func openClassAndInTheWild() throws {
         let world = try TinyWorld()
         defer { world.remove() }
