@@ -151,6 +151,10 @@ public struct Registry<Context: CommandContext> {
             if case .positional(_, false) = a.kind { nextPositional += 1 }
             i += 1
         }
+        for a in spec.keywords where a.required && args.values[a.name] == nil {
+            throw CommandError("'\(name)' needs '\(a.name) \(a.placeholder)': \(a.help)", column: lineEnd + 1, length: 1,
+                               hint: "usage: \(usage(spec, path: path))")
+        }
         for a in positionals where args.positionalValues[a.name] == nil {
             if case .positional(false, _) = a.kind {
                 throw CommandError("'\(name)' is missing <\(a.metavar ?? a.name)>: \(a.help)", column: lineEnd + 1, length: 1,
@@ -260,6 +264,7 @@ public struct Registry<Context: CommandContext> {
             for (a, label) in zip(spec.arguments, labels) {
                 var line = "  " + label.padding(toLength: max(w, label.count + 2), withPad: " ", startingAt: 0) + a.help
                 if case .option(let d?) = a.kind { line += " (default \(d))" }
+                if a.required { line += " (required)" }
                 out += line + "\n"
             }
         }

@@ -468,7 +468,7 @@ extension Workspace {
             }
         }
         g.add("plot " + elements.joined(separator: ", "))
-        try drawPlot(g, target, args, what: "accuracy on \(part) (zero-shot and \(S) weights × \(G) groups)")
+        try drawPlot(g, target, args, what: "accuracy on \(part) (zero-shot and \(S) weights × \(G) group\(G == 1 ? "" : "s"))")
     }
 
     // MARK: sweep

@@ -14,10 +14,9 @@ enum TrainArguments {
     static let steps = OptionalArgument<Int>.option("steps", 1 ... 10_000_000, help: "optimiser steps (default: 1 epoch)")
     static let epochs = OptionalArgument<Double>.option("epochs", 0.001 ... 100_000, help: "passes over the largest training domain (instead of steps)")
     static let batch = Argument<Int>.option("batch", 1 ... 4096, default: "12", help: "images per training domain per step")
-    static let lr = Argument<Double>.option("lr", 0 ... 10, default: "5e-6", help: "peak learning rate (cosine annealed to 0)")
     static let wd = Argument<Double>.option("wd", 0 ... 10, default: "0.1", help: "AdamW decoupled weight decay")
     static let scale = OptionalArgument<Double>.option("scale", 0.001 ... 1e6, help: "logit scale s (default: exp(logit_scale) of the model)")
-    static let tune = Argument<String>.option("tune", .string, default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection")
+    static let tune = Argument<String>.option("tune", .name(kind: "tune"), default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection")
     static let augment = Argument<Bool>.toggle("augment", default: true, help: "RandomResizedCrop(0.7–1) + flip on training images")
     static let cache = Argument<String>.option("cache", .choice(["auto", "on", "off"]), default: "auto", help: "cache the frozen prefix's output per image view (auto: on for lastK / proj)")
     static let views = Argument<Int>.option("views", 1 ... 1000, default: "4", help: "augmented views cached per training image (with cache and augment on)")
@@ -60,7 +59,7 @@ extension Workspace {
         (seeded), and every time the sampler picks the image one of its views is used — a finite
         set of augmentations instead of a fresh one per draw. cache=off restores fresh draws.
         """,
-        arguments: [TrainArguments.steps.spec, TrainArguments.epochs.spec, TrainArguments.batch.spec, TrainArguments.lr.spec, TrainArguments.wd.spec,
+        arguments: [TrainArguments.steps.spec, TrainArguments.epochs.spec, TrainArguments.batch.spec, Shared.lr.spec, TrainArguments.wd.spec,
                     Shared.lambda.spec]
             + averageOptions()
             + [TrainArguments.scale.spec, TrainArguments.tune.spec, TrainArguments.augment.spec, Shared.interpolation.spec, TrainArguments.cache.spec,
@@ -203,7 +202,7 @@ extension Workspace {
             steps = max(1, Int((epochs * Double(byDomain.map(\.count).max()!) / Double(batch)).rounded(.up)))
         }
         var config = TrainingConfig(steps: steps)
-        config.learningRate = args[TrainArguments.lr]
+        config.learningRate = args[Shared.lr] ?? TrainingConfig.defaultLearningRate(visionWidth: m.model.config.vision.width)
         config.weightDecay = args[TrainArguments.wd]
         config.lambda = args[Shared.lambda]
         config.averages = averageChoices(args)

@@ -98,6 +98,27 @@ struct ExperimentTests {
         #expect(c.workspace.models["tiny"]!.model.parameters.values.storage.toArray() == reloaded.parameters.values.storage.toArray())
     }
 
+    @Test func helpAndCompletionKnowDemoStatesTuneAndRequiredKeywords() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = try session(world, ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                                    "train steps=1 batch=2 beta=0.5 ema=0.9 as r", "help save", "help load model", "help train"])
+        let ws = c.workspace
+        func complete(_ line: String) -> [String] { ws.registry.complete(line, context: ws).candidates }
+        #expect(complete("load model de") == ["demo"])
+        #expect(complete("load data de") == ["demo"])
+        #expect(complete("eval r model=") == ["model=bma:0.5", "model=ema", "model=final", "model=swa", "model=wise:0.5", "model=zeroshot"])
+        #expect(complete("train tune=l") == (1 ... ws.models["tiny"]!.model.config.vision.layers).map { "tune=last\($0)" })
+        #expect(c.stdout.contains("usage: save <run> to DIR [force]"))
+        #expect(c.stdout.contains("(required)"))
+        #expect(c.stdout.contains("demo (the built-in model)"))
+        #expect(c.stdout.contains("5e-6") && c.stdout.contains("1e-4"), "help train gives the learning-rate rule")
+        #expect(try !ws.executeInteractive("save r"))
+        #expect(c.stderr.contains("'save' needs 'to DIR'"))
+        // The rule: the fixture model is small, so it trained at 1e-4.
+        #expect(ws.runs["r"]!.config.learningRate == 1e-4)
+    }
+
     @Test func weightsARunLacksAreAnErrorAtModel() throws {
         let world = try TinyWorld()
         defer { world.remove() }
