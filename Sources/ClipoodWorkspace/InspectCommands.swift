@@ -109,6 +109,17 @@ extension Workspace {
              sparkline(run.log.map(\.record.learningRate), width: 40)],
         ]))
         write(String(format: "%.3f s per step on average (%.1f s in all)", secs.reduce(0, +) / Double(secs.count), secs.reduce(0, +)))
+        if !run.evaluations.isEmpty { write(evaluationTable(run)) }
+    }
+
+    /// The evaluations `train eval_every=` made: at most 12 rows (evenly spread, the first and
+    /// the last always), then the accuracy over all of them as a sparkline.
+    func evaluationTable(_ run: Run) -> String {
+        let e = run.evaluations
+        let shown = e.count <= 12 ? Array(e.indices) : Array(Set((0 ..< 12).map { $0 * (e.count - 1) / 11 })).sorted()
+        let rows = shown.map { i in [String(e[i].step), pct(e[i].accuracy), String(format: "%.3f", e[i].ece)] }
+        return "evaluated on \(run.evalPart) every \(run.evalEvery ?? 0) steps (\(e.count) times): " + sparkline(e.map(\.accuracy), width: 40) + "\n"
+            + TextTable.render(header: ["step", "\(run.evalPart) acc %", "ECE"], rows: rows)
     }
 
     /// After every successful line at the depth `record` ran at (the prompt, or the session or

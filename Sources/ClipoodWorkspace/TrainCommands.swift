@@ -21,6 +21,9 @@ enum TrainArguments {
     static let cache = Argument<String>.option("cache", .choice(["auto", "on", "off"]), default: "auto", help: "cache the frozen prefix's output per image view (auto: on for lastK / proj)")
     static let views = Argument<Int>.option("views", 1 ... 1000, default: "4", help: "augmented views cached per training image (with cache and augment on)")
     static let seed = Shared.seed.help("seed for sampling and augmentation (default: the seed setting)")
+    static let evalEvery = OptionalArgument<Int>.option("eval_every", 1 ... 10_000_000, metavar: "N",
+                                                        help: "evaluate the weights every N steps (and at the last) on the part given by on; curves and plot curves show it")
+    static let evalPart = Argument<String>.keyword("on", .choice(Shared.partNames), fallback: "val", metavar: "PART", help: "the part eval_every= scores (default val)")
     static let pause = OptionalArgument<Int>.option("pause", 1 ... 10_000_000, help: "stop after this many steps (the schedule still spans steps=); continue with train resume=RUN")
     static let resume = OptionalArgument<String>.option("resume", .name(kind: "run"), metavar: "RUN", help: "continue a run (interrupted, loaded with 'load run', or cut short by steps=) with its own settings")
     static let name = OptionalArgument<String>.keyword("as", .name(kind: "run"), metavar: "RUN", help: "name of the run (default run1, run2, …)")
@@ -63,7 +66,7 @@ extension Workspace {
                     Shared.lambda.spec]
             + averageOptions()
             + [TrainArguments.scale.spec, TrainArguments.tune.spec, TrainArguments.augment.spec, Shared.interpolation.spec, TrainArguments.cache.spec,
-               TrainArguments.views.spec, TrainArguments.seed.spec, TrainArguments.pause.spec, TrainArguments.resume.spec, TrainArguments.name.spec],
+               TrainArguments.views.spec, TrainArguments.seed.spec, TrainArguments.evalEvery.spec, TrainArguments.evalPart.spec, TrainArguments.pause.spec, TrainArguments.resume.spec, TrainArguments.name.spec],
         examples: ["train steps=500 as mms", "train steps=500 lambda=0 as ce", "train epochs=2 tune=last1 beta=0.1,0.5,1", "train resume=mms"],
         run: { ws, args in try ws.train(args) })
 
@@ -209,9 +212,17 @@ extension Workspace {
         config.scale = args[TrainArguments.scale].map(Float.init)
         config.trainable = trainable
         let augment = args[TrainArguments.augment]
+        let evalPart = args[TrainArguments.evalPart]
+        if args.has(TrainArguments.evalPart) && !args.has(TrainArguments.evalEvery) {
+            throw args.error(TrainArguments.evalPart, "on PART says where eval_every= scores; give eval_every=N too")
+        }
+        if args.has(TrainArguments.evalEvery) && indices(part: evalPart, split: split).isEmpty {
+            throw args.error(TrainArguments.evalPart, "the split has no '\(evalPart)' part to evaluate on")
+        }
         let run = try Run(name: name, model: m, data: d, split: split, config: config, batchPerDomain: batch, augment: augment,
                           seed: args[TrainArguments.seed] ?? settings.seed, interpolation: args[Shared.interpolation].rawValue, tune: tune,
-                          cache: tune != "full" && cache != "off", views: augment ? args[TrainArguments.views] : 1, features: features)
+                          cache: tune != "full" && cache != "off", views: augment ? args[TrainArguments.views] : 1,
+                          evalEvery: args[TrainArguments.evalEvery], evalPart: evalPart, features: features)
         runs[name] = run
         runOrder.append(name)
         try runSteps(run, limit: args[TrainArguments.pause], args: args)
@@ -272,10 +283,20 @@ extension Workspace {
               "\(run.classes.count) classes, λ=\(run.config.lambda) lr=\(run.config.learningRate) tune=\(run.tune) (\(formatCount(run.trainer.range.count)) trainable)" +
               "\(run.isPrefixCached ? ", prefix cached" : ""), averages: \(run.trainer.averages.map(\.label).joined(separator: ", "))")
         Interrupt.clear()
-        let stint = run.train(model: m, data: d, images: images, limit: limit, progress: progressSink())
+        // Periodic evaluations embed quietly (the training line stays on screen) and anew each time.
+        let quiet = ProgressSink(begin: { _, _ in }, advance: { _, _ in }, end: {}, interrupted: { Interrupt.isRequested })
+        let evaluate: ((Run) throws -> EvaluationResult)? = run.evalEvery == nil ? nil : { [unowned self] r in
+            features.forget(run: r.name)
+            return try features.evaluate(model: m, data: d, split: r.split, run: r, state: "final", part: r.evalPart, progress: quiet)
+        }
+        let stint = run.train(model: m, data: d, images: images, limit: limit, progress: progressSink(), evaluate: evaluate)
         if let reason = run.stopReason {
             writeError("train '\(run.name)': \(reason); the run keeps step \(run.stepsDone)'s weights and averages" +
                        (reason.hasPrefix("interrupted") ? " (continue with: train resume=\(run.name))" : ""))
+        }
+        if let e = run.evaluations.last, e.step > stint.from {
+            write(String(format: "'%@' on %@ at step %d: accuracy %@%%, ECE %.3f (%d evaluations; curves shows them)", run.name, run.evalPart, e.step,
+                         pct(e.accuracy), e.ece, run.evaluations.count))
         }
         if let last = run.log.last {
             write(String(format: "'%@': %d of %d steps done (%d in %@), last loss %.4f, train accuracy %.2f", run.name, run.stepsDone, run.config.steps,

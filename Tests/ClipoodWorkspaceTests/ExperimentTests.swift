@@ -119,6 +119,22 @@ struct ExperimentTests {
         #expect(ws.runs["r"]!.config.learningRate == 1e-4)
     }
 
+    @Test func trainEvalEveryFeedsCurvesAndPlotCurves() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let png = world.root.appendingPathComponent("curves.png").path
+        let c = try session(world, ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                                    "train steps=4 batch=2 eval_every=2 on test as r", "curves r", "plot curves r term=dumb size=100,40",
+                                    "plot curves r to \(png)"])
+        #expect(c.stdout.contains("'r' on test at step 4: accuracy"))
+        #expect(c.stdout.contains("evaluated on test every 2 steps (2 times)"))
+        #expect(c.stdout.contains("test accuracy (every 2 steps)"), "the text plot's key names the evaluations")
+        #expect(FileManager.default.fileExists(atPath: png))
+        #expect(c.workspace.runs["r"]!.evaluations.map(\.step) == [2, 4])
+        #expect(try !c.workspace.executeInteractive("train steps=2 on val as q"))
+        #expect(c.stderr.contains("give eval_every=N too"))
+    }
+
     @Test func weightsARunLacksAreAnErrorAtModel() throws {
         let world = try TinyWorld()
         defer { world.remove() }
