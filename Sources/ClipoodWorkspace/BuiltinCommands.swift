@@ -55,7 +55,7 @@ extension Workspace {
                 }
                 ws.write(TextTable.render(header: ["setting", "value", "", "meaning"], rows: rows))
             }),
-            showRunsCommand, showModelsCommand, showDataCommand, showHistoryCommand,
+            showRunsCommand, showModelsCommand, showDataCommand, showHistoryCommand, showErrorsCommand,
         ])
 
     static let runCommand = CommandSpec<Workspace>(

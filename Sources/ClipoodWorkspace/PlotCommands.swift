@@ -7,7 +7,7 @@ import ClipoodTrain
 import ClipoodIO
 import Foundation
 
-// plot margins | bma | curves | accuracy | sweep | runs | ablation — figures through gnuplot (Gnuplot.swift).
+// plot margins | bma | curves | accuracy | sweep | runs | ablation | confusion (ConfusionPlot.swift) — figures through gnuplot (Gnuplot.swift).
 //
 // Every text that comes from the user or the data (titles, class, domain and run names) enters
 // the gnuplot script through gnuplotQuote and is drawn `noenhanced`; datablocks hold numbers only.
@@ -123,6 +123,7 @@ extension Workspace {
                         ] + plotOutputArguments("ablation_SETTING_PART"),
                         examples: ["ablate setting=shift seeds=0,1,2", "plot ablation shift", "plot ablation wild on open to plots/ablation-wild-open.png"],
                         run: { ws, args in try ws.plotAblation(args) }),
+            plotConfusionCommand,
         ])
 
     /// The K×K text-derived margin matrix λ·(1 − cos(t_y, t_j)) over every class of `d`

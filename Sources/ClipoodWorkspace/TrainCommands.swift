@@ -33,13 +33,14 @@ extension Workspace {
     static let zeroshotCommand = CommandSpec<Workspace>(
         "zeroshot",
         summary: "zero-shot accuracy of the active model on a part of the active split",
-        arguments: [Shared.part.spec],
-        examples: ["zeroshot", "zeroshot on open"],
+        arguments: [Shared.part.spec, perClass.spec],
+        examples: ["zeroshot", "zeroshot on open", "zeroshot per_class"],
         run: { ws, args in
             let m = try ws.model(args, argument: "model"), d = try ws.data(args, argument: "data")
             let part = args[Shared.part]
             let r = try ws.evaluate(model: m, data: d, run: nil, state: "zeroshot", part: part, args: args)
-            ws.write(ws.describe(r, title: "zero-shot \(m.name) on \(d.name) \(part)"))
+            ws.write(ws.describe(r, title: "zero-shot \(m.name) on \(d.name) \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,
+                                 classIDs: ws.classSet(part: part, split: try ws.requireSplit(d, args), data: d)))
         })
 
     static let trainCommand = CommandSpec<Workspace>(

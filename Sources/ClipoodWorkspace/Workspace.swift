@@ -69,7 +69,7 @@ public final class Workspace: CommandContext {
 
     /// Every command of the language, in the order `help` lists them. Later issues add theirs here.
     public static var commands: [CommandSpec<Workspace>] {
-        [helpCommand, loadCommand, generateCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, pretrainCommand, trainCommand, evalCommand, compareCommand, ablateCommand, bmaCommand, curvesCommand,
+        [helpCommand, loadCommand, generateCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, pretrainCommand, trainCommand, evalCommand, compareCommand, confusionCommand, ablateCommand, bmaCommand, curvesCommand,
          saveCommand, exportCommand, recordCommand, dropCommand, renameCommand,
          tokenizeCommand, preprocessCommand, embedCommand, plotCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
     }
