@@ -53,11 +53,16 @@ extension Workspace {
 
     func showModels() {
         guard !models.isEmpty else { write("no models loaded (load one with: load model demo|DIR|FILE)"); return }
-        let rows = models.keys.sorted().compactMap { models[$0] }.map { m -> [String] in
+        var rows = models.keys.sorted().compactMap { models[$0] }.map { m -> [String] in
             [m.name == activeModelName ? "* " + m.name : "  " + m.name, m.model.format.rawValue, formatCount(m.model.parameters.count),
              "\(m.model.config.vision.imageSize) px", m.loaded.weightsFile]
         }
-        write(TextTable.render(header: ["  model", "names", "parameters", "images", "weights file"], rows: rows) + "\n(* active)")
+        // The path takes what the other columns leave of 80 (relative to here, ~ for home, its
+        // start elided when still too long); `info model NAME` gives it whole.
+        let header = ["  model", "names", "parameters", "images", "weights file"]
+        let used = (0 ..< 4).map { c in max(header[c].count, rows.map { $0[c].count }.max() ?? 0) + 2 }.reduce(0, +)
+        for i in rows.indices { rows[i][4] = shortPath(rows[i][4], width: max(20, 80 - used)) }
+        write(TextTable.render(header: header, rows: rows) + "\n(* active)")
     }
 
     func showData() {
@@ -144,4 +149,13 @@ extension Workspace {
         }
         write("split " + splitArguments(s.spec) + "\n" + s.description)
     }
+}
+
+/// `path` for a table column of `width` characters: relative to the current directory when
+/// inside it, `~` for the home directory, and "…" plus its end when still too long.
+func shortPath(_ path: String, width: Int) -> String {
+    var p = path
+    let cwd = FileManager.default.currentDirectoryPath, home = NSHomeDirectory()
+    if p.hasPrefix(cwd + "/") { p = String(p.dropFirst(cwd.count + 1)) } else if !home.isEmpty && home != "/" && p.hasPrefix(home + "/") { p = "~" + p.dropFirst(home.count) }
+    return p.count <= width ? p : "…" + p.suffix(width - 1)
 }

@@ -121,7 +121,8 @@ struct RegistryTests {
         #expect(help == """
         train — fine-tune the image tower
 
-        usage: train [steps=N] [lr=X] [tune=full|last1|proj] [beta=X,…] [augment=on|off] [as RUN]
+        usage: train [steps=N] [lr=X] [tune=full|last1|proj] [beta=X,…] [augment=on|off]
+                     [as RUN]
 
         Runs MMS fine-tuning.
 
