@@ -188,7 +188,7 @@ extension Workspace {
         write("dataset '\(d.name)' at \(d.dataset.root) (\(d.dataset.layout.rawValue))")
         write(d.dataset.countTable)
         write("prompt: " + d.templates.map { "\"\($0)\"" }.joined(separator: " "))
-        if let s = d.split { write("split: " + s.description) } else { write("split: none yet (see 'help split')") }
+        if let s = d.split { write(s.description) } else { write("split: none yet (see 'help split')") }
         if !d.skipped.isEmpty { write("skipped \(d.skipped.count) unreadable image(s)") }
     }
 

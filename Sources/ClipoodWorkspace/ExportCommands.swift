@@ -178,7 +178,7 @@ extension Workspace {
             }
             try NPY.write(ints: labels, shape: [N], to: labelsPath)
         }
-        write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run?.name ?? "zero-shot") \(state), \(part)) to \(given), labels to \(labelsPath)")
+        write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run.map { "\($0.name) \(state)" } ?? "zero-shot"), \(part)) to \(given), labels to \(labelsPath)")
     }
 
     func exportLog(_ args: Arguments) throws {
