@@ -6,8 +6,9 @@ public enum ValueType: Sendable, Equatable {
     case bool
     /// One of a fixed set of words.
     case choice([String])
-    /// A file or directory path; completion offers files with these extensions (empty: any).
-    case path(extensions: [String] = [])
+    /// A file or directory path; completion offers files with these extensions (empty: any),
+    /// and `words` that stand for something built in (`demo`).
+    case path(extensions: [String] = [], words: [String] = [])
     /// A name from the workspace (models, datasets, runs, settings…); completion asks the context.
     case name(kind: String)
     /// A comma-separated list of values of one type: `beta=0.1,0.5,1`.
@@ -46,13 +47,17 @@ public struct ArgumentSpec: Sendable {
     public let help: String
     /// What the placeholder shows in usage (defaults to the type's).
     public let metavar: String?
+    /// A keyword the command cannot run without (`save RUN to DIR`): usage shows it without
+    /// brackets, help says "required", and the parser refuses a line that lacks it.
+    public let required: Bool
 
-    public init(_ name: String, _ kind: Kind, _ type: ValueType = .string, metavar: String? = nil, help: String) {
+    public init(_ name: String, _ kind: Kind, _ type: ValueType = .string, metavar: String? = nil, required: Bool = false, help: String) {
         self.name = name
         self.kind = kind
         self.type = type
         self.help = help
         self.metavar = metavar
+        self.required = required
     }
 
     public static func positional(_ name: String, _ type: ValueType = .string, optional: Bool = false, variadic: Bool = false,
@@ -68,8 +73,8 @@ public struct ArgumentSpec: Sendable {
         ArgumentSpec(name, .flag, .bool, help: help)
     }
 
-    public static func keyword(_ name: String, _ type: ValueType, metavar: String? = nil, help: String) -> ArgumentSpec {
-        ArgumentSpec(name, .keyword, type, metavar: metavar, help: help)
+    public static func keyword(_ name: String, _ type: ValueType, metavar: String? = nil, required: Bool = false, help: String) -> ArgumentSpec {
+        ArgumentSpec(name, .keyword, type, metavar: metavar, required: required, help: help)
     }
 
     var placeholder: String { metavar ?? type.placeholder }
@@ -81,7 +86,7 @@ public struct ArgumentSpec: Sendable {
             return optional ? "[\(core)]" : core
         case .option: return "[\(name)=\(placeholder)]"
         case .flag: return "[\(name)]"
-        case .keyword: return "[\(name) \(placeholder)]"
+        case .keyword: return required ? "\(name) \(placeholder)" : "[\(name) \(placeholder)]"
         }
     }
 }

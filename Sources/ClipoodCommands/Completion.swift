@@ -73,7 +73,7 @@ extension Registry {
         case .choice(let cs): return cs
         case .bool: return ["on", "off"]
         case .name(let kind): return context.names(of: kind)
-        case .path(let exts): return PathCompletion.complete(current, extensions: exts)
+        case .path(let exts, let words): return words.filter { $0.hasPrefix(current) } + PathCompletion.complete(current, extensions: exts)
         case .list(let inner):
             // Complete the last item of a comma list.
             guard let comma = current.lastIndex(of: ",") else { return values(of: inner, current: current, context: context) }

@@ -151,6 +151,10 @@ public struct Registry<Context: CommandContext> {
             if case .positional(_, false) = a.kind { nextPositional += 1 }
             i += 1
         }
+        for a in spec.keywords where a.required && args.values[a.name] == nil {
+            throw CommandError("'\(name)' needs '\(a.name) \(a.placeholder)': \(a.help)", column: lineEnd + 1, length: 1,
+                               hint: "usage: \(usage(spec, path: path))")
+        }
         for a in positionals where args.positionalValues[a.name] == nil {
             if case .positional(false, _) = a.kind {
                 throw CommandError("'\(name)' is missing <\(a.metavar ?? a.name)>: \(a.help)", column: lineEnd + 1, length: 1,
@@ -201,7 +205,7 @@ public struct Registry<Context: CommandContext> {
         let width = min(24, (commands.map(\.name.count).max() ?? 8) + 2)
         return commands.map { c in
             let subs = c.subcommands.isEmpty ? "" : " (" + c.subcommands.map(\.name).joined(separator: ", ") + ")"
-            return "  " + c.name.padding(toLength: max(width, c.name.count + 1), withPad: " ", startingAt: 0) + c.summary + subs
+            return Registry.hanging("  " + c.name.padding(toLength: max(width, c.name.count + 1), withPad: " ", startingAt: 0), c.summary + subs)
         }.joined(separator: "\n")
     }
 
@@ -231,18 +235,42 @@ public struct Registry<Context: CommandContext> {
         return render(spec, path: path)
     }
 
+    /// The width help is laid out for: a standard terminal, the same in sessions and notebooks.
+    static var helpWidth: Int { 80 }
+
+    /// A discussion's paragraphs (separated by blank lines) re-wrapped to `helpWidth`; a
+    /// paragraph whose lines start with "-" or a space is a list or a layout and stays as written.
+    static func reflow(_ text: String) -> String {
+        text.components(separatedBy: "\n\n").map { paragraph -> String in
+            let lines = paragraph.split(separator: "\n", omittingEmptySubsequences: false)
+            if lines.contains(where: { $0.hasPrefix("-") || $0.hasPrefix(" ") }) { return paragraph }
+            return wrap(lines.joined(separator: " "), width: helpWidth).joined(separator: "\n")
+        }.joined(separator: "\n\n")
+    }
+
+    /// `label` then `text` wrapped to `helpWidth`, its further lines indented under the text.
+    static func hanging(_ label: String, _ text: String) -> String {
+        wrap(text, width: helpWidth - label.count).joined(separator: "\n" + String(repeating: " ", count: label.count)).prefixed(by: label)
+    }
+
+    static func wrap(_ text: String, width: Int) -> [String] { TextWrap.lines(text, width: width) }
+
     func render(_ spec: CommandSpec<Context>, path: [String]) -> String {
-        var out = "\(path.joined(separator: " ")) — \(spec.summary)\n"
+        var out = Registry.hanging("\(path.joined(separator: " ")) — ", spec.summary) + "\n"
         if spec.run != nil || spec.subcommands.isEmpty {
-            out += "\nusage: \(usage(spec, path: path))\n"
+            // A long usage line continues under its first argument.
+            let head = "usage: " + path.joined(separator: " ") + " "
+            let fragments = usage(spec, path: path).dropFirst(head.count - "usage: ".count)
+            let lines = Registry.wrap(String(fragments), width: Registry.helpWidth - head.count)
+            out += "\n" + head + lines.joined(separator: "\n" + String(repeating: " ", count: head.count)) + "\n"
         }
         if !spec.aliases.isEmpty { out += "aliases: \(spec.aliases.joined(separator: ", "))\n" }
-        if !spec.discussion.isEmpty { out += "\n" + spec.discussion + "\n" }
+        if !spec.discussion.isEmpty { out += "\n" + Registry.reflow(spec.discussion) + "\n" }
         if !spec.subcommands.isEmpty {
             out += "\nsubcommands:\n"
             let w = (spec.subcommands.map(\.name.count).max() ?? 0) + 4
             for s in spec.subcommands {
-                out += "  " + s.name.padding(toLength: w, withPad: " ", startingAt: 0) + s.summary + "\n"
+                out += Registry.hanging("  " + s.name.padding(toLength: w, withPad: " ", startingAt: 0), s.summary) + "\n"
             }
             out += "(help \(path.joined(separator: " ")) SUBCOMMAND for details)\n"
         }
@@ -258,14 +286,41 @@ public struct Registry<Context: CommandContext> {
             }
             let w = min(28, (labels.map(\.count).max() ?? 0) + 3)
             for (a, label) in zip(spec.arguments, labels) {
-                var line = "  " + label.padding(toLength: max(w, label.count + 2), withPad: " ", startingAt: 0) + a.help
-                if case .option(let d?) = a.kind { line += " (default \(d))" }
-                out += line + "\n"
+                var text = a.help
+                if case .option(let d?) = a.kind { text += " (default \(d))" }
+                if a.required { text += " (required)" }
+                // The explanation wraps at word boundaries in its own column, so help fits an
+                // 80-column terminal; a label too wide for the column gets a line of its own.
+                let lines = Registry.wrap(text, width: Registry.helpWidth - 2 - w)
+                let fits = label.count + 2 <= w
+                out += "  " + (fits ? label.padding(toLength: w, withPad: " ", startingAt: 0) + lines[0] : label) + "\n"
+                for l in lines.dropFirst(fits ? 1 : 0) { out += String(repeating: " ", count: 2 + w) + l + "\n" }
             }
         }
         if !spec.examples.isEmpty {
             out += "\nexamples:\n" + spec.examples.map { "  " + $0 }.joined(separator: "\n") + "\n"
         }
         return out.hasSuffix("\n") ? String(out.dropLast()) : out
+    }
+}
+
+private extension String {
+    func prefixed(by p: String) -> String { p + self }
+}
+
+/// Word wrapping for text laid out in columns (help, tables).
+public enum TextWrap {
+    /// `text` in lines of at most `width` characters, broken at spaces (a word longer than the
+    /// width stands on a line of its own).
+    public static func lines(_ text: String, width: Int) -> [String] {
+        var lines: [String] = [], line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: true) {
+            if line.isEmpty { line = String(word) } else if line.count + 1 + word.count <= max(width, 1) { line += " " + word } else {
+                lines.append(line)
+                line = String(word)
+            }
+        }
+        lines.append(line)
+        return lines
     }
 }

@@ -15,7 +15,7 @@ public struct OptionalArgument<Value> {
 
     /// The same argument with another help line (where one command means something more specific).
     public func help(_ text: String) -> OptionalArgument {
-        OptionalArgument(ArgumentSpec(spec.name, spec.kind, spec.type, metavar: spec.metavar, help: text), read: read)
+        OptionalArgument(ArgumentSpec(spec.name, spec.kind, spec.type, metavar: spec.metavar, required: spec.required, help: text), read: read)
     }
 }
 
@@ -31,7 +31,7 @@ public struct Argument<Value> {
     }
 
     public func help(_ text: String) -> Argument {
-        Argument(ArgumentSpec(spec.name, spec.kind, spec.type, metavar: spec.metavar, help: text), read: read)
+        Argument(ArgumentSpec(spec.name, spec.kind, spec.type, metavar: spec.metavar, required: spec.required, help: text), read: read)
     }
 }
 
@@ -110,6 +110,11 @@ extension Argument where Value == String {
     /// A required positional.
     public static func positional(_ name: String, _ type: ValueType = .string, metavar: String? = nil, help: String) -> Argument {
         Argument(.positional(name, type, metavar: metavar, help: help)) { $0.string(name) }
+    }
+
+    /// A keyword the command cannot run without (`to DIR`): the parser refuses a line that lacks it.
+    public static func requiredKeyword(_ name: String, _ type: ValueType, metavar: String? = nil, help: String) -> Argument {
+        Argument(.keyword(name, type, metavar: metavar, required: true, help: help)) { $0.string(name) }
     }
 
     /// A keyword (`on PART`) that reads as `fallback` when not given; `help` should say so.

@@ -131,9 +131,7 @@ public final class FeatureStore {
         let text = try textFeatures(model: m, data: d, classes: classes)
         let interp = Interpolation(rawValue: run?.interpolation ?? "bicubic") ?? .bicubic
         let feats = try imageFeatures(model: m, data: d, indices: idx, run: run, state: state, part: part, interpolation: interp, progress: progress)
-        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
-        let labels = idx.map { Int32(position[d.dataset.samples[$0].label] ?? -1) }
-        guard !labels.contains(-1) else { throw EvaluationProblem("the '\(part)' part has images of classes outside its class set") }
+        let labels = try FeatureStore.labels(of: idx, among: classes, data: d, part: part)
         let scale = run?.trainer.loss.scale ?? m.model.logitScale
         let result = Evaluation.classify(features: feats.base, N: idx.count, textFeatures: text.base, K: classes.count, D: m.model.config.embedDim,
                                          scale: scale, labels: labels, groups: idx.map { d.dataset.samples[$0].domain }, groupNames: d.dataset.domains)

@@ -39,6 +39,11 @@ public final class Run {
     public let templates: [String]
     /// Evaluations computed so far (kept in run.json), by weights and part.
     public internal(set) var results: [ResultRecord] = []
+    /// Evaluation during training: the final weights on `evalPart` every `evalEvery` steps (and
+    /// at the last step), kept in step order.
+    public let evalEvery: Int?
+    public let evalPart: String
+    public internal(set) var evaluations: [ResultRecord] = []
     /// Where the run was last saved or loaded from, and whether it changed since.
     public internal(set) var savedTo: String?
     public internal(set) var unsaved = true
@@ -47,7 +52,8 @@ public final class Run {
     /// a step fits in memory, makes the MMS class weights from the data's prompt (through
     /// `features`' cache) and seeds the sampler and augmentation streams from `seed`.
     public init(name: String, model m: ModelEntry, data d: DataEntry, split: Split, config: TrainingConfig, batchPerDomain: Int, augment: Bool,
-                seed: Int, interpolation: String, tune: String, cache: Bool, views: Int, features: FeatureStore) throws {
+                seed: Int, interpolation: String, tune: String, cache: Bool, views: Int, evalEvery: Int? = nil, evalPart: String = "val",
+                features: FeatureStore) throws {
         let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
         let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }
         try MemoryEstimate.trainingStep(m.model.config, parameterCount: m.model.parameterCount, trainableCount: m.model.trainableRange(config.trainable).count,
@@ -62,6 +68,7 @@ public final class Run {
         sampler = DomainSampler(trainIndicesByDomain: byDomain, batchPerDomain: batchPerDomain, rng: RNG(seed: seed).derived("sampler"))
         augmentRNG = RNG(seed: seed).derived("augment")
         usesCache = cache; self.views = views
+        self.evalEvery = evalEvery; self.evalPart = evalPart
         final = FloatBuffer(count: trainer.range.count)
         final.copy(from: trainer.zeroShot)
     }

@@ -20,7 +20,7 @@ extension Run {
             cache: usesCache, views: views, range: t.range,
             resume: RunRecord.Resume(step: t.step, sampler: sampler.state, augmentRNG: augmentRNG.state.map { String($0) },
                                      averages: Dictionary(uniqueKeysWithValues: t.averages.compactMap { $0.scalars.isEmpty ? nil : ($0.label, $0.scalars) })),
-            results: results)
+            results: results, evalEvery: evalEvery, evalPart: evalEvery == nil ? nil : evalPart, evaluations: evalEvery == nil ? nil : evaluations)
     }
 
     /// The checkpoint file a weight state is saved in ("bma:0.5" → "bma_0.5.safetensors").
@@ -82,7 +82,8 @@ extension Run {
         do {
             let run = try Run(name: name, model: m, data: d, split: rec.split, config: rec.trainingConfig(trainable: trainable),
                               batchPerDomain: rec.batchPerDomain, augment: rec.augment, seed: rec.seed, interpolation: rec.interpolation,
-                              tune: rec.tune, cache: rec.cache, views: rec.views, features: features)
+                              tune: rec.tune, cache: rec.cache, views: rec.views, evalEvery: rec.evalEvery, evalPart: rec.evalPart ?? "val",
+                              features: features)
             let state = try RunState.read(opened.dir + "/" + RunStore.stateFile, count: range.count, step: rec.resume.step,
                                           averageLabels: run.trainer.averages.map(\.label))
             do {
@@ -99,6 +100,7 @@ extension Run {
             run.log = try RunLog.read(opened.dir + "/" + RunStore.logFile, steps: rec.stepsDone)
             run.stopReason = rec.stopped
             run.results = rec.results
+            run.evaluations = rec.evaluations ?? []
             run.savedTo = requested
             run.unsaved = opened.recoveredFrom != nil
             return run

@@ -10,12 +10,12 @@ import Foundation
 public struct RunRecord: Codable, Equatable {
     /// The run.json layout this build writes. It also reads format 2, which named the averages
     /// in three fields of their own (`betas`, `ema`, `swa`) instead of the list `averages`.
-    public static let currentFormat = 3
+    public static let currentFormat = 4
     /// The formats this build reads (run.json and the run's manifest.json).
-    public static let readableFormats: Set<Int> = [2, currentFormat]
+    public static let readableFormats: Set<Int> = [2, 3, currentFormat]
     /// Why a file of `format` cannot be read: the end of its one-line error.
     static func unknownFormat(_ format: Any) -> String {
-        "is \(format), a run format this build does not know (it reads formats \(readableFormats.sorted().map(String.init).joined(separator: " and ")))"
+        "is \(format), a run format this build does not know (it reads formats \(readableFormats.sorted().map(String.init).dropLast().joined(separator: ", ")) and \(readableFormats.max()!))"
     }
 
     public var format: Int = RunRecord.currentFormat
@@ -55,6 +55,11 @@ public struct RunRecord: Codable, Equatable {
     public var resume: Resume
     /// Evaluations computed so far, in the order they were first made.
     public var results: [ResultRecord] = []
+    /// Evaluation during training (format 4; absent in older files): every `evalEvery` steps on
+    /// `evalPart`, with the results in step order.
+    public var evalEvery: Int?
+    public var evalPart: String?
+    public var evaluations: [ResultRecord]?
 
     public struct Resume: Codable, Equatable {
         public var step: Int
@@ -76,7 +81,8 @@ public struct RunRecord: Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, run, model, data, steps, stopped, lr, lambda, averages, scale, tune, augment, interpolation, seed, classes, split
-        case prompt, weights, precision, cache, views, range, resume, results
+        case prompt, weights, precision, cache, views, range, resume, results, evaluations
+        case evalEvery = "eval_every", evalPart = "eval_part"
         case modelSHA256 = "model_sha256", modelFormat = "model_format", stepsDone = "steps_done", weightDecay = "weight_decay"
         case batchPerDomain = "batch_per_domain"
     }
@@ -84,7 +90,8 @@ public struct RunRecord: Codable, Equatable {
     public init(run: String, model: String, modelSHA256: String, modelFormat: String, data: String, config: TrainingConfig, stepsDone: Int,
                 stopped: String?, scale: Double, tune: String, batchPerDomain: Int, augment: Bool, interpolation: String, seed: Int,
                 classes: [String], split: Split, prompt: [String], weights: [String: String], cache: Bool, views: Int, range: Range<Int>,
-                resume: Resume, results: [ResultRecord]) {
+                resume: Resume, results: [ResultRecord], evalEvery: Int? = nil, evalPart: String? = nil, evaluations: [ResultRecord]? = nil) {
+        self.evalEvery = evalEvery; self.evalPart = evalPart; self.evaluations = evaluations
         self.run = run; self.model = model; self.modelSHA256 = modelSHA256; self.modelFormat = modelFormat; self.data = data
         steps = config.steps; self.stepsDone = stepsDone; self.stopped = stopped; lr = config.learningRate; weightDecay = config.weightDecay
         // Through the Float's shortest decimal, so 0.3 is written as 0.3 and not 0.30000001192092896.
@@ -177,6 +184,12 @@ public struct RunRecord: Codable, Equatable {
                       "must be a .safetensors file name inside the run directory, got '\(file)'")
         }
         for (i, r) in results.enumerated() { try r.validate(field: "results[\(i)]", file: file) }
+        if let n = evalEvery { try check((1 ... 10_000_000).contains(n), "eval_every", "must be in 1…10000000, got \(n)") }
+        if let p = evalPart { try check(["test", "val", "open", "train"].contains(p), "eval_part", "must be test, val, open or train, got '\(p)'") }
+        for (i, r) in (evaluations ?? []).enumerated() {
+            try r.validate(field: "evaluations[\(i)]", file: file)
+            try check(r.step <= stepsDone, "evaluations[\(i)].step", "is \(r.step), after steps_done \(stepsDone)")
+        }
     }
 }
 

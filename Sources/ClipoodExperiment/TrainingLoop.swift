@@ -35,7 +35,12 @@ extension Run {
     /// that fails (a batch that cannot be read, a non-finite loss); then `stopReason` says
     /// why. Between calls the model holds the zero-shot weights; the run's own weights are
     /// swapped in for the duration and kept in `final` after. Call `preparePrefixCache` first.
-    public func train(model m: ModelEntry, data d: DataEntry, images: BatchBuilder, limit: Int?, progress: ProgressSink) -> Stint {
+    ///
+    /// With `evalEvery`, `evaluate` scores the weights of the moment every that many steps and
+    /// at the last step (`final` holds them while it runs); the results go to `evaluations`. It
+    /// reads the model and never changes it, so evaluating does not change what training does.
+    public func train(model m: ModelEntry, data d: DataEntry, images: BatchBuilder, limit: Int?, progress: ProgressSink,
+                      evaluate: ((Run) throws -> EvaluationResult)? = nil) -> Stint {
         let S = m.model.config.vision.imageSize, B = sampler.batchSize
         let interp = Interpolation(rawValue: interpolation) ?? .bicubic
         let pixels = FloatBuffer(count: cache == nil ? B * 3 * S * S : 0)
@@ -79,6 +84,20 @@ extension Run {
             } catch {
                 stopReason = String(describing: error)
                 break
+            }
+            if let every = evalEvery, let evaluate, trainer.step % every == 0 || trainer.step == config.steps {
+                final.base.update(from: params, count: range.count)
+                do {
+                    let e = try evaluate(self)
+                    evaluations.append(ResultRecord(weights: "final", part: evalPart, step: trainer.step, images: e.count, correct: e.correct,
+                                                    ece: e.ece.isFinite ? min(max(e.ece, 0), 1) : 0))
+                } catch is Interrupted {
+                    stopReason = "interrupted (Ctrl-C) after step \(trainer.step) of \(config.steps)"
+                    break
+                } catch {
+                    stopReason = "evaluation at step \(trainer.step) failed: \(error)"
+                    break
+                }
             }
         }
         if stopReason != nil { progress.end() }

@@ -27,9 +27,7 @@ public enum Evaluation {
     public static func classify(features: UnsafePointer<Float>, N: Int, textFeatures: UnsafePointer<Float>, K: Int, D: Int,
                                 scale: Float, labels: [Int32], groups: [Int], groupNames: [String], bins: Int = 15) -> EvaluationResult {
         precondition(labels.count == N && groups.count == N)
-        let normed = FloatBuffer(count: N * D), norms = FloatBuffer(count: N), logits = FloatBuffer(count: N * K)
-        L2Normalize.forward(out: normed.base, norms: norms.base, inp: features, N: N, C: D)
-        BLAS.sgemm(transB: true, M: N, N: K, K: D, alpha: scale, A: normed.base, lda: D, B: textFeatures, ldb: D, C: logits.base, ldc: K)
+        let logits = Evaluation.logits(features: features, N: N, textFeatures: textFeatures, K: K, D: D, scale: scale)
         var groupCount = [Int](repeating: 0, count: groupNames.count), groupCorrect = groupCount
         var classCount = [Int](repeating: 0, count: K), classCorrect = classCount
         var binCount = [Int](repeating: 0, count: bins), binCorrect = binCount
@@ -37,8 +35,7 @@ public enum Evaluation {
         var correct = 0
         for n in 0 ..< N {
             let z = logits.base + n * K
-            var best = 0
-            for k in 1 ..< K where z[k] > z[best] { best = k }
+            let best = Evaluation.predicted(z, K: K)
             // Confidence = softmax probability of the prediction = 1 / Σ exp(z_k − z_best).
             var sum: Double = 0
             for k in 0 ..< K { sum += Double(expf(z[k] - z[best])) }
@@ -61,6 +58,22 @@ public enum Evaluation {
         return EvaluationResult(count: N, correct: correct,
                                 groups: (0 ..< groupNames.count).map { (groupNames[$0], groupCount[$0], groupCorrect[$0]) },
                                 perClass: (0 ..< K).map { (classCount[$0], classCorrect[$0]) }, ece: ece)
+    }
+
+    /// The logits s·cos (N, K) of N image features (N, D), normalised here, against K text
+    /// features (K, D), normalised: what `classify` scores, for callers that need them per image.
+    public static func logits(features: UnsafePointer<Float>, N: Int, textFeatures: UnsafePointer<Float>, K: Int, D: Int, scale: Float) -> FloatBuffer {
+        let normed = FloatBuffer(count: N * D), norms = FloatBuffer(count: N), logits = FloatBuffer(count: N * K)
+        L2Normalize.forward(out: normed.base, norms: norms.base, inp: features, N: N, C: D)
+        BLAS.sgemm(transB: true, M: N, N: K, K: D, alpha: scale, A: normed.base, lda: D, B: textFeatures, ldb: D, C: logits.base, ldc: K)
+        return logits
+    }
+
+    /// The predicted class of one row of K logits: the largest, the first of equal ones.
+    public static func predicted(_ z: UnsafePointer<Float>, K: Int) -> Int {
+        var best = 0
+        for k in 1 ..< K where z[k] > z[best] { best = k }
+        return best
     }
 }
 

@@ -2,6 +2,14 @@ import ClipoodEngine
 import ClipoodModel
 
 /// The hyper-parameters of one CLIPood fine-tuning run (the paper's §3; docs/ARCHITECTURE.md).
+extension TrainingConfig {
+    /// The peak learning rate when none is given, one rule for `train` and `ablate`: the paper's
+    /// 5e-6 for CLIP-size image towers (width ≥ 512: ViT-B/32, B/16, L/14), where larger steps
+    /// wash out what zero-shot CLIP knows; 1e-4 for small towers such as the demo model, which
+    /// 5e-6 barely moves in a few hundred steps.
+    public static func defaultLearningRate(visionWidth: Int) -> Double { visionWidth >= 512 ? 5e-6 : 1e-4 }
+}
+
 public struct TrainingConfig: Equatable, Sendable {
     public var steps: Int
     public var learningRate: Double = 5e-6

@@ -16,7 +16,6 @@ enum AblateArguments {
         $0.listStrings("target")
     }
     static let steps = Argument<Int>.option("steps", 1 ... 10_000_000, default: "150", help: "steps per run")
-    static let lr = Argument<Double>.option("lr", 0 ... 10, default: "1e-4", help: "peak learning rate")
 }
 
 extension Workspace {
@@ -36,7 +35,7 @@ extension Workspace {
         """,
         arguments: [
             AblateArguments.lambdas.spec, AblateArguments.seeds.spec, AblateArguments.setting.spec, AblateArguments.targets.spec,
-            AblateArguments.steps.spec, TrainArguments.batch.spec, AblateArguments.lr.spec,
+            AblateArguments.steps.spec, TrainArguments.batch.spec, Shared.lr.spec,
         ] + averageOptions(defaults: ["beta": "0.1,0.5,1", "ema": "0.99"]) + [Shared.tableOutput.spec, Shared.tableFormat.spec],
         examples: ["ablate", "ablate setting=wild seeds=0,1,2 steps=100", "ablate seeds=0,1,2 to tables/ablation.tex"],
         run: { ws, args in try ws.ablate(args) })
@@ -63,7 +62,7 @@ extension Workspace {
             features.forgetZeroShot()
             for lambda in lambdas {
                 var config = TrainingConfig(steps: steps)
-                config.learningRate = args[AblateArguments.lr]
+                config.learningRate = args[Shared.lr] ?? TrainingConfig.defaultLearningRate(visionWidth: m.model.config.vision.width)
                 config.lambda = Float(lambda)
                 config.averages = averages
                 let name = "ablate-\(setting)-l\(formatBeta(lambda))-s\(seed)"

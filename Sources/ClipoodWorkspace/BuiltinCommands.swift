@@ -49,13 +49,19 @@ extension Workspace {
         summary: "show the workspace's state",
         subcommands: [
             CommandSpec("settings", summary: "every setting with its value, default and meaning", run: { ws, _ in
-                let rows = Settings.specs.map { s -> [String] in
+                let cells = Settings.specs.map { s -> [String] in
                     let v = ws.settings.value(of: s.name), d = s.defaultValue()
                     return [s.name, v, v == d ? "" : "(default \(d))", s.help]
                 }
+                // The meaning column wraps so that the table fits 80 columns (continuation lines
+                // leave the other columns empty).
+                let used = (0 ..< 3).map { c in max(["setting", "value", ""][c].count, cells.map { $0[c].count }.max() ?? 0) + 2 }.reduce(0, +)
+                let rows = cells.flatMap { row in
+                    TextWrap.lines(row[3], width: max(30, 80 - used)).enumerated().map { i, l in i == 0 ? Array(row[0 ..< 3]) + [l] : ["", "", "", l] }
+                }
                 ws.write(TextTable.render(header: ["setting", "value", "", "meaning"], rows: rows))
             }),
-            showRunsCommand, showModelsCommand, showDataCommand, showHistoryCommand,
+            showRunsCommand, showModelsCommand, showDataCommand, showHistoryCommand, showErrorsCommand,
         ])
 
     static let runCommand = CommandSpec<Workspace>(

@@ -12,7 +12,7 @@ import Foundation
 /// The arguments of `load data` and `generate data`.
 private typealias D = DataArguments
 enum DataArguments {
-    static let source = Argument<String>.positional("source", .path(), metavar: "dir", help: "dataset root directory")
+    static let source = Argument<String>.positional("source", .path(words: ["demo"]), metavar: "demo|dir", help: "dataset root directory, or demo (the built-in world of shapes)")
     static let layout = Argument<Layout>(.option("layout", .choice(Layout.allCases.map(\.rawValue)), default: "auto",
                                                  help: "directory layout (auto: domainbed when every entry of the root is a directory of directories)")) {
         $0.string("layout").flatMap(Layout.init(rawValue:))

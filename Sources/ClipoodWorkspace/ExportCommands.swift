@@ -19,12 +19,16 @@ enum MarginArguments {
     static let matrixExtensions = ["csv", "npy"]
 }
 
-/// Arguments of `save` and `export`: which run, the output (each subcommand declares its own
-/// `to` for its file types; they are read alike), and `force`.
+/// Arguments of `save` and `export`: which run, the output file or directory (each with its file
+/// types; required), and `force`.
 enum ExportArguments {
     static let run = Argument<String>.positional("run", .name(kind: "run"), help: "the run")
     static let runOrZeroShot = Shared.run.help("a run (default: zero-shot weights of the active model)")
-    static let output = OptionalArgument<String>.keyword("to", .path(), help: "output")
+    static let saveDir = Argument<String>.requiredKeyword("to", .path(), metavar: "DIR", help: "output directory (created; replaced whole, atomically)")
+    static let weightsFile = Argument<String>.requiredKeyword("to", .path(extensions: ["safetensors"]), metavar: "FILE.safetensors", help: "output file")
+    static let featuresFile = Argument<String>.requiredKeyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file; FILE.labels.npy gets the labels")
+    static let logitsFile = Argument<String>.requiredKeyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file")
+    static let logFile = Argument<String>.requiredKeyword("to", .path(extensions: ["csv"]), metavar: "FILE.csv", help: "output file")
     static let force = Argument<Bool>.flag("force", help: "replace a directory that holds another run or other files")
 }
 
@@ -60,7 +64,7 @@ extension Workspace {
         """,
         arguments: [
             ExportArguments.run.spec,
-            OptionalArgument<String>.keyword("to", .path(), metavar: "DIR", help: "output directory (created; replaced whole, atomically)").spec,
+            ExportArguments.saveDir.spec,
             ExportArguments.force.spec,
         ],
         examples: ["save mms to runs/mms", "save mms to runs/old force"],
@@ -73,25 +77,25 @@ extension Workspace {
             CommandSpec("weights", summary: "a run's weights as a full .safetensors state dict (the loaded checkpoint's names)",
                         arguments: [
                             ExportArguments.run.spec, Shared.weights.spec,
-                            OptionalArgument<String>.keyword("to", .path(extensions: ["safetensors"]), metavar: "FILE.safetensors", help: "output file").spec,
+                            ExportArguments.weightsFile.spec,
                         ],
                         run: { ws, args in try ws.exportWeights(args) }),
             CommandSpec("features", summary: "image features (N×D float32, L2-normalised) of a split part under a run's weights, or zero-shot",
                         arguments: [
                             ExportArguments.runOrZeroShot.spec, Shared.weights.spec, Shared.part.spec,
-                            OptionalArgument<String>.keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file; FILE.labels.npy gets the labels").spec,
+                            ExportArguments.featuresFile.spec,
                         ],
                         run: { ws, args in try ws.exportFeatures(args, logits: false) }),
             CommandSpec("logits", summary: "the scaled logits (N×K float32) of a split part among its class set; FILE.labels.npy gets the labels",
                         arguments: [
                             ExportArguments.runOrZeroShot.spec, Shared.weights.spec, Shared.part.spec,
-                            OptionalArgument<String>.keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file").spec,
+                            ExportArguments.logitsFile.spec,
                         ],
                         run: { ws, args in try ws.exportFeatures(args, logits: true) }),
             CommandSpec("log", summary: "a run's per-step log as CSV (step, loss, accuracy, lr, BMA weight, seconds)",
                         arguments: [
                             ExportArguments.run.spec,
-                            OptionalArgument<String>.keyword("to", .path(extensions: ["csv"]), metavar: "FILE.csv", help: "output file").spec,
+                            ExportArguments.logFile.spec,
                         ],
                         run: { ws, args in try ws.exportLog(args) }),
         ])
@@ -156,7 +160,7 @@ extension Workspace {
 
     func exportWeights(_ args: Arguments) throws {
         let run = try self.run(args)
-        guard let out = args[ExportArguments.output] else { throw args.error("export weights needs 'to FILE.safetensors'") }
+        let out = args[ExportArguments.weightsFile]
         let state = args[Shared.weights]
         let full: FloatBuffer
         do { full = try stateDict(run, state: state) } catch { throw args.error("model", String(describing: error)) }
@@ -168,13 +172,14 @@ extension Workspace {
     }
 
     func exportFeatures(_ args: Arguments, logits: Bool) throws {
-        guard let out = args[ExportArguments.output].map(expandPath) else { throw args.error("export needs 'to FILE.npy'") }
+        let given = args[logits ? ExportArguments.logitsFile : ExportArguments.featuresFile], out = expandPath(given)
         let run: Run? = args.has(Shared.run) ? try self.run(args) : nil
         let m = try run.map { try modelNamed($0.modelName, args) } ?? model(args, argument: "model-name")
         let d = try run.map { try dataNamed($0.dataName, args) } ?? data(args, argument: "data")
         let split = try run?.split ?? requireSplit(d, args)
         let part = args[Shared.part]
         let state = run == nil ? "zeroshot" : args[Shared.weights]
+        if let run { do { _ = try run.weights(state) } catch { throw args.error(Shared.weights, String(describing: error)) } }
         let idx = indices(part: part, split: split)
         guard !idx.isEmpty else { throw args.error("the split has no '\(part)' part") }
         let classes = classSet(part: part, split: split, data: d)
@@ -198,19 +203,19 @@ extension Workspace {
             }
             try NPY.write(ints: labels, shape: [N], to: labelsPath)
         }
-        write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run?.name ?? "zero-shot") \(state), \(part)) to \(args[ExportArguments.output] ?? out), labels to \(labelsPath)")
+        write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run?.name ?? "zero-shot") \(state), \(part)) to \(given), labels to \(labelsPath)")
     }
 
     func exportLog(_ args: Arguments) throws {
         let run = try self.run(args)
-        guard let out = args[ExportArguments.output] else { throw args.error("export log needs 'to FILE.csv'") }
+        let out = args[ExportArguments.logFile]
         try wrapped(args, "to") { try AtomicWrite.write(run.logCSV(), to: expandPath(out)) }
         write("wrote \(run.log.count) log rows of \(run.name) to \(out)")
     }
 
     func saveRun(_ args: Arguments) throws {
         let run = try self.run(args)
-        guard let dir = args[ExportArguments.output].map(expandPath) else { throw args.error("save needs 'to DIR'") }
+        let dir = expandPath(args[ExportArguments.saveDir])
         guard let m = models[run.modelName] else { throw args.error("run", "model '\(run.modelName)' of this run is no longer loaded") }
         let hash = try wrapped(args, "run") { try hashes.sha256(m.loaded.weightsFile) }
         let written = try wrapped(args, "to") { try run.save(to: dir, model: m, modelSHA256: hash, data: datasets[run.dataName], force: args[ExportArguments.force]) }

@@ -4,7 +4,7 @@ import ClipoodTrain
 import ClipoodIO
 import Foundation
 
-// bma, curves, record, show models/data/runs.
+// bma, curves (a run's training log), record.
 
 extension Workspace {
     static let recordFile = Argument<String>.positional("file", .path(extensions: ["cood"]), metavar: "FILE.cood|stop",
@@ -32,8 +32,8 @@ extension Workspace {
         summary: "a run's logged loss, accuracy and learning rate, summarised",
         discussion: """
         to FILE and format= give the table (a row per series: loss, accuracy, lr) without its
-        sparkline column; the timing line becomes part of the caption (.md, .tex). export log
-        writes every step.
+        sparkline column; the timing line becomes part of the caption (.md, .tex). The
+        evaluations of train eval_every= are printed only. export log writes every step.
         """,
         arguments: [Shared.run.spec, Shared.tableOutput.spec, Shared.tableFormat.spec],
         examples: ["curves", "curves mms to tables/curves.csv"],
@@ -123,7 +123,20 @@ extension Workspace {
         let timing = String(format: "%.3f s per step on average (%.1f s in all)", secs.reduce(0, +) / Double(secs.count), secs.reduce(0, +))
         var file = table
         file.caption = heading + "; " + timing
-        try emit(file, text: [heading, table.render(.text), timing].joined(separator: "\n"), output: output, args: args)
+        // The evaluations of train eval_every= are a table of their own: they stay on the terminal
+        // (and in the saved run.json); the file holds the summary of the log.
+        let evaluations = run.evaluations.isEmpty ? [] : [evaluationTable(run)]
+        try emit(file, text: ([heading, table.render(.text), timing] + evaluations).joined(separator: "\n"), output: output, args: args)
+    }
+
+    /// The evaluations `train eval_every=` made: at most 12 rows (evenly spread, the first and
+    /// the last always), then the accuracy over all of them as a sparkline.
+    func evaluationTable(_ run: Run) -> String {
+        let e = run.evaluations
+        let shown = e.count <= 12 ? Array(e.indices) : Array(Set((0 ..< 12).map { $0 * (e.count - 1) / 11 })).sorted()
+        let rows = shown.map { i in [String(e[i].step), pct(e[i].accuracy), String(format: "%.3f", e[i].ece)] }
+        return "evaluated on \(run.evalPart) every \(run.evalEvery ?? 0) steps (\(e.count) times): " + sparkline(e.map(\.accuracy), width: 40) + "\n"
+            + TextTable.render(header: ["step", "\(run.evalPart) acc %", "ECE"], rows: rows)
     }
 
     /// After every successful line at the depth `record` ran at (the prompt, or the session or

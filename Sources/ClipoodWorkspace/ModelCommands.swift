@@ -12,19 +12,20 @@ import Foundation
 /// declares its own `to` for its file types; they are read alike).
 private typealias M = ModelArguments
 enum ModelArguments {
-    static let source = Argument<String>.positional("source", .path(extensions: ["safetensors"]), metavar: "demo|dir|file.safetensors",
+    static let source = Argument<String>.positional("source", .path(extensions: ["safetensors"], words: ["demo"]), metavar: "demo|dir|file.safetensors",
                                                     help: "checkpoint directory or file, or demo (the built-in model)")
     static let name = OptionalArgument<String>.keyword("as", .name(kind: "model"), metavar: "NAME", help: "name in the workspace (default: from the file name)")
     static let size = OptionalArgument<Int>.option("size", 1 ... 4096, help: "output size S (default: the active model's image size, else 224)")
     static let raw = Argument<Bool>.flag("raw", help: "unnormalised projected features (default: L2-normalised)")
     static let batch = Argument<Int>.option("batch", 1 ... 4096, default: "32", help: "images per forward pass")
     static let output = OptionalArgument<String>.keyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file")
+    static let pixelsFile = Argument<String>.requiredKeyword("to", .path(extensions: ["npy"]), metavar: "FILE.npy", help: "output file")
 }
 
 extension Workspace {
     static let loadCommand = CommandSpec<Workspace>(
         "load",
-        summary: "load a model, a dataset or a saved run into the workspace",
+        summary: "load a model, a dataset or a saved run into the workspace (demo: the built-in model and world)",
         subcommands: [
             loadDataCommand,
             loadRunCommand,
@@ -75,7 +76,7 @@ extension Workspace {
                         summary: "resize (shorter side), centre-crop and normalise images into an N×3×S×S float32 .npy",
                         arguments: [
                             .positional("paths", .path(extensions: ["jpg", "jpeg", "png"]), variadic: true, metavar: "image", help: "JPEG or PNG files"),
-                            M.size.spec, Shared.interpolation.help("bicubic (CLIP's own) or bilinear (the official CLIPood transforms)").spec, M.output.spec,
+                            M.size.spec, Shared.interpolation.help("bicubic (CLIP's own) or bilinear (the official CLIPood transforms)").spec, M.pixelsFile.spec,
                         ],
                         examples: ["preprocess images cat.jpg dog.png to pixels.npy"],
                         run: { ws, args in try ws.preprocessImages(args) }),
@@ -191,7 +192,7 @@ extension Workspace {
     }
 
     func preprocessImages(_ args: Arguments) throws {
-        guard let out = args[M.output] else { throw args.error("preprocess images needs 'to FILE.npy'") }
+        let out = args[M.pixelsFile]
         let size = args[M.size] ?? activeModel?.model.config.vision.imageSize ?? 224
         let interp = args[Shared.interpolation]
         let px = try pixels(from: args, argument: "paths", size: size, interpolation: interp)

@@ -7,7 +7,7 @@ import ClipoodTrain
 import ClipoodIO
 import Foundation
 
-// plot margins | bma | curves | accuracy | sweep | runs | ablation — figures through gnuplot (Gnuplot.swift).
+// plot margins | bma | curves | accuracy | sweep | runs | ablation | confusion (ConfusionPlot.swift) — figures through gnuplot (Gnuplot.swift).
 //
 // Every text that comes from the user or the data (titles, class, domain and run names) enters
 // the gnuplot script through gnuplotQuote and is drawn `noenhanced`; datablocks hold numbers only.
@@ -123,6 +123,7 @@ extension Workspace {
                         ] + plotOutputArguments("ablation_SETTING_PART"),
                         examples: ["ablate setting=shift seeds=0,1,2", "plot ablation shift", "plot ablation wild on open to plots/ablation-wild-open.png"],
                         run: { ws, args in try ws.plotAblation(args) }),
+            plotConfusionCommand,
         ])
 
     /// The K×K text-derived margin matrix λ·(1 − cos(t_y, t_j)) over every class of `d`
@@ -305,8 +306,9 @@ extension Workspace {
         g.add("plot " + curves.flatMap(\.loss).joined(separator: ", "))
         // Accuracy, and the learning rate on the right; the key of both panels.
         let lrTop = max(lr.max() ?? 0, 1e-12) * 1.05
+        let accuracyLabel = chosen.contains { !$0.evaluations.isEmpty } ? "accuracy (%)" : "training accuracy (%)"
         g.add("set tmargin at screen \(screen(top + panel + gap))", "set bmargin at screen \(screen(bottom))",
-              "set xlabel 'step' noenhanced", "set ylabel 'training accuracy (%)' noenhanced", "set yrange [0:102]",
+              "set xlabel 'step' noenhanced", "set ylabel '\(accuracyLabel)' noenhanced", "set yrange [0:102]",
               "set ytics 0, \(gnuplotNumber(plotTicStep(100, tics))), 100", "set ytics nomirror",
               "set y2label 'learning rate' noenhanced", "set y2tics 0, \(gnuplotNumber(plotTicStep(lrTop, tics)))", "set format y2 '%.1e'",
               "set y2range [0:\(gnuplotNumber(lrTop))]",
@@ -370,9 +372,19 @@ extension Workspace {
         for (column, series, color, width, raw, title) in bottom {
             out.accuracy.append("\(block) using 1:\(column) with \(style(series, width, raw: raw)) \(plotColor(target, color, series: series)) title \(gnuplotQuote(title)) noenhanced")
         }
+        // The evaluations of `train eval_every=`: accuracy on their part, points joined by a line.
+        var evalTitle: [String] = []
+        if !run.evaluations.isEmpty {
+            let evals = g.data("evals\(i)", rows: run.evaluations.map { [Double($0.step), 100 * $0.accuracy] })
+            let series = single ? 5 : 3 * i + 20, color = single ? Workspace.plotColors[2] : Workspace.plotColors[i % Workspace.plotColors.count]
+            let title = who + "\(run.evalPart) accuracy (every \(run.evalEvery ?? 0) steps)"
+            let with = text ? "linespoints pt \(series % 26 + 1)" : "linespoints pt 9 ps \(target.ps(1.3)) lw 2"
+            out.accuracy.append("\(evals) using 1:2 with \(with) \(plotColor(target, color, series: series)) title \(gnuplotQuote(title)) noenhanced")
+            evalTitle = [title]
+        }
         let lrSeries = single ? 4 : 3 * i + 2, lrColor = single ? "#444444" : Workspace.plotColors[i % Workspace.plotColors.count]
         out.accuracy.append("\(block) using 1:4 axes x1y2 with lines lw 1.5 dt 2 \(plotColor(target, lrColor, series: lrSeries)) title \(gnuplotQuote(lrTitle)) noenhanced")
-        out.keyTitles = (single ? top.map(\.5) : []) + bottom.map(\.5) + [lrTitle]
+        out.keyTitles = (single ? top.map(\.5) : []) + bottom.map(\.5) + evalTitle + [lrTitle]
         return out
     }
 
@@ -468,7 +480,7 @@ extension Workspace {
             }
         }
         g.add("plot " + elements.joined(separator: ", "))
-        try drawPlot(g, target, args, what: "accuracy on \(part) (zero-shot and \(S) weights × \(G) groups)")
+        try drawPlot(g, target, args, what: "accuracy on \(part) (zero-shot and \(S) weights × \(G) group\(G == 1 ? "" : "s"))")
     }
 
     // MARK: sweep

@@ -12,7 +12,7 @@ enum Shared {
     static let part = Argument<String>.keyword("on", .choice(partNames), fallback: "test", metavar: "PART", help: "split part (default test)")
 
     /// `model=STATE`: which weights of a run — final, an average by its label, zero-shot or WiSE-FT.
-    static let weights = Argument<String>.option("model", .string, default: "final", metavar: weightStates, help: "which weights of the run")
+    static let weights = Argument<String>.option("model", .name(kind: "state"), default: "final", metavar: "STATE", help: "which weights of the run: " + weightStates)
 
     /// The weight states a run can name, for help: final, every registered average, zeroshot, wise:A.
     static var weightStates: String {
@@ -22,6 +22,9 @@ enum Shared {
         }
         return (["final"] + averages + ["zeroshot", "wise:A"]).joined(separator: "|")
     }
+
+    /// `lr=`: the peak learning rate of `train` and `ablate`, by default `TrainingConfig.defaultLearningRate`.
+    static let lr = OptionalArgument<Double>.option("lr", 0 ... 10, help: "peak learning rate, cosine annealed to 0 (default: 5e-6 — the paper's — for CLIP-size image towers, width ≥ 512; 1e-4 for small ones such as the demo)")
 
     /// `lambda=λ`: the MMS margin strength.
     static let lambda = Argument<Float>.option("lambda", 0 ... 10, default: "0.3", help: "MMS margin strength λ (0: the cross-entropy baseline)")

@@ -7,21 +7,23 @@ import ClipoodModel
 import ClipoodTrain
 import Foundation
 
-// zeroshot, train, eval, compare, margins, save, export.
+// zeroshot, train, eval, compare, and the workspace side of evaluation (progress lines, errors at arguments).
 
 /// The arguments of `train`, declared once: the declaration lists them, the code reads them typed.
 enum TrainArguments {
     static let steps = OptionalArgument<Int>.option("steps", 1 ... 10_000_000, help: "optimiser steps (default: 1 epoch)")
     static let epochs = OptionalArgument<Double>.option("epochs", 0.001 ... 100_000, help: "passes over the largest training domain (instead of steps)")
     static let batch = Argument<Int>.option("batch", 1 ... 4096, default: "12", help: "images per training domain per step")
-    static let lr = Argument<Double>.option("lr", 0 ... 10, default: "5e-6", help: "peak learning rate (cosine annealed to 0)")
     static let wd = Argument<Double>.option("wd", 0 ... 10, default: "0.1", help: "AdamW decoupled weight decay")
     static let scale = OptionalArgument<Double>.option("scale", 0.001 ... 1e6, help: "logit scale s (default: exp(logit_scale) of the model)")
-    static let tune = Argument<String>.option("tune", .string, default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection")
+    static let tune = Argument<String>.option("tune", .name(kind: "tune"), default: "full", metavar: "full|lastK|proj", help: "what to train: the whole image tower, its last K blocks, or the projection")
     static let augment = Argument<Bool>.toggle("augment", default: true, help: "RandomResizedCrop(0.7–1) + flip on training images")
     static let cache = Argument<String>.option("cache", .choice(["auto", "on", "off"]), default: "auto", help: "cache the frozen prefix's output per image view (auto: on for lastK / proj)")
     static let views = Argument<Int>.option("views", 1 ... 1000, default: "4", help: "augmented views cached per training image (with cache and augment on)")
     static let seed = Shared.seed.help("seed for sampling and augmentation (default: the seed setting)")
+    static let evalEvery = OptionalArgument<Int>.option("eval_every", 1 ... 10_000_000, metavar: "N",
+                                                        help: "evaluate the weights every N steps (and at the last) on the part given by on; curves and plot curves show it")
+    static let evalPart = Argument<String>.keyword("on", .choice(Shared.partNames), fallback: "val", metavar: "PART", help: "the part eval_every= scores (default val)")
     static let pause = OptionalArgument<Int>.option("pause", 1 ... 10_000_000, help: "stop after this many steps (the schedule still spans steps=); continue with train resume=RUN")
     static let resume = OptionalArgument<String>.option("resume", .name(kind: "run"), metavar: "RUN", help: "continue a run (interrupted, loaded with 'load run', or cut short by steps=) with its own settings")
     static let name = OptionalArgument<String>.keyword("as", .name(kind: "run"), metavar: "RUN", help: "name of the run (default run1, run2, …)")
@@ -32,14 +34,15 @@ extension Workspace {
         "zeroshot",
         summary: "zero-shot accuracy of the active model on a part of the active split",
         discussion: evaluationTableHelp,
-        arguments: [Shared.part.spec, Shared.tableOutput.spec, Shared.tableFormat.spec],
-        examples: ["zeroshot", "zeroshot on open", "zeroshot to tables/zeroshot.csv"],
+        arguments: [Shared.part.spec, perClass.spec, Shared.tableOutput.spec, Shared.tableFormat.spec],
+        examples: ["zeroshot", "zeroshot on open", "zeroshot per_class", "zeroshot to tables/zeroshot.csv"],
         run: { ws, args in
             let output = try TableOutput(args)
             let m = try ws.model(args, argument: "model"), d = try ws.data(args, argument: "data")
             let part = args[Shared.part]
             let r = try ws.evaluate(model: m, data: d, run: nil, state: "zeroshot", part: part, args: args)
-            try ws.emitEvaluation(r, title: "zero-shot \(m.name) on \(d.name) \(part)", output: output, args: args)
+            try ws.emitEvaluation(r, title: "zero-shot \(m.name) on \(d.name) \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,
+                                  classIDs: ws.classSet(part: part, split: try ws.requireSplit(d, args), data: d), output: output, args: args)
         })
 
     static let trainCommand = CommandSpec<Workspace>(
@@ -62,11 +65,11 @@ extension Workspace {
         (seeded), and every time the sampler picks the image one of its views is used — a finite
         set of augmentations instead of a fresh one per draw. cache=off restores fresh draws.
         """,
-        arguments: [TrainArguments.steps.spec, TrainArguments.epochs.spec, TrainArguments.batch.spec, TrainArguments.lr.spec, TrainArguments.wd.spec,
+        arguments: [TrainArguments.steps.spec, TrainArguments.epochs.spec, TrainArguments.batch.spec, Shared.lr.spec, TrainArguments.wd.spec,
                     Shared.lambda.spec]
             + averageOptions()
             + [TrainArguments.scale.spec, TrainArguments.tune.spec, TrainArguments.augment.spec, Shared.interpolation.spec, TrainArguments.cache.spec,
-               TrainArguments.views.spec, TrainArguments.seed.spec, TrainArguments.pause.spec, TrainArguments.resume.spec, TrainArguments.name.spec],
+               TrainArguments.views.spec, TrainArguments.seed.spec, TrainArguments.evalEvery.spec, TrainArguments.evalPart.spec, TrainArguments.pause.spec, TrainArguments.resume.spec, TrainArguments.name.spec],
         examples: ["train steps=500 as mms", "train steps=500 lambda=0 as ce", "train epochs=2 tune=last1 beta=0.1,0.5,1", "train resume=mms"],
         run: { ws, args in try ws.train(args) })
 
@@ -80,6 +83,7 @@ extension Workspace {
             let output = try TableOutput(args)
             let run = try ws.run(args)
             let part = args[Shared.part], state = args[Shared.weights]
+            do { _ = try run.weights(state) } catch { throw args.error(Shared.weights, String(describing: error)) }
             let m = try ws.modelNamed(run.modelName, args), d = try ws.dataNamed(run.dataName, args)
             let r = try ws.evaluate(model: m, data: d, run: run, state: state, part: part, args: args)
             try ws.emitEvaluation(r, title: "\(run.name) \(state) on \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,
@@ -247,16 +251,24 @@ extension Workspace {
             steps = max(1, Int((epochs * Double(byDomain.map(\.count).max()!) / Double(batch)).rounded(.up)))
         }
         var config = TrainingConfig(steps: steps)
-        config.learningRate = args[TrainArguments.lr]
+        config.learningRate = args[Shared.lr] ?? TrainingConfig.defaultLearningRate(visionWidth: m.model.config.vision.width)
         config.weightDecay = args[TrainArguments.wd]
         config.lambda = args[Shared.lambda]
         config.averages = averageChoices(args)
         config.scale = args[TrainArguments.scale].map(Float.init)
         config.trainable = trainable
         let augment = args[TrainArguments.augment]
+        let evalPart = args[TrainArguments.evalPart]
+        if args.has(TrainArguments.evalPart) && !args.has(TrainArguments.evalEvery) {
+            throw args.error(TrainArguments.evalPart, "on PART says where eval_every= scores; give eval_every=N too")
+        }
+        if args.has(TrainArguments.evalEvery) && indices(part: evalPart, split: split).isEmpty {
+            throw args.error(TrainArguments.evalPart, "the split has no '\(evalPart)' part to evaluate on")
+        }
         let run = try Run(name: name, model: m, data: d, split: split, config: config, batchPerDomain: batch, augment: augment,
                           seed: args[TrainArguments.seed] ?? settings.seed, interpolation: args[Shared.interpolation].rawValue, tune: tune,
-                          cache: tune != "full" && cache != "off", views: augment ? args[TrainArguments.views] : 1, features: features)
+                          cache: tune != "full" && cache != "off", views: augment ? args[TrainArguments.views] : 1,
+                          evalEvery: args[TrainArguments.evalEvery], evalPart: evalPart, features: features)
         runs[name] = run
         runOrder.append(name)
         try runSteps(run, limit: args[TrainArguments.pause], args: args)
@@ -317,10 +329,20 @@ extension Workspace {
               "\(run.classes.count) classes, λ=\(run.config.lambda) lr=\(run.config.learningRate) tune=\(run.tune) (\(formatCount(run.trainer.range.count)) trainable)" +
               "\(run.isPrefixCached ? ", prefix cached" : ""), averages: \(run.trainer.averages.map(\.label).joined(separator: ", "))")
         Interrupt.clear()
-        let stint = run.train(model: m, data: d, images: images, limit: limit, progress: progressSink())
+        // Periodic evaluations embed quietly (the training line stays on screen) and anew each time.
+        let quiet = ProgressSink(begin: { _, _ in }, advance: { _, _ in }, end: {}, interrupted: { Interrupt.isRequested })
+        let evaluate: ((Run) throws -> EvaluationResult)? = run.evalEvery == nil ? nil : { [unowned self] r in
+            features.forget(run: r.name)
+            return try features.evaluate(model: m, data: d, split: r.split, run: r, state: "final", part: r.evalPart, progress: quiet)
+        }
+        let stint = run.train(model: m, data: d, images: images, limit: limit, progress: progressSink(), evaluate: evaluate)
         if let reason = run.stopReason {
             writeError("train '\(run.name)': \(reason); the run keeps step \(run.stepsDone)'s weights and averages" +
                        (reason.hasPrefix("interrupted") ? " (continue with: train resume=\(run.name))" : ""))
+        }
+        if let e = run.evaluations.last, e.step > stint.from {
+            write(String(format: "'%@' on %@ at step %d: accuracy %@%%, ECE %.3f (%d evaluations; curves shows them)", run.name, run.evalPart, e.step,
+                         pct(e.accuracy), e.ece, run.evaluations.count))
         }
         if let last = run.log.last {
             write(String(format: "'%@': %d of %d steps done (%d in %@), last loss %.4f, train accuracy %.2f", run.name, run.stepsDone, run.config.steps,

@@ -69,7 +69,7 @@ public final class Workspace: CommandContext {
 
     /// Every command of the language, in the order `help` lists them. Later issues add theirs here.
     public static var commands: [CommandSpec<Workspace>] {
-        [helpCommand, loadCommand, generateCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, pretrainCommand, trainCommand, evalCommand, compareCommand, ablateCommand, bmaCommand, curvesCommand,
+        [helpCommand, loadCommand, generateCommand, infoCommand, splitCommand, promptCommand, zeroshotCommand, marginsCommand, pretrainCommand, trainCommand, evalCommand, compareCommand, confusionCommand, ablateCommand, bmaCommand, curvesCommand,
          saveCommand, exportCommand, recordCommand, dropCommand, renameCommand,
          tokenizeCommand, preprocessCommand, embedCommand, plotCommand, setCommand, showCommand, runCommand, benchCommand, quitCommand]
     }
@@ -101,6 +101,14 @@ public final class Workspace: CommandContext {
         case "data": return datasets.keys.sorted()
         case "run": return runOrder
         case "domain": return activeDataName.flatMap { datasets[$0]?.dataset.domains } ?? []
+        case "tune":
+            let layers = activeModelName.flatMap { models[$0]?.model.config.vision.layers } ?? 12
+            return ["full", "proj"] + (1 ... layers).map { "last\($0)" }
+        case "state":
+            // The weights any run here can name (the line's own run is not known while completing).
+            var states = ["final"]
+            for r in runOrder.compactMap({ runs[$0] }) { for s in r.stateNames where !states.contains(s) { states.append(s) } }
+            return states + ["wise:0.5"]
         default: return []
         }
     }

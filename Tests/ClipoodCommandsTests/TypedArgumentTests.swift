@@ -47,6 +47,25 @@ struct TypedArgumentTests {
                 == "f 7 0.5 0.0 [1.0] [3, 4, 5] false true proj val 9 x")
     }
 
+    @Test func aRequiredKeywordIsShownAndEnforced() throws {
+        let dir = Argument<String>.requiredKeyword("to", .path(), metavar: "DIR", help: "where")
+        let save = CommandSpec<Recorder>("save", summary: "save", arguments: [Self.source.spec, dir.spec], run: { r, a in r.seen.append(a[dir]) })
+        let registry = Registry([save])
+        #expect(registry.usage(save, path: ["save"]) == "save <source> to DIR")
+        #expect(try registry.help(for: Lexer.tokenize("save")).contains("where (required)"))
+        let r = Recorder()
+        let interpreter = Interpreter(registry: registry, context: r)
+        try interpreter.execute(line: "save x to d")
+        #expect(r.seen == ["d"])
+        do {
+            try interpreter.execute(line: "save x")
+            Issue.record("a line without its required keyword ran")
+        } catch let e as CommandError {
+            #expect(e.message == "'save' needs 'to DIR': where")
+            #expect(e.column == 8, "the caret goes one column past the line, where the keyword is missing")
+        }
+    }
+
     @Test func aBadDefaultIsRefusedAtRegistration() {
         let bad = CommandSpec<Recorder>("bad", summary: "", arguments: [
             .option("steps", .int(1 ... 10), default: "100", help: ""),

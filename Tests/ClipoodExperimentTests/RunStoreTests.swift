@@ -101,7 +101,7 @@ struct RunStoreTests {
         #expect(manifest.run == "r" && manifest.files["log.csv"] == .init(size: 1, sha256: SHA256.hex(Data("l".utf8))))
         #expect(throws: RunFileError.self) { try RunStore.open(dir) }
         do { _ = try RunStore.open(dir) } catch {
-            #expect("\(error)" == "\(dir)/run.json: field 'format' is 7, a run format this build does not know (it reads formats 2 and \(RunRecord.currentFormat))")
+            #expect("\(error)" == "\(dir)/run.json: field 'format' is 7, a run format this build does not know (it reads formats 2, 3 and \(RunRecord.currentFormat))")
         }
         try RunStore.save(to: dir, run: "r", force: false, files: files("[]"))
         do { _ = try RunStore.open(dir) } catch { #expect("\(error)" == "\(dir)/run.json is not a JSON object") }

@@ -27,14 +27,14 @@ struct ExperimentLayerTests {
             data.split = split
         }
 
-        func run(_ name: String, steps: Int, model m: ModelEntry? = nil) throws -> Run {
+        func run(_ name: String, steps: Int, model m: ModelEntry? = nil, evalEvery: Int? = nil) throws -> Run {
             var config = TrainingConfig(steps: steps)
             config.learningRate = 1e-3
             config.lambda = 0.3
             config.averages = [AverageChoice("bma", 0.5), AverageChoice("ema", 0.9)]
             config.trainable = TuneSpec.parse("full", layers: model.model.config.vision.layers)!
             return try Run(name: name, model: m ?? model, data: data, split: split, config: config, batchPerDomain: 2, augment: true,
-                           seed: 7, interpolation: "bicubic", tune: "full", cache: false, views: 1, features: features)
+                           seed: 7, interpolation: "bicubic", tune: "full", cache: false, views: 1, evalEvery: evalEvery, features: features)
         }
 
         func trainableRange(_ m: ModelEntry, _ run: Run) -> [Float] {
@@ -110,6 +110,32 @@ struct ExperimentLayerTests {
             _ = try Run.restore(try RunStore.open(dir), requested: dir, as: "x", model: other, data: other2, features: s.features)
         }
         #expect(other2.templates == ["a photo of a {}."], "a refused restore leaves the data's prompt alone")
+    }
+
+    @Test func evaluatingDuringTrainingChangesNothingAndIsSavedAndContinued() throws {
+        let s = try Setup()
+        defer { s.world.remove() }
+        let plain = try s.run("plain", steps: 5)
+        _ = plain.train(model: s.model, data: s.data, images: s.features.images, limit: nil, progress: .silent)
+        let watched = try s.run("watched", steps: 5, evalEvery: 2)
+        let evaluate: (Run) throws -> EvaluationResult = { r in
+            s.features.forget(run: r.name)
+            return try s.features.evaluate(model: s.model, data: s.data, split: r.split, run: r, state: "final", part: r.evalPart, progress: .silent)
+        }
+        _ = watched.train(model: s.model, data: s.data, images: s.features.images, limit: 3, progress: .silent, evaluate: evaluate)
+        #expect(watched.evaluations.map(\.step) == [2])
+        let dir = s.world.root.appendingPathComponent("runs/watched").path
+        try watched.save(to: dir, model: s.model, modelSHA256: try FileHashes().sha256(s.model.loaded.weightsFile), data: s.data, force: false)
+        let back = try Run.restore(try RunStore.open(dir), requested: dir, as: "watched", model: s.model, data: s.data, features: FeatureStore(images: BatchBuilder()))
+        #expect(back.evalEvery == 2 && back.evalPart == "val" && back.evaluations == watched.evaluations)
+        _ = back.train(model: s.model, data: s.data, images: s.features.images, limit: nil, progress: .silent, evaluate: evaluate)
+        // Every second step and the last; the weights as if nobody had looked.
+        #expect(back.evaluations.map(\.step) == [2, 4, 5] && back.evaluations.allSatisfy { $0.part == "val" && $0.images == s.split.val.count })
+        #expect(Self.same(Self.values(back.final), Self.values(plain.final)))
+        #expect(back.log.map(\.record.loss) == plain.log.map(\.record.loss))
+        // The last evaluation is of the final weights: evaluating them afterwards agrees.
+        let after = try s.features.evaluate(model: s.model, data: s.data, split: s.split, run: back, state: "final", part: "val", progress: .silent)
+        #expect(after.correct == back.evaluations.last!.correct)
     }
 
     @Test func evaluationIsCachedPerStateAndKeptWithTheRun() throws {

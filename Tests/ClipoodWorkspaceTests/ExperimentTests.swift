@@ -98,6 +98,58 @@ struct ExperimentTests {
         #expect(c.workspace.models["tiny"]!.model.parameters.values.storage.toArray() == reloaded.parameters.values.storage.toArray())
     }
 
+    @Test func helpAndCompletionKnowDemoStatesTuneAndRequiredKeywords() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = try session(world, ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                                    "train steps=1 batch=2 beta=0.5 ema=0.9 as r", "help save", "help load model", "help train"])
+        let ws = c.workspace
+        func complete(_ line: String) -> [String] { ws.registry.complete(line, context: ws).candidates }
+        #expect(complete("load model de") == ["demo"])
+        #expect(complete("load data de") == ["demo"])
+        #expect(complete("eval r model=") == ["model=bma:0.5", "model=ema", "model=final", "model=swa", "model=wise:0.5", "model=zeroshot"])
+        #expect(complete("train tune=l") == (1 ... ws.models["tiny"]!.model.config.vision.layers).map { "tune=last\($0)" })
+        #expect(c.stdout.contains("usage: save <run> to DIR [force]"))
+        #expect(c.stdout.contains("(required)"))
+        #expect(c.stdout.contains("demo (the built-in model)"))
+        #expect(c.stdout.contains("5e-6") && c.stdout.contains("1e-4"), "help train gives the learning-rate rule")
+        #expect(try !ws.executeInteractive("save r"))
+        #expect(c.stderr.contains("'save' needs 'to DIR'"))
+        // The rule: the fixture model is small, so it trained at 1e-4.
+        #expect(ws.runs["r"]!.config.learningRate == 1e-4)
+    }
+
+    @Test func trainEvalEveryFeedsCurvesAndPlotCurves() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let png = world.root.appendingPathComponent("curves.png").path
+        let c = try session(world, ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                                    "train steps=4 batch=2 eval_every=2 on test as r", "curves r", "plot curves r term=dumb size=100,40",
+                                    "plot curves r to \(png)"])
+        #expect(c.stdout.contains("'r' on test at step 4: accuracy"))
+        #expect(c.stdout.contains("evaluated on test every 2 steps (2 times)"))
+        #expect(c.stdout.contains("test accuracy (every 2 steps)"), "the text plot's key names the evaluations")
+        #expect(FileManager.default.fileExists(atPath: png))
+        #expect(c.workspace.runs["r"]!.evaluations.map(\.step) == [2, 4])
+        #expect(try !c.workspace.executeInteractive("train steps=2 on val as q"))
+        #expect(c.stderr.contains("give eval_every=N too"))
+    }
+
+    @Test func weightsARunLacksAreAnErrorAtModel() throws {
+        let world = try TinyWorld()
+        defer { world.remove() }
+        let c = try session(world, ["load model \(world.model) as tiny", "load data \(world.data) as toy", "split target=sketch",
+                                    "train steps=1 batch=2 as r"])
+        for line in ["eval r model=ema", "export features r model=bma:0.7 to \(world.root.path)/f.npy"] {
+            c.err.removeAll()
+            #expect(try !c.workspace.executeInteractive(line))
+            let caretLine = c.stderr.split(separator: "\n").first { $0.contains("^") }.map(String.init) ?? ""
+            let column = line.range(of: "model=")!.lowerBound.utf16Offset(in: line) + "model=".count
+            #expect(caretLine.firstIndex(of: "^").map { caretLine.distance(from: caretLine.startIndex, to: $0) } == column + 4, "\(c.stderr)")
+            #expect(c.stderr.contains("has no weights"))
+        }
+    }
+
     @Test func openClassAndInTheWild() throws {
         let world = try TinyWorld()
         defer { world.remove() }

@@ -264,7 +264,9 @@ struct PlotTests {
             }
         }
         #expect(try c.workspace.executeInteractive("help plot bma"))
-        #expect(c.stdout.contains("usage: plot bma [<run>] [beta=X,…] [steps=N] [to FILE.png|.svg|.pdf] [term=dumb|png|svg|pdf] [title=TEXT] [size=W,H]"))
+        // Help wraps at 80 columns; the usage reads the same with its line breaks taken out.
+        let unwrapped = c.stdout.replacingOccurrences(of: "\n +", with: " ", options: .regularExpression)
+        #expect(unwrapped.contains("usage: plot bma [<run>] [beta=X,…] [steps=N] [to FILE.png|.svg|.pdf] [term=dumb|png|svg|pdf] [title=TEXT] [size=W,H]"))
     }
 
     /// The figures of a trained run: margins, curves, accuracy, sweep, bma — files and text.
