@@ -28,15 +28,20 @@ extension Workspace {
         BMA for every beta, an EMA and SWA. Every state — zero-shot, final, each BMA, EMA, SWA,
         WiSE-FT(0.5) — is evaluated on the test part (and the open part when there is one) and the
         accuracies are reported as mean ± standard deviation over the seeds, one column per λ.
+        to FILE and format= give the tables of all parts as one table with a part column first
+        (test, then open); .md and .tex keep the "mean ± std" cells, .csv and .json give each λ
+        two columns, "λ=X" (the mean) and "λ=X std", at full precision. The destination is
+        checked before any training.
         """,
         arguments: [
             AblateArguments.lambdas.spec, AblateArguments.seeds.spec, AblateArguments.setting.spec, AblateArguments.targets.spec,
             AblateArguments.steps.spec, TrainArguments.batch.spec, Shared.lr.spec,
-        ] + averageOptions(defaults: ["beta": "0.1,0.5,1", "ema": "0.99"]),
-        examples: ["ablate", "ablate setting=wild seeds=0,1,2 steps=100"],
+        ] + averageOptions(defaults: ["beta": "0.1,0.5,1", "ema": "0.99"]) + [Shared.tableOutput.spec, Shared.tableFormat.spec],
+        examples: ["ablate", "ablate setting=wild seeds=0,1,2 steps=100", "ablate seeds=0,1,2 to tables/ablation.tex"],
         run: { ws, args in try ws.ablate(args) })
 
     func ablate(_ args: Arguments) throws {
+        let output = try TableOutput(args)
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
         let lambdas = args[AblateArguments.lambdas], averages = averageChoices(args)
         let seeds = args[AblateArguments.seeds], steps = args[AblateArguments.steps]
@@ -82,16 +87,24 @@ extension Workspace {
         ablations[setting] = result
         ablationOrder.removeAll { $0 == setting }
         ablationOrder.append(setting)
+        let seedList = seeds.map(String.init).joined(separator: ",")
+        let columns = ["weights"] + lambdas.map { "λ=\(formatBeta($0))" }
+        var text: [String] = []
+        var file = Table(columns: ["part"] + columns,
+                         caption: "\(setting) setting: accuracy % (" + parts.map { "\($0): \(result.scopes[$0]!)" }.joined(separator: "; ")
+                             + "), mean ± std over seeds \(seedList), \(result.steps) steps per run")
         for part in parts {
-            write("\(part) accuracy % (\(result.scopes[part]!)), mean ± std over seeds \(seeds.map(String.init).joined(separator: ",")), \(result.steps) steps per run:")
-            let rows = states.map { state -> [String] in
-                [state == "final" ? "final (λ=0: CE)" : state] + lambdas.map { l in
-                    guard let (mean, sd) = result.meanAndDeviation(part: part, state: state, lambda: l) else { return "–" }
-                    return String(format: "%.1f ± %.1f", mean, sd)
+            let rows = states.map { state -> [Table.Cell] in
+                [Table.Cell(state == "final" ? "final (λ=0: CE)" : state)] + lambdas.map { l in
+                    guard let (mean, sd) = result.meanAndDeviation(part: part, state: state, lambda: l) else { return Table.Cell(.nan, spread: .nan, shown: "–") }
+                    return Table.Cell(mean, spread: sd, shown: String(format: "%.1f ± %.1f", mean, sd))
                 }
             }
-            write(TextTable.render(header: ["weights"] + lambdas.map { "λ=\(formatBeta($0))" }, rows: rows))
+            let table = Table(columns: columns, rows: rows)
+            text += ["\(part) accuracy % (\(result.scopes[part]!)), mean ± std over seeds \(seedList), \(result.steps) steps per run:", table.render(.text)]
+            file.rows += rows.map { [Table.Cell(part)] + $0 }
         }
+        try emit(file, text: text.joined(separator: "\n"), output: output, args: args)
     }
 }
 

@@ -138,11 +138,13 @@ extension Workspace {
         tested among base names) and the rest new (the 'open' part, tested among new names only).
         Both at once is "in the wild": the target domain is tested among all class names.
         shots=N keeps N training images per base class and domain.
+        to FILE and format= give the images per part and domain as one table: the columns domain,
+        train, val, test, open and role (target or empty), a row per domain and a total row.
         """,
         arguments: [
-            S.targets.spec, S.holdout.spec, S.open.spec, S.shots.spec, S.seed.spec, S.test.spec,
+            S.targets.spec, S.holdout.spec, S.open.spec, S.shots.spec, S.seed.spec, S.test.spec, Shared.tableOutput.spec, Shared.tableFormat.spec,
         ],
-        examples: ["split target=sketch", "split open=0.5 shots=16", "split target=sketch open=0.5"],
+        examples: ["split target=sketch", "split open=0.5 shots=16", "split target=sketch open=0.5", "split to tables/split.csv"],
         run: { ws, args in try ws.makeSplit(args) })
 
     static let promptCommand = CommandSpec<Workspace>(
@@ -193,8 +195,9 @@ extension Workspace {
     }
 
     func makeSplit(_ args: Arguments) throws {
+        let output = try TableOutput(args)
         let d = try data(args, argument: "data")
-        if !["target", "holdout", "open", "shots", "seed", "test"].contains(where: args.has) { try showSplit(d, args); return }
+        if !["target", "holdout", "open", "shots", "seed", "test"].contains(where: args.has) { try showSplit(d, args, output: output); return }
         let targets = args[S.targets]
         for (i, t) in targets.enumerated() where d.dataset.domainIndex(t) == nil {
             _ = i
@@ -205,7 +208,18 @@ extension Workspace {
                              seed: args[S.seed] ?? settings.seed, testScope: args[S.test] == "holdout" ? .targetHoldout : .wholeTarget)
         do { d.split = try Split.make(dataset: d.dataset, spec: spec) } catch { throw args.error(String(describing: error)) }
         features.forgetImages()
-        write(d.split!.description)
+        try emit(splitTable(d.split!), text: d.split!.description, output: output, args: args)
+    }
+
+    /// The images per part and domain that `Split.description` lists, as a table.
+    func splitTable(_ s: Split) -> Table {
+        let parts = ["train", "val", "test", "open"]
+        func count(_ n: Int) -> Table.Cell { Table.Cell(Double(n), shown: String(n)) }
+        var rows = s.domains.indices.map { d -> [Table.Cell] in
+            [Table.Cell(s.domains[d])] + parts.map { count(s.partCounts[$0]?[d] ?? 0) } + [Table.Cell(s.targetDomains.contains(d) ? "target" : "")]
+        }
+        rows.append([Table.Cell("total")] + [s.train.count, s.val.count, s.test.count, s.open.count].map(count) + [""])
+        return Table(columns: ["domain"] + parts + ["role"], rows: rows, caption: s.description.split(separator: "\n").first.map(String.init))
     }
 
     func setPrompt(_ args: Arguments) throws {

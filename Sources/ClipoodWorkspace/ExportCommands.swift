@@ -13,7 +13,10 @@ import Foundation
 enum MarginArguments {
     static let top = Argument<Int>.option("top", 1 ... 10_000, default: "5", help: "how many closest and farthest pairs to list")
     static let oneClass = OptionalArgument<String>.option("class", .string, help: "only the margins of this class (its display name)")
-    static let output = OptionalArgument<String>.keyword("to", .path(extensions: ["csv", "npy"]), metavar: "FILE.csv|.npy", help: "write the full K×K matrix")
+    static let output = OptionalArgument<String>.keyword("to", .path(extensions: ["csv", "npy"] + Table.fileExtensions.filter { $0 != "csv" }),
+                                                         metavar: "FILE.csv|.npy|.md|.tex|.json|.txt",
+                                                         help: "write the full K×K matrix (.csv, .npy) or the table shown (.md, .tex, .json, .txt)")
+    static let matrixExtensions = ["csv", "npy"]
 }
 
 /// Arguments of `save` and `export`: which run, the output file or directory (each with its file
@@ -33,11 +36,19 @@ extension Workspace {
     static let marginsCommand = CommandSpec<Workspace>(
         "margins",
         summary: "the text-derived class margins λ·(1 − cos(t_y, t_j)) of the active model and dataset",
-        discussion: "Class pairs whose prompts the text encoder finds similar get small margins (MMS asks little separation between near-synonyms); dissimilar pairs get margins up to 2λ.",
+        discussion: """
+        Class pairs whose prompts the text encoder finds similar get small margins (MMS asks little
+        separation between near-synonyms); dissimilar pairs get margins up to 2λ.
+        to FILE.csv or FILE.npy writes the full K×K matrix (and prints nothing else). to FILE.md,
+        .tex, .json or .txt, and format=, give the table shown as one table: with class=, its
+        class and margin columns; otherwise the columns section, class, other class, margin, with
+        the closest pairs (section closest), the farthest (farthest) and each class's mean margin
+        (section mean, other class empty). JSON holds the margins at full precision.
+        """,
         arguments: [
-            Shared.lambda.spec, MarginArguments.top.spec, MarginArguments.oneClass.spec, MarginArguments.output.spec,
+            Shared.lambda.spec, MarginArguments.top.spec, MarginArguments.oneClass.spec, MarginArguments.output.spec, Shared.tableFormat.spec,
         ],
-        examples: ["margins", "margins lambda=0.1 top=10", "margins class=dog", "margins to plots/margins.csv"],
+        examples: ["margins", "margins lambda=0.1 top=10", "margins class=dog", "margins to plots/margins.csv", "margins top=3 to tables/margins.tex"],
         run: { ws, args in try ws.margins(args) })
 
     static let saveCommand = CommandSpec<Workspace>(
@@ -93,9 +104,12 @@ extension Workspace {
         let m = try model(args, argument: "model"), d = try data(args, argument: "data")
         let K = d.dataset.classes.count
         let lambda = args[Shared.lambda]
+        let matrix = args[MarginArguments.output].map { MarginArguments.matrixExtensions.contains(($0 as NSString).pathExtension.lowercased()) } ?? false
+        let output = try TableOutput(args, to: matrix ? nil : MarginArguments.output,
+                                     accepted: "margins writes the K×K matrix as .csv or .npy, its table as .md, .tex, .json or .txt")
         let mm = try marginMatrix(model: m, data: d, lambda: lambda), names = d.dataset.classNames
-        if let out = args[MarginArguments.output] {
-            if out.hasSuffix(".npy") {
+        if matrix, let out = args[MarginArguments.output] {
+            if out.lowercased().hasSuffix(".npy") {
                 try wrapped(args, "to") { try NPY.write(floats: mm, shape: [K, K], to: expandPath(out)) }
             } else {
                 var csv = "class," + names.map(csvField).joined(separator: ",") + "\n"
@@ -109,23 +123,34 @@ extension Workspace {
             guard let y = names.firstIndex(of: c) ?? d.dataset.classes.firstIndex(of: c) else {
                 throw args.error("class", "no class '\(c)'" + Suggestions.didYouMean(c, in: names))
             }
-            let rows = (0 ..< K).filter { $0 != y }.sorted { mm[y * K + $0] < mm[y * K + $1] }.map { [names[$0], String(format: "%.4f", mm[y * K + $0])] }
-            write("margins of '\(DisplayText.escaped(names[y]))' against every other class (λ=\(lambda)), closest first:\n" + TextTable.render(header: ["class", "margin"], rows: rows))
+            let rows = (0 ..< K).filter { $0 != y }.sorted { mm[y * K + $0] < mm[y * K + $1] }.map { [Table.Cell(names[$0]), margin(mm[y * K + $0], "%.4f")] }
+            let heading = "margins of '\(DisplayText.escaped(names[y]))' against every other class (λ=\(lambda)), closest first:"
+            let table = Table(columns: ["class", "margin"], rows: rows, caption: "margins of '\(names[y])' against every other class (λ=\(lambda)), closest first")
+            try emit(table, text: heading + "\n" + table.render(.text), output: output, args: args)
             return
         }
         var pairs: [(Int, Int, Float)] = []
         for a in 0 ..< K { for b in (a + 1) ..< K { pairs.append((a, b, mm[a * K + b])) } }
         pairs.sort { $0.2 < $1.2 }
         let top = min(args[MarginArguments.top], pairs.count)
-        func table(_ ps: ArraySlice<(Int, Int, Float)>) -> String {
-            TextTable.render(header: ["class", "class", "margin"], rows: ps.map { [names[$0.0], names[$0.1], String(format: "%.4f", $0.2)] })
+        func table(_ ps: ArraySlice<(Int, Int, Float)>) -> Table {
+            Table(columns: ["class", "class", "margin"], rows: ps.map { [Table.Cell(names[$0.0]), Table.Cell(names[$0.1]), margin($0.2, "%.4f")] })
         }
-        write("text-derived margins λ·(1 − cos) with λ=\(lambda), prompt \"\(d.templates[0])\"")
-        write("closest pairs (smallest margins):\n" + table(pairs.prefix(top)))
-        write("farthest pairs (largest margins):\n" + table(pairs.suffix(top).reversed()[...]))
+        let closest = table(pairs.prefix(top)), farthest = table(pairs.suffix(top).reversed()[...])
+        let heading = "text-derived margins λ·(1 − cos) with λ=\(lambda), prompt \"\(d.templates[0])\""
         let meanPerClass = (0 ..< K).map { y in (0 ..< K).filter { $0 != y }.map { mm[y * K + $0] }.reduce(0, +) / Float(max(K - 1, 1)) }
-        write("mean margin per class: " + (0 ..< K).map { "\(DisplayText.escaped(names[$0])) \(String(format: "%.3f", meanPerClass[$0]))" }.joined(separator: ", "))
+        let text = [heading, "closest pairs (smallest margins):\n" + closest.render(.text), "farthest pairs (largest margins):\n" + farthest.render(.text),
+                    "mean margin per class: " + (0 ..< K).map { "\(DisplayText.escaped(names[$0])) \(String(format: "%.3f", meanPerClass[$0]))" }.joined(separator: ", ")]
+        // Column names unique, for JSON keys and pandas.
+        let file = Table(columns: ["section", "class", "other class", "margin"],
+                         rows: closest.rows.map { ["closest"] + $0 } + farthest.rows.map { ["farthest"] + $0 }
+                             + (0 ..< K).map { ["mean", Table.Cell(names[$0]), "", margin(meanPerClass[$0], "%.3f")] },
+                         caption: heading)
+        try emit(file, text: text.joined(separator: "\n"), output: output, args: args)
     }
+
+    /// A margin as printed, holding the Float's own value (its shortest decimal reads back as it).
+    func margin(_ x: Float, _ format: String) -> Table.Cell { Table.Cell(Double("\(x)") ?? Double(x), shown: String(format: format, x)) }
 
     /// A full parameter buffer: the model's (zero-shot) parameters with a run state spliced in.
     func stateDict(_ run: Run, state: String) throws -> FloatBuffer {

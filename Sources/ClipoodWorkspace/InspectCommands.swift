@@ -17,18 +17,26 @@ extension Workspace {
         BMA averages θ_0 (zero-shot) … θ_T with weights BetaPDF((k + 0.5)/(T + 1); β, β). β < 1 is
         U-shaped: the zero-shot and the final weights dominate; β = 1 is a uniform average (SWA);
         β > 1 favours the middle of training. Give a run to see its betas and step count, or
-        beta= and steps= to explore without one.
+        beta= and steps= to explore without one. to FILE and format= give the table without its
+        sparkline column (the weights per step are a picture for the terminal; plot bma draws them).
         """,
         arguments: [
             Shared.run.help("a run (its betas and steps)").spec, Shared.previewBetas.spec, Shared.previewSteps.spec,
+            Shared.tableOutput.spec, Shared.tableFormat.spec,
         ],
-        examples: ["bma mms", "bma beta=0.1 steps=5000", "bma beta=0.1,0.5,1,2 steps=500"],
+        examples: ["bma mms", "bma beta=0.1 steps=5000", "bma beta=0.1,0.5,1,2 steps=500", "bma beta=0.1,0.5,1 to tables/bma.md"],
         run: { ws, args in try ws.bmaSummary(args) })
 
     static let curvesCommand = CommandSpec<Workspace>(
         "curves",
         summary: "a run's logged loss, accuracy and learning rate, summarised",
-        arguments: [Shared.run.spec],
+        discussion: """
+        to FILE and format= give the table (a row per series: loss, accuracy, lr) without its
+        sparkline column; the timing line becomes part of the caption (.md, .tex). The
+        evaluations of train eval_every= are printed only. export log writes every step.
+        """,
+        arguments: [Shared.run.spec, Shared.tableOutput.spec, Shared.tableFormat.spec],
+        examples: ["curves", "curves mms to tables/curves.csv"],
         run: { ws, args in try ws.curves(args) })
 
     static let recordCommand = CommandSpec<Workspace>(
@@ -72,44 +80,53 @@ extension Workspace {
         })
 
     func bmaSummary(_ args: Arguments) throws {
+        let output = try TableOutput(args)
         let run: Run? = args.has(Shared.run) ? try self.run(args) : nil
         let betas: [Double] = args[Shared.previewBetas] ?? run.map { $0.config.betas } ?? [0.1, 0.5, 1]
         guard !betas.isEmpty else { throw args.error("run '\(run!.name)' kept no BMA; give beta= to explore") }
         let T = args[Shared.previewSteps] ?? run?.config.steps ?? 1000
-        var rows: [[String]] = []
+        var rows: [[Table.Cell]] = []
         for b in betas {
             let w = BetaSchedule.weights(beta: b, steps: T)
             let total = w.reduce(0, +)
             let p = w.map { $0 / total }
             let tail = max(1, (T + 1) / 10)
             let ess = 1 / p.map { $0 * $0 }.reduce(0, +)
-            rows.append([formatBeta(b), String(format: "%.4f", p[0]), String(format: "%.3f", p.prefix(tail).reduce(0, +)),
-                         String(format: "%.3f", p.suffix(tail).reduce(0, +)), String(format: "%.4f", p[T / 2]), String(format: "%.0f", ess),
-                         sparkline(p, width: 40)])
+            rows.append([Table.Cell(b, shown: formatBeta(b)), number(p[0], "%.4f"), number(p.prefix(tail).reduce(0, +), "%.3f"),
+                         number(p.suffix(tail).reduce(0, +), "%.3f"), number(p[T / 2], "%.4f"), number(ess, "%.0f"),
+                         Table.Cell(sparkline(p, width: 40))])
         }
-        write("Beta moving average over θ_0 … θ_\(T)\(run.map { " (run '\($0.name)')" } ?? ""): normalised weights")
-        write(TextTable.render(header: ["β", "θ_0 (zero-shot)", "first 10%", "last 10%", "middle step", "effective n", "weights over steps"], rows: rows))
-        write("effective n = 1/Σw²: how many equally weighted checkpoints the average is worth.")
+        let heading = "Beta moving average over θ_0 … θ_\(T)\(run.map { " (run '\($0.name)')" } ?? ""): normalised weights"
+        let note = "effective n = 1/Σw²: how many equally weighted checkpoints the average is worth."
+        let table = Table(columns: ["β", "θ_0 (zero-shot)", "first 10%", "last 10%", "middle step", "effective n", "weights over steps"], rows: rows,
+                          caption: heading + "; " + note, terminalOnly: [6])
+        try emit(table, text: [heading, table.render(.text), note].joined(separator: "\n"), output: output, args: args)
     }
 
     func curves(_ args: Arguments) throws {
+        let output = try TableOutput(args)
         let run = try self.run(args)
         guard !run.log.isEmpty else { throw args.error("run '\(run.name)' has no logged steps yet") }
         let losses = run.log.map { Double($0.record.loss) }, accs = run.log.map { Double($0.record.accuracy) }
         let tail = max(1, losses.count / 10)
         func mean(_ a: ArraySlice<Double>) -> Double { a.reduce(0, +) / Double(max(a.count, 1)) }
         let secs = run.log.map(\.seconds)
-        write("run '\(run.name)': \(run.log.count) of \(run.config.steps) steps\(run.stopReason.map { " — " + $0 } ?? "")")
-        write(TextTable.render(header: ["", "first", "last 10% mean", "min", "max", "over steps"], rows: [
-            ["loss", String(format: "%.4f", losses[0]), String(format: "%.4f", mean(losses.suffix(tail))), String(format: "%.4f", losses.min()!),
-             String(format: "%.4f", losses.max()!), sparkline(losses, width: 40)],
-            ["accuracy", String(format: "%.3f", accs[0]), String(format: "%.3f", mean(accs.suffix(tail))), String(format: "%.3f", accs.min()!),
-             String(format: "%.3f", accs.max()!), sparkline(accs, width: 40)],
-            ["lr", String(format: "%.2e", run.log[0].record.learningRate), String(format: "%.2e", run.log.last!.record.learningRate), "", "",
-             sparkline(run.log.map(\.record.learningRate), width: 40)],
-        ]))
-        write(String(format: "%.3f s per step on average (%.1f s in all)", secs.reduce(0, +) / Double(secs.count), secs.reduce(0, +)))
-        if !run.evaluations.isEmpty { write(evaluationTable(run)) }
+        let heading = "run '\(run.name)': \(run.log.count) of \(run.config.steps) steps\(run.stopReason.map { " — " + $0 } ?? "")"
+        func series(_ name: String, _ v: [Double], _ f: String) -> [Table.Cell] {
+            [Table.Cell(name), number(v[0], f), number(mean(v.suffix(tail)), f), number(v.min()!, f), number(v.max()!, f), Table.Cell(sparkline(v, width: 40))]
+        }
+        let lrs = run.log.map { Double($0.record.learningRate) }
+        let table = Table(columns: ["", "first", "last 10% mean", "min", "max", "over steps"], rows: [
+            series("loss", losses, "%.4f"), series("accuracy", accs, "%.3f"),
+            [Table.Cell("lr"), number(lrs[0], "%.2e"), number(lrs.last!, "%.2e"), "", "", Table.Cell(sparkline(run.log.map(\.record.learningRate), width: 40))],
+        ], caption: heading, terminalOnly: [5])
+        let timing = String(format: "%.3f s per step on average (%.1f s in all)", secs.reduce(0, +) / Double(secs.count), secs.reduce(0, +))
+        var file = table
+        file.caption = heading + "; " + timing
+        // The evaluations of train eval_every= are a table of their own: they stay on the terminal
+        // (and in the saved run.json); the file holds the summary of the log.
+        let evaluations = run.evaluations.isEmpty ? [] : [evaluationTable(run)]
+        try emit(file, text: ([heading, table.render(.text), timing] + evaluations).joined(separator: "\n"), output: output, args: args)
     }
 
     /// The evaluations `train eval_every=` made: at most 12 rows (evenly spread, the first and

@@ -11,7 +11,10 @@ extension Workspace {
     static let newRunName = Argument<String>.positional("new", .string, metavar: "NEW", help: "its new name")
 
     static let showRunsCommand = CommandSpec<Workspace>("runs", summary: "every run: model, data, steps, λ, averages, where it is saved",
-                                                         run: { ws, _ in ws.showRuns() })
+                                                         discussion: "to FILE and format= give the same table (.csv, .md, .tex, .json, .txt).",
+                                                         arguments: [Shared.tableOutput.spec, Shared.tableFormat.spec],
+                                                         examples: ["show runs", "show runs to tables/runs.md"],
+                                                         run: { ws, args in try ws.showRuns(args) })
     static let showModelsCommand = CommandSpec<Workspace>("models", summary: "every loaded model: format, size, source", run: { ws, _ in ws.showModels() })
     static let showDataCommand = CommandSpec<Workspace>("data", summary: "every loaded dataset: images, domains, classes, split, prompt", run: { ws, _ in ws.showData() })
     static let showHistoryCommand = CommandSpec<Workspace>("history", summary: "the commands run in this session, in order (failed ones marked)",
@@ -42,13 +45,17 @@ extension Workspace {
                         run: { ws, args in try ws.renameRun(args) }),
         ])
 
-    func showRuns() {
+    func showRuns(_ args: Arguments) throws {
+        let output = try TableOutput(args)
         guard !runOrder.isEmpty else { write("no runs yet (train one with: train, or load one with: load run DIR)"); return }
-        let rows = runOrder.compactMap { runs[$0] }.map { r -> [String] in
-            [r.name, r.modelName, r.dataName, "\(r.stepsDone)/\(r.config.steps)", "\(r.config.lambda)", r.tune,
-             r.trainer.averages.map(\.label).joined(separator: ","), r.savedTo.map { r.unsaved ? $0 + " (changed since)" : $0 } ?? "not saved"]
+        let rows = runOrder.compactMap { runs[$0] }.map { r -> [Table.Cell] in
+            // λ is a Float: its shortest decimal is the value (as a Double it would read 0.30000001192…).
+            [Table.Cell(r.name), Table.Cell(r.modelName), Table.Cell(r.dataName), Table.Cell("\(r.stepsDone)/\(r.config.steps)"),
+             Table.Cell(Double("\(r.config.lambda)") ?? Double(r.config.lambda), shown: "\(r.config.lambda)"), Table.Cell(r.tune),
+             Table.Cell(r.trainer.averages.map(\.label).joined(separator: ",")), Table.Cell(r.savedTo.map { r.unsaved ? $0 + " (changed since)" : $0 } ?? "not saved")]
         }
-        write(TextTable.render(header: ["run", "model", "data", "steps", "λ", "tune", "averages", "saved"], rows: rows))
+        let table = Table(columns: ["run", "model", "data", "steps", "λ", "tune", "averages", "saved"], rows: rows, caption: "runs")
+        try emit(table, text: table.render(.text), output: output, args: args)
     }
 
     func showModels() {
@@ -143,11 +150,11 @@ extension Workspace {
 
 extension Workspace {
     /// `split` without options: the current split, never a new one.
-    func showSplit(_ d: DataEntry, _ args: Arguments) throws {
+    func showSplit(_ d: DataEntry, _ args: Arguments, output: TableOutput) throws {
         guard let s = d.split else {
             throw args.error("dataset '\(d.name)' has no split yet", hint: "make one, e.g. split target=DOMAIN, or split holdout=0.2")
         }
-        write("split " + splitArguments(s.spec) + "\n" + s.description)
+        try emit(splitTable(s), text: "split " + splitArguments(s.spec) + "\n" + s.description, output: output, args: args)
     }
 }
 

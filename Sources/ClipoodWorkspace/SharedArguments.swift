@@ -47,6 +47,17 @@ enum Shared {
         return 0.001 ... 1000
     }
 
+    /// `to FILE`: also write the command's table to FILE, in the format its extension names
+    /// (checked before the command does its work, see `TableOutput`).
+    static let tableOutput = OptionalArgument<String>.keyword("to", .path(extensions: Table.fileExtensions), metavar: "FILE",
+                                                              help: "also write the table to FILE.csv, .md, .tex, .json or .txt")
+
+    /// `format=`: how the table is printed (text: the aligned columns as always).
+    static let tableFormat = Argument<Table.Format>(.option("format", .choice(Table.Format.allCases.map(\.rawValue)), default: "text",
+                                                           help: "print the table as csv, md, tex (booktabs) or json")) {
+        $0.string("format").flatMap(Table.Format.init(rawValue:))
+    }
+
     /// The run a command acts on, by default the last one made or loaded.
     static let run = OptionalArgument<String>.positional("run", .name(kind: "run"), help: "a run (default: the last one)")
 }

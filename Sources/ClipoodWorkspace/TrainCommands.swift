@@ -33,14 +33,16 @@ extension Workspace {
     static let zeroshotCommand = CommandSpec<Workspace>(
         "zeroshot",
         summary: "zero-shot accuracy of the active model on a part of the active split",
-        arguments: [Shared.part.spec, perClass.spec],
-        examples: ["zeroshot", "zeroshot on open", "zeroshot per_class"],
+        discussion: evaluationTableHelp,
+        arguments: [Shared.part.spec, perClass.spec, Shared.tableOutput.spec, Shared.tableFormat.spec],
+        examples: ["zeroshot", "zeroshot on open", "zeroshot per_class", "zeroshot to tables/zeroshot.csv"],
         run: { ws, args in
+            let output = try TableOutput(args)
             let m = try ws.model(args, argument: "model"), d = try ws.data(args, argument: "data")
             let part = args[Shared.part]
             let r = try ws.evaluate(model: m, data: d, run: nil, state: "zeroshot", part: part, args: args)
-            ws.write(ws.describe(r, title: "zero-shot \(m.name) on \(d.name) \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,
-                                 classIDs: ws.classSet(part: part, split: try ws.requireSplit(d, args), data: d)))
+            try ws.emitEvaluation(r, title: "zero-shot \(m.name) on \(d.name) \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,
+                                  classIDs: ws.classSet(part: part, split: try ws.requireSplit(d, args), data: d), output: output, args: args)
         })
 
     static let trainCommand = CommandSpec<Workspace>(
@@ -74,17 +76,26 @@ extension Workspace {
     static let evalCommand = CommandSpec<Workspace>(
         "eval",
         summary: "accuracy and calibration of a run's weights on a split part",
-        arguments: [Shared.run.spec, Shared.weights.spec, Shared.part.spec, perClass.spec],
-        examples: ["eval", "eval mms model=bma on open", "eval mms model=wise:0.5"],
+        discussion: evaluationTableHelp,
+        arguments: [Shared.run.spec, Shared.weights.spec, Shared.part.spec, perClass.spec, Shared.tableOutput.spec, Shared.tableFormat.spec],
+        examples: ["eval", "eval mms model=bma on open", "eval mms model=wise:0.5", "eval mms per_class to tables/mms.csv"],
         run: { ws, args in
+            let output = try TableOutput(args)
             let run = try ws.run(args)
             let part = args[Shared.part], state = args[Shared.weights]
             do { _ = try run.weights(state) } catch { throw args.error(Shared.weights, String(describing: error)) }
             let m = try ws.modelNamed(run.modelName, args), d = try ws.dataNamed(run.dataName, args)
             let r = try ws.evaluate(model: m, data: d, run: run, state: state, part: part, args: args)
-            ws.write(ws.describe(r, title: "\(run.name) \(state) on \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,
-                                 classIDs: ws.classSet(part: part, split: run.split, data: d)))
+            try ws.emitEvaluation(r, title: "\(run.name) \(state) on \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,
+                                  classIDs: ws.classSet(part: part, split: run.split, data: d), output: output, args: args)
         })
+    /// What `zeroshot` and `eval` write with `to` and `format=`.
+    static let evaluationTableHelp = """
+        With to FILE (.csv, .md, .tex, .json, .txt) or format=, the table is one table with the
+        columns kind, name, images, acc % and ECE: a row per domain (kind domain), the total (kind
+        all, the only row with an ECE) and, with per_class, a row per class (kind class) below them.
+        CSV and JSON hold the numbers at full precision.
+        """
     static let perClass = Argument<Bool>.flag("per_class", help: "also print accuracy per class")
 
     static let comparedRuns = OptionalArgument<String>(.positional("runs", .name(kind: "run"), optional: true, variadic: true, metavar: "run", help: "runs (default: all)")) { $0.string("runs") }
@@ -95,7 +106,12 @@ extension Workspace {
     static let compareCommand = CommandSpec<Workspace>(
         "compare",
         summary: "one table: zero-shot, final, each average and WiSE-FT of runs, on the split's parts",
-        arguments: [comparedRuns.spec, comparedParts.spec],
+        discussion: """
+        to FILE writes the same table (.csv and .json with the numbers at full precision, .md, .tex
+        as a booktabs table, .txt); format= prints it in one of those formats instead of columns.
+        """,
+        arguments: [comparedRuns.spec, comparedParts.spec, Shared.tableOutput.spec, Shared.tableFormat.spec],
+        examples: ["compare", "compare mms ce on test,open", "compare to tables/compare.tex", "compare format=md"],
         run: { ws, args in try ws.compare(args) })
 
     // MARK: Shared pieces
@@ -158,18 +174,47 @@ extension Workspace {
         }
     }
 
+    /// The text `zeroshot` and `eval` print: a heading with accuracy and ECE, the domain table
+    /// and, with class names, the class table.
     func describe(_ r: EvaluationResult, title: String, perClass names: [String]? = nil, classIDs: [Int] = []) -> String {
-        var rows = r.groups.filter { $0.count > 0 }.map { [$0.name, String($0.count), pct(Double($0.correct) / Double($0.count))] }
-        rows.append(["all", String(r.count), pct(r.accuracy)])
-        var s = "\(title): accuracy \(pct(r.accuracy))%, ECE \(String(format: "%.3f", r.ece))\n" + TextTable.render(header: ["domain", "images", "acc %"], rows: rows)
-        if let names {
-            let pc = zip(classIDs, r.perClass).filter { $0.1.count > 0 }.map { [names[$0.0], String($0.1.count), pct(Double($0.1.correct) / Double($0.1.count))] }
-            s += "\n" + TextTable.render(header: ["class", "images", "acc %"], rows: pc)
+        evaluationTables(r, title: title, perClass: names, classIDs: classIDs).text
+    }
+
+    /// Prints an evaluation as `describe` does, or as one table (see `evaluationTableHelp`).
+    func emitEvaluation(_ r: EvaluationResult, title: String, perClass names: [String]? = nil, classIDs: [Int] = [], output: TableOutput, args: Arguments) throws {
+        let t = evaluationTables(r, title: title, perClass: names, classIDs: classIDs)
+        try emit(t.file, text: t.text, output: output, args: args)
+    }
+
+    /// The domain table (and the class table) as the terminal shows them, and the one table of
+    /// both that a file holds.
+    func evaluationTables(_ r: EvaluationResult, title: String, perClass names: [String]?, classIDs: [Int]) -> (text: String, file: Table) {
+        func row(_ name: String, _ count: Int, _ correct: Int) -> [Table.Cell] {
+            [Table.Cell(name), Table.Cell(Double(count), shown: String(count)), percent(Double(correct) / Double(count))]
         }
-        return s
+        let heading = "\(title): accuracy \(pct(r.accuracy))%, ECE \(String(format: "%.3f", r.ece))"
+        var domains = Table(columns: ["domain", "images", "acc %"], rows: r.groups.filter { $0.count > 0 }.map { row($0.name, $0.count, $0.correct) })
+        domains.rows.append([Table.Cell("all"), Table.Cell(Double(r.count), shown: String(r.count)), percent(r.accuracy)])
+        var text = heading + "\n" + domains.render(.text)
+        var file = Table(columns: ["kind", "name", "images", "acc %", "ECE"], caption: heading)
+        file.rows = domains.rows.dropLast().map { [Table.Cell("domain")] + $0 + [""] }
+            + [[Table.Cell("all")] + domains.rows.last! + [Table.Cell(r.ece, shown: String(format: "%.3f", r.ece))]]
+        if let names {
+            let classes = Table(columns: ["class", "images", "acc %"],
+                                rows: zip(classIDs, r.perClass).filter { $0.1.count > 0 }.map { row(names[$0.0], $0.1.count, $0.1.correct) })
+            text += "\n" + classes.render(.text)
+            file.rows += classes.rows.map { [Table.Cell("class")] + $0 + [""] }
+        }
+        return (text, file)
     }
 
     func pct(_ x: Double) -> String { x.isFinite ? String(format: "%.1f", 100 * x) : "–" }
+
+    /// A fraction shown as `pct` shows it, holding the exact percentage (NaN when there is none).
+    func percent(_ x: Double) -> Table.Cell { Table.Cell(x.isFinite ? 100 * x : .nan, shown: pct(x)) }
+
+    /// A number shown with a printf format, holding the exact value.
+    func number(_ x: Double, _ format: String) -> Table.Cell { Table.Cell(x, shown: String(format: format, x)) }
 
     // MARK: train
 
@@ -324,18 +369,19 @@ extension Workspace {
     }
 
     func compare(_ args: Arguments) throws {
+        let output = try TableOutput(args)
         let names = try requestedRuns(args)
         guard let first = names.first.flatMap({ runs[$0] }) else { throw args.error("no runs to compare", hint: "train one with: train") }
         let d = try dataNamed(first.dataName, args), m = try modelNamed(first.modelName, args)
         let parts = args[Workspace.comparedParts] ?? (first.split.open.isEmpty ? ["test"] : ["test", "open"])
         var header = ["weights"]
         for p in parts { header += ["\(p) acc %", "\(p) ECE"] }
-        var rows: [[String]] = []
+        var rows: [[Table.Cell]] = []
         func row(_ label: String, run: Run?, state: String) throws {
-            var r = [label]
+            var r = [Table.Cell(label)]
             for p in parts {
                 let e = try evaluate(model: m, data: d, run: run, state: state, part: p, args: args)
-                r += [pct(e.accuracy), String(format: "%.3f", e.ece)]
+                r += [percent(e.accuracy), number(e.ece, "%.3f")]
             }
             rows.append(r)
         }
@@ -344,7 +390,8 @@ extension Workspace {
             let run = runs[n]!
             for (label, state) in run.comparedStates { try row("\(n) \(label)", run: run, state: state) }
         }
-        write("\(d.name), split \(first.split.spec.targets.isEmpty ? "" : "target=" + first.split.spec.targets.joined(separator: ","))")
-        write(TextTable.render(header: header, rows: rows))
+        let heading = "\(d.name), split \(first.split.spec.targets.isEmpty ? "" : "target=" + first.split.spec.targets.joined(separator: ","))"
+        let table = Table(columns: header, rows: rows, caption: heading)
+        try emit(table, text: heading + "\n" + table.render(.text), output: output, args: args)
     }
 }

@@ -51,7 +51,9 @@ struct TableTests {
     @Test func latexIsBooktabsWithEscapedCells() {
         let tex = table.render(.tex)
         #expect(tex.contains("\\begin{tabular}{llr}"))
-        for rule in ["\\toprule", "\\midrule", "\\bottomrule", "\\caption{Accuracy on sketch (λ=0.3)}"] { #expect(tex.contains(rule)) }
+        for rule in ["\\toprule", "\\midrule", "\\bottomrule", "\\caption{Accuracy on sketch (\\ensuremath{\\lambda}=0.3)}"] { #expect(tex.contains(rule)) }
+        // Greek letters as math, for pdflatex.
+        #expect(tex.contains("BMA \\ensuremath{\\beta}=0.5 & ") && !tex.contains("β"))
         #expect(tex.contains("50\\% \\& \\$x\\_1\\$ \\#\\{a\\}\\textasciitilde{}\\textasciicircum{}\\textbackslash{}| & 100.0 \\\\"), "\(tex)")
         #expect(tex.contains("say \"hi\" now"))   // no raw newline inside a row
         // Every body line has as many cells as there are columns.
