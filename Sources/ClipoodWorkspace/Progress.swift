@@ -9,6 +9,8 @@ final class ProgressLine {
     let label: String
     let total: Int
     let live: Bool
+    /// progress=off: nothing at all, neither the live line nor the plain ones.
+    let silent: Bool
     let write: (String) -> Void
     let start = Date()
     private var lastDraw = Date.distantPast
@@ -20,11 +22,13 @@ final class ProgressLine {
         self.total = max(total, 1)
         let setting = workspace.settings.progress
         live = setting == "on" || (setting == "auto" && workspace.outputIsTerminal)
+        silent = setting == "off"
         write = workspace.write
     }
 
     /// Reports `done` of `total`; `detail` is appended (loss, accuracy, lr …).
     func update(_ done: Int, detail: String = "") {
+        if silent { return }
         let elapsed = Date().timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0

@@ -39,7 +39,7 @@ public struct Settings {
                     defaultValue: { "off" }),
         SettingSpec(name: "plots", type: .path(), help: "directory where figures are written",
                     defaultValue: { "plots" }),
-        SettingSpec(name: "progress", type: .choice(["auto", "on", "off"]), help: "progress bars for long work (auto: only on a terminal)",
+        SettingSpec(name: "progress", type: .choice(["auto", "on", "off"]), help: "progress of long work (auto: a bar on a terminal, a line now and then otherwise; off: none)",
                     defaultValue: { "auto" }),
         SettingSpec(name: "blas", type: .choice(GemmBackend.allCases.map(\.rawValue)), help: "matrix-product library: openblas (reference results) or onednn",
                     defaultValue: { BLAS.defaultBackendAtStart.rawValue }),
