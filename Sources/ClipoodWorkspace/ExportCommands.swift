@@ -181,7 +181,7 @@ extension Workspace {
         let state = run == nil ? "zeroshot" : args[Shared.weights]
         if let run { do { _ = try run.weights(state) } catch { throw args.error(Shared.weights, String(describing: error)) } }
         let idx = indices(part: part, split: split)
-        guard !idx.isEmpty else { throw args.error("the split has no '\(part)' part") }
+        guard !idx.isEmpty else { throw args.error(Shared.part, "the split has no '\(part)' part") }
         let classes = classSet(part: part, split: split, data: d)
         let D = m.model.config.embedDim, N = idx.count, K = classes.count
         let feats = try imageFeatures(model: m, data: d, indices: idx, run: run, state: state, part: part,

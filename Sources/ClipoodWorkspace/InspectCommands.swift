@@ -83,7 +83,7 @@ extension Workspace {
         let output = try TableOutput(args)
         let run: Run? = args.has(Shared.run) ? try self.run(args) : nil
         let betas: [Double] = args[Shared.previewBetas] ?? run.map { $0.config.betas } ?? [0.1, 0.5, 1]
-        guard !betas.isEmpty else { throw args.error("run '\(run!.name)' kept no BMA; give beta= to explore") }
+        guard !betas.isEmpty else { throw args.error(Shared.run, "run '\(run!.name)' kept no BMA; give beta= to explore") }
         let T = args[Shared.previewSteps] ?? run?.config.steps ?? 1000
         var rows: [[Table.Cell]] = []
         for b in betas {
@@ -106,7 +106,7 @@ extension Workspace {
     func curves(_ args: Arguments) throws {
         let output = try TableOutput(args)
         let run = try self.run(args)
-        guard !run.log.isEmpty else { throw args.error("run '\(run.name)' has no logged steps yet") }
+        guard !run.log.isEmpty else { throw args.error(Shared.run, "run '\(run.name)' has no logged steps yet") }
         let losses = run.log.map { Double($0.record.loss) }, accs = run.log.map { Double($0.record.accuracy) }
         let tail = max(1, losses.count / 10)
         func mean(_ a: ArraySlice<Double>) -> Double { a.reduce(0, +) / Double(max(a.count, 1)) }

@@ -44,7 +44,7 @@ extension Workspace {
         do { opened = try RunStore.open(dir) } catch { throw args.error("source", String(describing: error)) }
         let rec = opened.record
         let name = args[L.name] ?? rec.run
-        if runs[name] != nil { throw args.error("a run named '\(name)' exists already", hint: "load it under another name: load run DIR as NAME") }
+        if runs[name] != nil { throw args.error(L.name, "a run named '\(name)' exists already", hint: "load it under another name: load run DIR as NAME") }
         let modelEntry = try runModel(rec, args: args)
         let dataEntry = try runData(rec, args: args)
         let run: Run

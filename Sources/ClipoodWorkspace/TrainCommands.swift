@@ -117,12 +117,12 @@ extension Workspace {
     // MARK: Shared pieces
 
     func modelNamed(_ n: String, _ args: Arguments) throws -> ModelEntry {
-        guard let m = models[n] else { throw args.error("model '\(n)' of this run is no longer loaded") }
+        guard let m = models[n] else { throw args.error("run", "model '\(n)' of this run is no longer loaded") }
         return m
     }
 
     func dataNamed(_ n: String, _ args: Arguments) throws -> DataEntry {
-        guard let d = datasets[n] else { throw args.error("dataset '\(n)' of this run is no longer loaded") }
+        guard let d = datasets[n] else { throw args.error("run", "dataset '\(n)' of this run is no longer loaded") }
         return d
     }
 
@@ -169,7 +169,10 @@ extension Workspace {
         let split = try run?.split ?? requireSplit(d, args)
         do {
             return try features.evaluate(model: m, data: d, split: split, run: run, state: state, part: part, progress: progressSink())
-        } catch let e as Interrupted { throw CommandError(e.description) } catch let e as CommandError { throw e } catch {
+        } catch let e as Interrupted { throw CommandError(e.description) } catch let e as CommandError { throw e } catch let e as EvaluationProblem {
+            // A part the split cannot answer: at the `on PART` that asked for it, when typed.
+            throw args.error("on", e.description)
+        } catch {
             throw args.error(String(describing: error))
         }
     }
