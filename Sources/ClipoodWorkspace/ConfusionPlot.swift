@@ -29,20 +29,9 @@ extension Workspace {
         var g = plotScript(target)
         let accuracy = pct(Double(p.correct) / Double(p.count))
         plotStyle(&g, title: plotTitle(args, "confusion matrix of \(s.label) on \(s.part) (\(s.data.name)): \(p.count) images, accuracy \(accuracy)%"), target: target)
-        // As plot margins: at most 60 class names on an axis, and no more than fit its height.
-        let font = K > 40 ? 7.0 : K > 20 ? 8 : 10
-        let fitting = target.terminal.isText ? K : Int(0.6 * Double(target.terminal.size.height) / target.lineHeight(font * 0.8))
-        let every = max(1, Int((Double(K) / 60).rounded(.up)), Int((Double(K) / Double(max(fitting, 1))).rounded(.up)))
-        let shown = Array(stride(from: 0, to: K, by: every))
-        g.add("unset key", "unset grid", "set size square",
-              "set xrange [-0.5:\(Double(K) - 0.5)]", "set yrange [\(Double(K) - 0.5):-0.5]",
-              "set xlabel 'predicted class' noenhanced", "set ylabel 'true class' noenhanced")
+        let (shown, every, font, width) = classHeatmapAxes(&g, target: target, names: names, xlabel: "predicted class", ylabel: "true class")
         if target.terminal.isText {
             // No images on a text terminal: the counts in their cells (zeros left out).
-            var columns = 100
-            if case .dumb(let c, _) = target.terminal { columns = c }
-            let longest = shown.map { names[$0].count }.max() ?? 1
-            let width = max(1, (columns - min(longest, 30) - 8) / max(K, 1) - 1)
             let countBlock = g.matrix("counts", values: counts.map(Double.init), rows: K, columns: K)
             g.add("set xtics (" + shown.map { "\(gnuplotTicLabel(String(names[$0].prefix(width)))) \($0)" }.joined(separator: ", ") + ") noenhanced scale 0",
                   "set ytics (" + shown.map { "\(gnuplotTicLabel(names[$0])) \($0)" }.joined(separator: ", ") + ") noenhanced scale 0",

@@ -147,20 +147,9 @@ extension Workspace {
         let block = g.matrix("margins", values: mm, rows: K, columns: K)
         let top = max(mm.filter(\.isFinite).max() ?? 1, 1e-6)
         plotStyle(&g, title: plotTitle(args, "text-derived margins λ·(1 − cos(t_y, t_j)), λ = \(lambda), \(d.name), prompt \"\(d.templates[0])\"\(d.templates.count > 1 ? " and \(d.templates.count - 1) more" : "")"), target: target)
-        // At most 60 class names on an axis, and no more than fit its height at the tic font.
-        let font = K > 40 ? 7.0 : K > 20 ? 8 : 10
-        let fitting = target.terminal.isText ? K : Int(0.6 * Double(target.terminal.size.height) / target.lineHeight(font * 0.8))
-        let every = max(1, Int((Double(K) / 60).rounded(.up)), Int((Double(K) / Double(max(fitting, 1))).rounded(.up)))
-        let shown = Array(stride(from: 0, to: K, by: every))
-        g.add("unset key", "unset grid", "set size square",
-              "set xrange [-0.5:\(Double(K) - 0.5)]", "set yrange [\(Double(K) - 0.5):-0.5]",
-              "set xlabel 'other class j' noenhanced", "set ylabel 'true class y' noenhanced")
+        let (shown, _, font, width) = classHeatmapAxes(&g, target: target, names: names, xlabel: "other class j", ylabel: "true class y")
         if target.terminal.isText {
             // No images on a text terminal: one character per cell, darker for larger margins.
-            var columns = 100
-            if case .dumb(let c, _) = target.terminal { columns = c }
-            let longest = shown.map { names[$0].count }.max() ?? 1
-            let width = max(1, (columns - min(longest, 30) - 8) / max(K, 1) - 1)
             g.add("set xtics (" + shown.map { "\(gnuplotTicLabel(String(names[$0].prefix(width)))) \($0)" }.joined(separator: ", ") + ") noenhanced scale 0",
                   "set ytics (" + shown.map { "\(gnuplotTicLabel(names[$0])) \($0)" }.joined(separator: ", ") + ") noenhanced scale 0",
                   "ramp = ' .:-=+*#%@'",
@@ -182,6 +171,26 @@ extension Workspace {
             g.add(plot)
         }
         try drawPlot(g, target, args, what: "the \(K)×\(K) margin heatmap (λ=\(lambda))")
+    }
+
+    /// The axes of a K×K class heatmap (margins, confusion): square, class 0 at the top, at most
+    /// 60 class names on an axis and no more than fit its height at the tic font. Returns the
+    /// classes that get a label (every `every`-th), that font, and how many characters an x label may take on a
+    /// text terminal.
+    func classHeatmapAxes(_ g: inout GnuplotScript, target: PlotTarget, names: [String], xlabel: String, ylabel: String)
+        -> (shown: [Int], every: Int, font: Double, textWidth: Int) {
+        let K = names.count
+        let font = K > 40 ? 7.0 : K > 20 ? 8 : 10
+        let fitting = target.terminal.isText ? K : Int(0.6 * Double(target.terminal.size.height) / target.lineHeight(font * 0.8))
+        let every = max(1, Int((Double(K) / 60).rounded(.up)), Int((Double(K) / Double(max(fitting, 1))).rounded(.up)))
+        let shown = Array(stride(from: 0, to: K, by: every))
+        g.add("unset key", "unset grid", "set size square",
+              "set xrange [-0.5:\(Double(K) - 0.5)]", "set yrange [\(Double(K) - 0.5):-0.5]",
+              "set xlabel \(gnuplotQuote(xlabel)) noenhanced", "set ylabel \(gnuplotQuote(ylabel)) noenhanced")
+        var columns = 100
+        if case .dumb(let c, _) = target.terminal { columns = c }
+        let longest = shown.map { names[$0].count }.max() ?? 1
+        return (shown, every, font, max(1, (columns - min(longest, 30) - 8) / max(K, 1) - 1))
     }
 
     // MARK: bma

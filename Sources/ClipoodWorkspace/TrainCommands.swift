@@ -214,7 +214,9 @@ extension Workspace {
     func pct(_ x: Double) -> String { x.isFinite ? String(format: "%.1f", 100 * x) : "–" }
 
     /// A fraction shown as `pct` shows it, holding the exact percentage (NaN when there is none).
-    func percent(_ x: Double) -> Table.Cell { Table.Cell(x.isFinite ? 100 * x : .nan, shown: pct(x)) }
+    /// A fraction as a percent cell; the value is 100·x to 12 significant digits, so that 0.590625
+    /// is written 59.0625 and not 59.06249999999999 (the product's rounding, not information).
+    func percent(_ x: Double) -> Table.Cell { Table.Cell(x.isFinite ? Double(String(format: "%.12g", 100 * x))! : .nan, shown: pct(x)) }
 
     /// A number shown with a printf format, holding the exact value.
     func number(_ x: Double, _ format: String) -> Table.Cell { Table.Cell(x, shown: String(format: format, x)) }
