@@ -244,16 +244,15 @@ public struct Registry<Context: CommandContext> {
         text.components(separatedBy: "\n\n").map { paragraph -> String in
             let lines = paragraph.split(separator: "\n", omittingEmptySubsequences: false)
             if lines.contains(where: { $0.hasPrefix("-") || $0.hasPrefix(" ") }) { return paragraph }
-            return wrap(lines.joined(separator: " "), width: helpWidth).joined(separator: "\n")
+            return TextWrap.lines(lines.joined(separator: " "), width: helpWidth).joined(separator: "\n")
         }.joined(separator: "\n\n")
     }
 
     /// `label` then `text` wrapped to `helpWidth`, its further lines indented under the text.
     static func hanging(_ label: String, _ text: String) -> String {
-        wrap(text, width: helpWidth - label.count).joined(separator: "\n" + String(repeating: " ", count: label.count)).prefixed(by: label)
+        label + TextWrap.lines(text, width: helpWidth - label.count).joined(separator: "\n" + String(repeating: " ", count: label.count))
     }
 
-    static func wrap(_ text: String, width: Int) -> [String] { TextWrap.lines(text, width: width) }
 
     func render(_ spec: CommandSpec<Context>, path: [String]) -> String {
         var out = Registry.hanging("\(path.joined(separator: " ")) — ", spec.summary) + "\n"
@@ -261,7 +260,7 @@ public struct Registry<Context: CommandContext> {
             // A long usage line continues under its first argument.
             let head = "usage: " + path.joined(separator: " ") + " "
             let fragments = usage(spec, path: path).dropFirst(head.count - "usage: ".count)
-            let lines = Registry.wrap(String(fragments), width: Registry.helpWidth - head.count)
+            let lines = TextWrap.lines(String(fragments), width: Registry.helpWidth - head.count)
             out += "\n" + head + lines.joined(separator: "\n" + String(repeating: " ", count: head.count)) + "\n"
         }
         if !spec.aliases.isEmpty { out += "aliases: \(spec.aliases.joined(separator: ", "))\n" }
@@ -291,7 +290,7 @@ public struct Registry<Context: CommandContext> {
                 if a.required { text += " (required)" }
                 // The explanation wraps at word boundaries in its own column, so help fits an
                 // 80-column terminal; a label too wide for the column gets a line of its own.
-                let lines = Registry.wrap(text, width: Registry.helpWidth - 2 - w)
+                let lines = TextWrap.lines(text, width: Registry.helpWidth - 2 - w)
                 let fits = label.count + 2 <= w
                 out += "  " + (fits ? label.padding(toLength: w, withPad: " ", startingAt: 0) + lines[0] : label) + "\n"
                 for l in lines.dropFirst(fits ? 1 : 0) { out += String(repeating: " ", count: 2 + w) + l + "\n" }
@@ -302,10 +301,6 @@ public struct Registry<Context: CommandContext> {
         }
         return out.hasSuffix("\n") ? String(out.dropLast()) : out
     }
-}
-
-private extension String {
-    func prefixed(by p: String) -> String { p + self }
 }
 
 /// Word wrapping for text laid out in columns (help, tables).

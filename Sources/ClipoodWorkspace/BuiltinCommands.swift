@@ -55,11 +55,12 @@ extension Workspace {
                 }
                 // The meaning column wraps so that the table fits 80 columns (continuation lines
                 // leave the other columns empty).
-                let used = (0 ..< 3).map { c in max(["setting", "value", ""][c].count, cells.map { $0[c].count }.max() ?? 0) + 2 }.reduce(0, +)
+                let header = ["setting", "value", "", "meaning"]
+                let width = max(30, TextTable.widthLeft(header: header, rows: cells, before: 3))
                 let rows = cells.flatMap { row in
-                    TextWrap.lines(row[3], width: max(30, 80 - used)).enumerated().map { i, l in i == 0 ? Array(row[0 ..< 3]) + [l] : ["", "", "", l] }
+                    TextWrap.lines(row[3], width: width).enumerated().map { i, l in i == 0 ? Array(row[0 ..< 3]) + [l] : ["", "", "", l] }
                 }
-                ws.write(TextTable.render(header: ["setting", "value", "", "meaning"], rows: rows))
+                ws.write(TextTable.render(header: header, rows: rows))
             }),
             showRunsCommand, showModelsCommand, showDataCommand, showHistoryCommand, showErrorsCommand,
         ])
@@ -89,6 +90,12 @@ extension Workspace {
 /// Cells are shown with their control characters escaped (`DisplayText`), so a class name
 /// holding a newline or an escape sequence cannot break the table or drive the terminal.
 public enum TextTable {
+    /// The columns `render` leaves for column `last` (and after) within `total` characters: the
+    /// widths of the columns before it, each with its two-space gap, taken away.
+    static func widthLeft(header: [String], rows: [[String]], before last: Int, total: Int = 80) -> Int {
+        total - (0 ..< last).map { c in max(header[c].count, rows.map { $0[c].count }.max() ?? 0) + 2 }.reduce(0, +)
+    }
+
     public static func render(header: [String], rows: [[String]]) -> String {
         let header = header.map(DisplayText.escaped), rows = rows.map { $0.map(DisplayText.escaped) }
         let all = [header] + rows

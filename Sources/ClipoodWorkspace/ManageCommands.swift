@@ -67,8 +67,8 @@ extension Workspace {
         // The path takes what the other columns leave of 80 (relative to here, ~ for home, its
         // start elided when still too long); `info model NAME` gives it whole.
         let header = ["  model", "names", "parameters", "images", "weights file"]
-        let used = (0 ..< 4).map { c in max(header[c].count, rows.map { $0[c].count }.max() ?? 0) + 2 }.reduce(0, +)
-        for i in rows.indices { rows[i][4] = shortPath(rows[i][4], width: max(20, 80 - used)) }
+        let width = max(20, TextTable.widthLeft(header: header, rows: rows, before: 4))
+        for i in rows.indices { rows[i][4] = shortPath(rows[i][4], width: width) }
         write(TextTable.render(header: header, rows: rows) + "\n(* active)")
     }
 
