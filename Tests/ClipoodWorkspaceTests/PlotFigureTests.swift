@@ -16,7 +16,7 @@ private struct RecordingGnuplot {
         program = dir.appendingPathComponent("gnuplot").path
         let real = try Gnuplot.locate()
         let text = "#!/bin/sh\ntee '\(script)' | exec '\(real)' \"$@\"\n"
-        _ = FileManager.default.createFile(atPath: program, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
+        writeExecutable(text, to: program)
     }
 
     /// Runs `line` in `c` with this gnuplot and returns the script it drew.

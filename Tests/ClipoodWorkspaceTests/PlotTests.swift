@@ -162,7 +162,7 @@ struct GnuplotPlotTests {
         }
         #expect(forced?.description.hasPrefix("gnuplot is not installed: apt-get install gnuplot-nox (CLIPOOD_GNUPLOT=") == true)
         let program = fake.appendingPathComponent("gnuplot").path
-        _ = FileManager.default.createFile(atPath: program, contents: Data("#!/bin/sh\nexit 0\n".utf8), attributes: [.posixPermissions: 0o755])
+        writeExecutable("#!/bin/sh\nexit 0\n", to: program)
         #expect(try Gnuplot.locate(GnuplotSearch(environment: ["PATH": "\(empty.path):\(fake.path):/usr/bin"], fallbacks: [])) == program)
         #expect(try Gnuplot.locate(GnuplotSearch(environment: ["PATH": empty.path, "CLIPOOD_GNUPLOT": program], fallbacks: [])) == program)
         #expect(try Gnuplot.locate(GnuplotSearch(environment: ["PATH": empty.path], fallbacks: ["/nonexistent/gnuplot", program])) == program)

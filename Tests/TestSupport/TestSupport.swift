@@ -135,3 +135,18 @@ public func makeTemporaryDirectory(_ label: String = "clipood-test") -> URL {
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// Writes `text` to a new executable file at `path` (mode 0755) through a close-on-exec
+/// descriptor. Tests run in parallel and some start long-lived children; a child started while a
+/// plain (inheritable) descriptor to the script is open keeps it open for its whole life, and every
+/// later exec of the script then fails with "text file busy".
+@discardableResult
+public func writeExecutable(_ text: String, to path: String) -> Bool {
+    unlink(path)
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
+    guard fd >= 0 else { return false }
+    fchmod(fd, 0o755)
+    let bytes = Array(text.utf8)
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    return close(fd) == 0 && written == bytes.count
+}
