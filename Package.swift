@@ -49,7 +49,7 @@ let package = Package(
         // Runs as whole experiments: Run, the training loop, the evaluation pipeline and its caches,
         // the prefix cache, save/restore (one writer, one reader), content hashes. Between
         // training/data and the workspace; prints nothing (progress goes through a callback).
-        .target(name: "ClipoodExperiment", dependencies: ["ClipoodTrain", "ClipoodData", "ClipoodModel", "ClipoodTokenizer", "ClipoodEngine", "ClipoodImage", "ClipoodIO"], swiftSettings: swift5),
+        .target(name: "ClipoodExperiment", dependencies: ["ClipoodTrain", "ClipoodDistributed", "ClipoodData", "ClipoodModel", "ClipoodTokenizer", "ClipoodEngine", "ClipoodImage", "ClipoodIO"], swiftSettings: swift5),
         // CLIP's byte-level BPE tokenizer (vocab.json + merges.txt, or OpenAI's .txt.gz).
         .target(name: "ClipoodTokenizer", dependencies: ["CZlib", "ClipoodIO"], swiftSettings: swift5),
         // JPEG/PNG decoding to RGB8 and CLIP's preprocessing (Pillow-exact resampling, crops, augmentation).

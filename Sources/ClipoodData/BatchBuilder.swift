@@ -39,8 +39,21 @@ public final class BatchBuilder {
     public func pixels(for indices: [Int], in dataset: Dataset, size: Int, augment: Bool,
                        interpolation: Interpolation, rng: inout RNG,
                        into out: UnsafeMutablePointer<Float>) throws {
+        try pixels(for: indices, only: indices.indices, in: dataset, size: size, augment: augment, interpolation: interpolation, rng: &rng, into: out)
+    }
+
+    /// The same for the images at positions `only` of `indices` (one rank's share of a
+    /// data-parallel batch), written from the start of `out`. The augmentation seeds of every
+    /// position are still drawn, so `rng` moves as for the whole batch and each image gets the
+    /// augmentation one process would give it.
+    public func pixels(for indices: [Int], only: Range<Int>, in dataset: Dataset, size: Int, augment: Bool,
+                       interpolation: Interpolation, rng: inout RNG,
+                       into out: UnsafeMutablePointer<Float>) throws {
         precondition(size > 0, "BatchBuilder: size must be positive, got \(size)")
-        let seeds: [UInt64] = augment ? indices.map { _ in rng.next() } : []
+        precondition(only.lowerBound >= 0 && only.upperBound <= indices.count, "BatchBuilder: positions \(only) outside the batch of \(indices.count)")
+        let drawn: [UInt64] = augment ? indices.map { _ in rng.next() } : []
+        let seeds = augment ? Array(drawn[only]) : []
+        let indices = Array(indices[only])
         let paths = indices.map { dataset.samples[$0].path }
         let per = 3 * size * size
         let failures = ResultSlots<String>(count: indices.count)

@@ -1,4 +1,5 @@
 import ClipoodData
+import ClipoodDistributed
 import ClipoodEngine
 import ClipoodImage
 import ClipoodModel
@@ -89,19 +90,27 @@ public final class FeatureStore {
         let out = FloatBuffer(count: indices.count * D)
         let pixels = FloatBuffer(count: batch * 3 * S * S)
         var rng = RNG(seed: 0)   // unused by the eval transform
+        // In an MPI job the batches are dealt out to the ranks in turn (each batch computed as
+        // one process computes it) and the features summed over the ranks (the rows a rank did
+        // not compute are zeros), so every rank holds the one-process features.
+        let cluster = Cluster.current
         try withWeights(m, run: run, state: state) {
             progress.begin("embedding \(part)", indices.count)
-            var start = 0
+            var start = 0, number = 0
             while start < indices.count {
-                if progress.interrupted() { progress.end(); throw Interrupted("interrupted (Ctrl-C) while embedding \(part)") }
+                if try cluster.anyRank(progress.interrupted()) { progress.end(); throw Interrupted("interrupted (Ctrl-C) while embedding \(part)") }
                 let b = min(batch, indices.count - start)
-                try images.pixels(for: Array(indices[start ..< start + b]), in: d.dataset, size: S, augment: false,
-                                  interpolation: interpolation, rng: &rng, into: pixels.base)
-                let f = m.model.vision.forward(pixels: pixels.base, B: b)
-                (out.base + start * D).update(from: f, count: b * D)
+                if number % cluster.size == cluster.rank {
+                    try images.pixels(for: Array(indices[start ..< start + b]), in: d.dataset, size: S, augment: false,
+                                      interpolation: interpolation, rng: &rng, into: pixels.base)
+                    let f = m.model.vision.forward(pixels: pixels.base, B: b)
+                    (out.base + start * D).update(from: f, count: b * D)
+                }
                 start += b
+                number += 1
                 progress.advance(start, "")
             }
+            try cluster.allreduceSum(out.base, count: out.count)
         }
         image[key] = out
         return out

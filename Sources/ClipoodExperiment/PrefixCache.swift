@@ -1,4 +1,5 @@
 import ClipoodData
+import ClipoodDistributed
 import ClipoodEngine
 import ClipoodImage
 import ClipoodModel
@@ -37,12 +38,23 @@ public final class PrefixCache {
         let S = m.model.config.vision.imageSize, batch = 16
         let pixels = FloatBuffer(count: batch * 3 * S * S)
         var rng = rng
+        // In an MPI job the chunks are dealt out to the ranks (each chunk computed as one process
+        // computes it), and the rows summed over the ranks fill every rank's cache.
+        let cluster = Cluster.current
         progress.begin("caching prefix", count)
-        var done = 0
+        var done = 0, chunkNumber = 0
         for v in 0 ..< views {
             var start = 0
             while start < samples.count {
                 let chunk = Array(samples[start ..< min(start + batch, samples.count)])
+                defer { chunkNumber += 1 }
+                guard chunkNumber % cluster.size == cluster.rank else {
+                    // Another rank's chunk: draw its augmentation seeds all the same.
+                    try images.pixels(for: chunk, only: 0 ..< 0, in: d.dataset, size: S, augment: augment, interpolation: interpolation, rng: &rng, into: pixels.base)
+                    start += chunk.count
+                    done += chunk.count
+                    continue
+                }
                 try images.pixels(for: chunk, in: d.dataset, size: S, augment: augment, interpolation: interpolation, rng: &rng, into: pixels.base)
                 let out = FloatBuffer(count: chunk.count * rowSize)
                 m.model.vision.prefix(pixels: pixels.base, B: chunk.count, upTo: layer, into: out.base)
@@ -54,13 +66,16 @@ public final class PrefixCache {
                 progress.advance(done, "")
             }
         }
+        try cluster.allreduceSum(storage.base, count: storage.count)
     }
 
-    /// Copies one view of each sample's cached stream into `out` (B, T, W).
-    func gather(_ samples: [Int], rng: inout RNG, into out: UnsafeMutablePointer<Float>) {
+    /// Copies one view of each sample at positions `only` of `samples` into `out` (B, T, W),
+    /// from its start. The view of every position is drawn, so `rng` moves as for all of them.
+    func gather(_ samples: [Int], only: Range<Int>, rng: inout RNG, into out: UnsafeMutablePointer<Float>) {
         for (i, s) in samples.enumerated() {
             let view = views == 1 ? 0 : rng.below(views)
-            (out + i * rowSize).update(from: storage.base + (rows[s]! + view) * rowSize, count: rowSize)
+            guard only.contains(i) else { continue }
+            (out + (i - only.lowerBound) * rowSize).update(from: storage.base + (rows[s]! + view) * rowSize, count: rowSize)
         }
     }
 }

@@ -1,4 +1,5 @@
 import ClipoodData
+import ClipoodDistributed
 import ClipoodEngine
 import ClipoodIO
 import ClipoodModel
@@ -62,6 +63,15 @@ public final class Run {
             .require(for: "training '\(name)' (batch \(batchPerDomain) × \(byDomain.count) domains)", hint: "use a smaller batch=" + (cache ? ", fewer views= or cache=off" : ""))
         let text = try features.textFeatures(model: m, data: d, classes: classes)
         trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)
+        let cluster = Cluster.current
+        if cluster.isDistributed {
+            let batch = batchPerDomain * byDomain.count
+            guard batch >= cluster.size else {
+                throw MessageError("a step of \(batch) images cannot be shared by \(cluster.size) ranks; use batch= ≥ \((cluster.size + byDomain.count - 1) / byDomain.count) or fewer ranks")
+            }
+            trainer.collectives = cluster
+            try JobAgreement.checkRun(model: m, data: d, split: split)
+        }
         self.name = name; modelName = m.name; dataName = d.name; self.split = split; self.config = config
         self.batchPerDomain = batchPerDomain; self.augment = augment; self.seed = seed; self.interpolation = interpolation
         self.tune = tune; self.classes = classes; templates = d.templates

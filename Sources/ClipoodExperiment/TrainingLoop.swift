@@ -1,4 +1,5 @@
 import ClipoodData
+import ClipoodDistributed
 import ClipoodEngine
 import ClipoodImage
 import ClipoodModel
@@ -42,9 +43,11 @@ extension Run {
     public func train(model m: ModelEntry, data d: DataEntry, images: BatchBuilder, limit: Int?, progress: ProgressSink,
                       evaluate: ((Run) throws -> EvaluationResult)? = nil) -> Stint {
         let S = m.model.config.vision.imageSize, B = sampler.batchSize
+        // In an MPI job every rank draws the same batch and takes its share (one process: all of it).
+        let cluster = Cluster.current, share = cluster.shard(B)
         let interp = Interpolation(rawValue: interpolation) ?? .bicubic
-        let pixels = FloatBuffer(count: cache == nil ? B * 3 * S * S : 0)
-        let streams = FloatBuffer(count: cache == nil ? 0 : B * m.model.vision.streamSize)
+        let pixels = FloatBuffer(count: cache == nil ? share.count * 3 * S * S : 0)
+        let streams = FloatBuffer(count: cache == nil ? 0 : share.count * m.model.vision.streamSize)
         let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         let range = trainer.range
         let params = m.model.parameters.values.base + range.lowerBound
@@ -59,26 +62,38 @@ extension Run {
         progress.begin("train \(name)", target - first)
         let start = Date()
         while trainer.step < target {
-            if progress.interrupted() {
-                stopReason = "interrupted (Ctrl-C) after step \(trainer.step) of \(config.steps)"
+            do {
+                if try cluster.anyRank(progress.interrupted()) {
+                    stopReason = "interrupted (Ctrl-C) after step \(trainer.step) of \(config.steps)"
+                    break
+                }
+            } catch {
+                stopReason = "stopped after step \(trainer.step): \(error)"
                 break
             }
             let idx = sampler.next()
+            var unreadable: Error? = nil
             do {
                 if let cache {
-                    cache.gather(idx, rng: &augmentRNG, into: streams.base)
+                    cache.gather(idx, only: share, rng: &augmentRNG, into: streams.base)
                 } else {
-                    try images.pixels(for: idx, in: d.dataset, size: S, augment: augment, interpolation: interp, rng: &augmentRNG, into: pixels.base)
+                    try images.pixels(for: idx, only: share, in: d.dataset, size: S, augment: augment, interpolation: interp, rng: &augmentRNG, into: pixels.base)
                 }
             } catch {
-                stopReason = "stopped at step \(trainer.step + 1): \(error)"
+                unreadable = error
+            }
+            // An image only one rank reads stops every rank at this step.
+            let stop: Bool
+            do { stop = try cluster.anyRank(unreadable != nil) } catch { unreadable = unreadable ?? error; stop = true }
+            if stop {
+                stopReason = "stopped at step \(trainer.step + 1): " + (unreadable.map { "\($0)" } ?? "another rank could not read its share of the batch")
                 break
             }
-            let labels = idx.map { position[d.dataset.samples[$0].label]! }
+            let labels = idx[share].map { position[d.dataset.samples[$0].label]! }
             let t0 = Date()
             do {
-                let r = cache == nil ? try trainer.step(pixels: pixels.base, labels: labels, B: idx.count)
-                                     : try trainer.step(streams: streams.base, labels: labels, B: idx.count)
+                let r = cache == nil ? try trainer.step(pixels: pixels.base, labels: labels, B: share.count, batch: idx.count)
+                                     : try trainer.step(streams: streams.base, labels: labels, B: share.count, batch: idx.count)
                 log.append((r, Date().timeIntervalSince(t0)))
                 progress.advance(r.step - first, String(format: "loss %.4f acc %.2f lr %.2e", r.loss, r.accuracy, r.learningRate))
             } catch {

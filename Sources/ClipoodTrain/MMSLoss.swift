@@ -40,6 +40,11 @@ public final class MMSLoss {
 
     /// Returns the mean loss over the B rows of `features` (B, D) with labels `labels`.
     public func forward(features: UnsafePointer<Float>, labels: [Int32], B: Int) -> Float {
+        Float(forwardTotal(features: features, labels: labels, B: B) / Double(B))
+    }
+
+    /// The same forward, returning the summed loss of the B rows (in double).
+    public func forwardTotal(features: UnsafePointer<Float>, labels: [Int32], B: Int) -> Double {
         ensure(B)
         targets = labels
         let D = dim, K = classes
@@ -52,17 +57,18 @@ public final class MMSLoss {
         }
         BLAS.sgemm(transB: true, M: B, N: K, K: D, alpha: scale, A: shifted.base, lda: D, B: textFeatures.base, ldb: D, C: logits.base, ldc: K)
         return labels.withUnsafeBufferPointer {
-            SoftmaxCrossEntropy.forward(probs: probs.base, logits: logits.base, targets: $0.baseAddress!, N: B, K: K)
+            SoftmaxCrossEntropy.total(probs: probs.base, logits: logits.base, targets: $0.baseAddress!, N: B, K: K)
         }
     }
 
     /// dfeatures (B, D) += dloss/dfeatures for the last forward (no allocation: buffers are
-    /// sized by the largest batch seen).
-    public func backward(dfeatures: UnsafeMutablePointer<Float>, B: Int) {
+    /// sized by the largest batch seen). The loss is the mean over `over` rows (B, or the whole
+    /// batch of a data-parallel step of which these B rows are one rank's share).
+    public func backward(dfeatures: UnsafeMutablePointer<Float>, B: Int, over: Int? = nil) {
         let D = dim, K = classes
         dlogits.base.update(repeating: 0, count: B * K)
         targets.withUnsafeBufferPointer {
-            SoftmaxCrossEntropy.backward(dlogits: dlogits.base, probs: probs.base, targets: $0.baseAddress!, N: B, K: K)
+            SoftmaxCrossEntropy.backward(dlogits: dlogits.base, probs: probs.base, targets: $0.baseAddress!, N: B, K: K, over: over)
         }
         // d f' = s · dlogits · T ; the −λ·T[y] shift is a constant, so d f = d f'.
         BLAS.sgemm(M: B, N: D, K: K, alpha: scale, A: dlogits.base, lda: K, B: textFeatures.base, ldb: D, C: dshifted.base, ldc: D)

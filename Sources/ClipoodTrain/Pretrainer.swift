@@ -26,7 +26,13 @@ public final class Pretrainer {
     public private(set) var step = 0
     private let scaleSlot: TensorSlot
     private var dimage = FloatBuffer(count: 0), dtext = FloatBuffer(count: 0)
+    private var allImage = FloatBuffer(count: 0), allText = FloatBuffer(count: 0)
     public static let maxLogitScale = logf(100)
+    /// The ranks of a data-parallel job, when this pretrainer is one of them: each rank encodes
+    /// its share of the pairs, the features of the whole batch are gathered so that every rank
+    /// computes the same loss over all pairs, each back-propagates its own rows, and the
+    /// gradients are summed over the ranks.
+    public var collectives: Collectives? = nil
 
     public init(model: CLIPModel, steps: Int, learningRate: Double, warmupSteps: Int, weightDecay: Double = 0.1) {
         self.model = model
@@ -37,24 +43,35 @@ public final class Pretrainer {
     }
 
     /// One step on B pairs: images (B, 3, S, S) normalised, captions as (B, context) token ids.
-    /// Returns the loss (before the update). A non-finite loss updates nothing and throws.
+    /// Returns the loss (before the update). A non-finite loss updates nothing and throws. In
+    /// a data-parallel job the B pairs are this rank's share of a step of `batch` pairs.
     @discardableResult
-    public func step(pixels: UnsafePointer<Float>, ids: [Int32], B: Int) throws -> (loss: Float, learningRate: Double) {
-        let D = model.config.embedDim
-        if dimage.count < B * D { dimage = FloatBuffer(count: B * D); dtext = FloatBuffer(count: B * D) }
+    public func step(pixels: UnsafePointer<Float>, ids: [Int32], B: Int, batch: Int? = nil) throws -> (loss: Float, learningRate: Double) {
+        let D = model.config.embedDim, N = batch ?? B
+        if dimage.count < N * D { dimage = FloatBuffer(count: N * D); dtext = FloatBuffer(count: N * D) }
         let lr = schedule.lr(atStep: step)
         model.parameters.zeroGrads()
-        let img = model.vision.forward(pixels: pixels, B: B, saveForBackward: true)
-        let txt = model.text.forward(ids: ids, B: B, saveForBackward: true)
+        var img = UnsafePointer(model.vision.forward(pixels: pixels, B: B, saveForBackward: true))
+        var txt = UnsafePointer(model.text.forward(ids: ids, B: B, saveForBackward: true))
+        var own = 0 ..< B
+        if let c = collectives {
+            if allImage.count < N * D { allImage = FloatBuffer(count: N * D); allText = FloatBuffer(count: N * D) }
+            try c.gatherRows(img, count: N, width: D, into: allImage.base)
+            try c.gatherRows(txt, count: N, width: D, into: allText.base)
+            img = UnsafePointer(allImage.base); txt = UnsafePointer(allText.base)
+            own = c.share(N)
+        }
         let s = model.parameters.value(scaleSlot)[0]
-        let value = loss.forward(image: img, text: txt, N: B, logitScale: s)
+        let value = loss.forward(image: img, text: txt, N: N, logitScale: s)
         guard value.isFinite else { throw Trainer.Stop.nonFiniteLoss(step: step + 1, loss: value) }
-        dimage.base.update(repeating: 0, count: B * D)
-        dtext.base.update(repeating: 0, count: B * D)
-        let ds = loss.backward(dimage: dimage.base, dtext: dtext.base, N: B)
-        model.vision.backward(dfeatures: dimage.base, B: B, trainable: .full)
-        model.text.backward(dfeatures: dtext.base, B: B)
-        model.parameters.grad(scaleSlot)[0] += ds
+        dimage.base.update(repeating: 0, count: N * D)
+        dtext.base.update(repeating: 0, count: N * D)
+        let ds = loss.backward(dimage: dimage.base, dtext: dtext.base, N: N)
+        model.vision.backward(dfeatures: dimage.base + own.lowerBound * D, B: B, trainable: .full)
+        model.text.backward(dfeatures: dtext.base + own.lowerBound * D, B: B)
+        // Every rank computed the same d loss / d s; the sum over ranks must count it once.
+        if (collectives?.rank ?? 0) == 0 { model.parameters.grad(scaleSlot)[0] += ds }
+        try collectives?.sum(model.parameters.grads.base, count: model.parameters.count)
         optimizer.update(params: model.parameters.values.base, grads: model.parameters.grads.base, lr: lr)
         let p = model.parameters.value(scaleSlot)
         p[0] = min(p[0], Pretrainer.maxLogitScale)

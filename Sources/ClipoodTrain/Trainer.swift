@@ -55,6 +55,10 @@ public final class Trainer {
     public private(set) var step = 0
     /// With tune=last1 from cached streams, run the last block for the class token only (exact).
     public var classTokenShortcut = true
+    /// The ranks of a data-parallel job, when this trainer is one of them: each step then gets
+    /// this rank's share of the batch, and the loss, counts and gradients are summed over the
+    /// ranks before the update, which every rank applies alike.
+    public var collectives: Collectives? = nil
     private var dfeatures = FloatBuffer(count: 0)
 
     public init(model: CLIPModel, textFeatures: FloatBuffer, classes: Int, config: TrainingConfig) {
@@ -85,10 +89,11 @@ public final class Trainer {
 
     /// One step on a batch of B normalised images (B, 3, S, S) with labels. A non-finite loss
     /// or gradient throws `Stop` before anything is updated, so the weights, the optimiser and
-    /// every average stay those of the last good step.
+    /// every average stay those of the last good step. In a data-parallel job the B images are
+    /// this rank's share of a step of `batch` images.
     @discardableResult
-    public func step(pixels: UnsafePointer<Float>, labels: [Int32], B: Int) throws -> StepRecord {
-        try step(labels: labels, B: B) { model.vision.forward(pixels: pixels, B: B, saveForBackward: true, keepFrom: firstTrainableLayer) }
+    public func step(pixels: UnsafePointer<Float>, labels: [Int32], B: Int, batch: Int? = nil) throws -> StepRecord {
+        try step(labels: labels, B: B, batch: batch ?? B) { model.vision.forward(pixels: pixels, B: B, saveForBackward: true, keepFrom: firstTrainableLayer) }
     }
 
     /// The first block that gets gradients under `config.trainable` (the layer count for `proj`).
@@ -105,34 +110,36 @@ public final class Trainer {
     /// as `VisionTower.prefix` computes them: the frozen prefix is not run again. Identical to
     /// `step(pixels:…)` on the pixels the streams came from, up to float rounding.
     @discardableResult
-    public func step(streams: UnsafePointer<Float>, labels: [Int32], B: Int) throws -> StepRecord {
+    public func step(streams: UnsafePointer<Float>, labels: [Int32], B: Int, batch: Int? = nil) throws -> StepRecord {
         precondition(config.trainable != .full, "Trainer: cached streams need a frozen prefix (tune=lastK or proj)")
         if config.trainable == .lastBlocks(1) && classTokenShortcut {
             // Exact shortcut: only the class token of the last block reaches the loss.
-            return try step(labels: labels, B: B) { model.vision.forwardClassToken(stream: streams, B: B) }
+            return try step(labels: labels, B: B, batch: batch ?? B) { model.vision.forwardClassToken(stream: streams, B: B) }
         }
-        return try step(labels: labels, B: B) { model.vision.forward(stream: streams, fromLayer: firstTrainableLayer, B: B, saveForBackward: true) }
+        return try step(labels: labels, B: B, batch: batch ?? B) { model.vision.forward(stream: streams, fromLayer: firstTrainableLayer, B: B, saveForBackward: true) }
     }
 
-    private func step(labels: [Int32], B: Int, forward: () -> UnsafeMutablePointer<Float>) throws -> StepRecord {
+    private func step(labels: [Int32], B: Int, batch: Int, forward: () -> UnsafeMutablePointer<Float>) throws -> StepRecord {
         precondition(step < config.steps, "Trainer: all \(config.steps) steps are done")
         let D = model.config.embedDim
         if dfeatures.count < B * D { dfeatures = FloatBuffer(count: B * D) }
         let lr = schedule.lr(atStep: step)
         model.parameters.zeroGrads(range)
         let features = forward()
-        let value = loss.forward(features: features, labels: labels, B: B)
+        var sums = [loss.forwardTotal(features: features, labels: labels, B: B), 0]
+        sums[1] = Double(zip(loss.predictions(B: B), labels).filter { $0 == $1 }.count)
+        try collectives?.sum(&sums)
+        let value = Float(sums[0] / Double(batch))
         guard value.isFinite else { throw Stop.nonFiniteLoss(step: step + 1, loss: value) }
-        let predicted = loss.predictions(B: B)
-        let correct = zip(predicted, labels).filter { $0 == $1 }.count
         dfeatures.base.update(repeating: 0, count: B * D)
-        loss.backward(dfeatures: dfeatures.base, B: B)
+        loss.backward(dfeatures: dfeatures.base, B: B, over: batch)
         model.vision.backward(dfeatures: dfeatures.base, B: B, trainable: config.trainable)
+        try collectives?.sum(model.parameters.grads.base + range.lowerBound, count: range.count)
         guard allFinite(model.parameters.grads.base + range.lowerBound, count: range.count) else { throw Stop.nonFiniteGradient(step: step + 1) }
         optimizer.update(params: model.parameters.values.base, grads: model.parameters.grads.base, lr: lr)
         step += 1
         for a in averages { a.observe(step: step, params: model.parameters.values.base) }
-        return StepRecord(step: step, loss: value, accuracy: Float(correct) / Float(B), learningRate: lr)
+        return StepRecord(step: step, loss: value, accuracy: Float(sums[1] / Double(batch)), learningRate: lr)
     }
 
     /// Puts the trainer back to the state of a saved run after `step` steps: the trainable

@@ -110,9 +110,11 @@ extension Workspace {
         let total = classes * perClass * ShapesWorld.domains.count
         let progress = ProgressLine("generating shapes", total: total, workspace: self)
         do {
-            try ShapesWorld.write(to: dir, classes: classes, perClass: perClass, size: size, seed: seed, preset: preset, named: named,
-                                  progress: { done, _ in progress.update(done) })
-            try AtomicWrite.write(stamp, to: marker)
+            try leaderWrites {
+                try ShapesWorld.write(to: dir, classes: classes, perClass: perClass, size: size, seed: seed, preset: preset, named: named,
+                                      progress: { done, _ in progress.update(done) })
+                try AtomicWrite.write(stamp, to: marker)
+            }
         } catch { throw MessageError(String(describing: error)) }
         write("generated \(total) images (\(classes) classes × \(ShapesWorld.domains.count) domains × \(perClass), \(size) px, seed \(seed)) in \(dir), " +
               "preset \(preset.rawValue)" + (preset == .classic ? "" : " (captions name the class on \(String(format: "%g", named * 100)) % of the images)"))
@@ -207,6 +209,7 @@ extension Workspace {
         let spec = SplitSpec(targets: targets, holdout: args[S.holdout], openRatio: args[S.open], shots: args[S.shots],
                              seed: args[S.seed] ?? settings.seed, testScope: args[S.test] == "holdout" ? .targetHoldout : .wholeTarget)
         do { d.split = try Split.make(dataset: d.dataset, spec: spec) } catch { throw args.error(String(describing: error)) }
+        if let split = d.split { try JobAgreement.checkSplit(d, split: split) }
         features.forgetImages()
         try emit(splitTable(d.split!), text: d.split!.description, output: output, args: args)
     }

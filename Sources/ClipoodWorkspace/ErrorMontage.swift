@@ -90,7 +90,7 @@ extension Workspace {
         do { scratch = try Gnuplot.scratchFolder() } catch { throw args.error(String(describing: error)) }
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let raster = scratch + "/montage.rgb"
-        do { try AtomicWrite.write(Data(montage.pixels), to: raster, durable: false) } catch { throw args.error(String(describing: error)) }
+        do { if writesFiles { try AtomicWrite.write(Data(montage.pixels), to: raster, durable: false) } } catch { throw args.error(String(describing: error)) }
 
         var g = GnuplotScript()
         let (W, H) = (layout.width, layout.height)

@@ -110,11 +110,11 @@ extension Workspace {
         let mm = try marginMatrix(model: m, data: d, lambda: lambda), names = d.dataset.classNames
         if matrix, let out = args[MarginArguments.output] {
             if out.lowercased().hasSuffix(".npy") {
-                try wrapped(args, "to") { try NPY.write(floats: mm, shape: [K, K], to: expandPath(out)) }
+                try writingTo(args) { try NPY.write(floats: mm, shape: [K, K], to: expandPath(out)) }
             } else {
                 var csv = "class," + names.map(csvField).joined(separator: ",") + "\n"
                 for y in 0 ..< K { csv += csvField(names[y]) + "," + (0 ..< K).map { String(format: "%.6f", mm[y * K + $0]) }.joined(separator: ",") + "\n" }
-                try wrapped(args, "to") { try AtomicWrite.write(csv, to: expandPath(out)) }
+                try writingTo(args) { try AtomicWrite.write(csv, to: expandPath(out)) }
             }
             write("wrote the \(K)×\(K) margin matrix (λ=\(lambda)) to \(out)")
             return
@@ -165,7 +165,7 @@ extension Workspace {
         let full: FloatBuffer
         do { full = try stateDict(run, state: state) } catch { throw args.error("model", String(describing: error)) }
         let m = models[run.modelName]!
-        try wrapped(args, "to") {
+        try writingTo(args) {
             try CheckpointWriter.write(m.model, values: full.base, metadata: ["clipood.run": run.name, "clipood.weights": state], to: expandPath(out))
         }
         write("wrote \(run.name) \(state) weights (\(m.model.format.rawValue) names) to \(out)")
@@ -191,7 +191,7 @@ extension Workspace {
         let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         let labels = idx.map { position[d.dataset.samples[$0].label] ?? -1 }
         let labelsPath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + ".labels.npy"
-        try wrapped(args, "to") {
+        try writingTo(args) {
             if logits {
                 let text = try textFeatures(model: m, data: d, classes: classes)
                 let z = FloatBuffer(count: N * K)
@@ -209,7 +209,7 @@ extension Workspace {
     func exportLog(_ args: Arguments) throws {
         let run = try self.run(args)
         let out = args[ExportArguments.logFile]
-        try wrapped(args, "to") { try AtomicWrite.write(run.logCSV(), to: expandPath(out)) }
+        try writingTo(args) { try AtomicWrite.write(run.logCSV(), to: expandPath(out)) }
         write("wrote \(run.log.count) log rows of \(run.name) to \(out)")
     }
 
@@ -218,8 +218,8 @@ extension Workspace {
         let dir = expandPath(args[ExportArguments.saveDir])
         guard let m = models[run.modelName] else { throw args.error("run", "model '\(run.modelName)' of this run is no longer loaded") }
         let hash = try wrapped(args, "run") { try hashes.sha256(m.loaded.weightsFile) }
-        let written = try wrapped(args, "to") { try run.save(to: dir, model: m, modelSHA256: hash, data: datasets[run.dataName], force: args[ExportArguments.force]) }
-        write("saved run '\(run.name)' to \(dir): run.json, log.csv, state.safetensors, " + written.joined(separator: ", ") + ", manifest.json")
+        let written = try writingTo(args) { try run.save(to: dir, model: m, modelSHA256: hash, data: datasets[run.dataName], force: args[ExportArguments.force]) }
+        write("saved run '\(run.name)' to \(dir): run.json, log.csv, state.safetensors, " + (written ?? []).joined(separator: ", ") + ", manifest.json")
     }
 }
 

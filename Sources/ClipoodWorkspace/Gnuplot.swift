@@ -1,4 +1,5 @@
 import ClipoodIO
+import ClipoodDistributed
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -245,6 +246,8 @@ public struct Gnuplot: Sendable {
     /// `AtomicWrite` (a symlink is written through, a FIFO or device is never replaced, missing
     /// folders are created). A PNG, SVG or PDF that gnuplot did not write is an error.
     public func draw(_ script: GnuplotScript, terminal: GnuplotTerminal, output: String?, limits: GnuplotLimits = Gnuplot.limits) throws -> GnuplotOutput {
+        // In an MPI job rank 0 alone draws (the others print nothing either).
+        guard Cluster.current.isLeader else { return GnuplotOutput(text: "", warnings: []) }
         var scratch: String?
         if let output {
             guard gnuplotSanitize(output) == output else { throw GnuplotError("the output path contains control characters") }

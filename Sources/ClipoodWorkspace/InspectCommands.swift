@@ -72,7 +72,7 @@ extension Workspace {
             if existing > 0 && !endsWithNewline(path) { header = "\n" + header }
             // What came before, so that the recording replays on its own in a fresh process.
             let preamble = ws.journal.preamble()
-            do { try AtomicWrite.append(header + preamble, to: path) } catch { throw args.error("file", String(describing: error)) }
+            do { if ws.writesFiles { try AtomicWrite.append(header + preamble, to: path) } } catch { throw args.error("file", String(describing: error)) }
             ws.recording = Recording(path: path, depth: ws.interpreter.scriptStack.count)
             let rebuilt = preamble.isEmpty ? "" : ", after \(ws.journal.lines.count) line\(ws.journal.lines.count == 1 ? "" : "s") that rebuild the state so far"
             ws.write(existing > 0 ? "appending successful commands to \(f)\(rebuilt) (record stop to end)"
@@ -146,7 +146,7 @@ extension Workspace {
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         guard let first = (try? Lexer.tokenize(trimmed))?.first, !(first.isWord && first.text == "record") else { return }
         do {
-            try AtomicWrite.append(trimmed + "\n", to: r.path)
+            if writesFiles { try AtomicWrite.append(trimmed + "\n", to: r.path) }
             r.count += 1
             recording = r
         } catch {

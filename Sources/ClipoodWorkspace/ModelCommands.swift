@@ -165,7 +165,7 @@ extension Workspace {
         let ctx = (try? model(args, argument: "model"))?.model.config.text.contextLength ?? tokenizer.contextLength
         let ids = tokenizer.tokenize(texts, contextLength: ctx)
         if let out = args[M.output] {
-            try wrapped(args, "to") { try NPY.write(ints: ids, shape: [texts.count, ctx], to: expandPath(out)) }
+            try writingTo(args) { try NPY.write(ints: ids, shape: [texts.count, ctx], to: expandPath(out)) }
             write("wrote \(texts.count)×\(ctx) token ids to \(out)")
         } else {
             for (i, t) in texts.enumerated() {
@@ -197,7 +197,7 @@ extension Workspace {
         let interp = args[Shared.interpolation]
         let px = try pixels(from: args, argument: "paths", size: size, interpolation: interp)
         let n = args.strings("paths").count
-        try wrapped(args, "to") { try NPY.write(floats: px.base, shape: [n, 3, size, size], to: expandPath(out)) }
+        try writingTo(args) { try NPY.write(floats: px.base, shape: [n, 3, size, size], to: expandPath(out)) }
         write("wrote \(n)×3×\(size)×\(size) pixels to \(out)")
     }
 
@@ -253,7 +253,7 @@ extension Workspace {
         }
         let kind = args[M.raw] ? "raw" : "L2-normalised"
         if let out = args[M.output] {
-            try wrapped(args, "to") { try NPY.write(floats: features.base, shape: [n, D], to: expandPath(out)) }
+            try writingTo(args) { try NPY.write(floats: features.base, shape: [n, D], to: expandPath(out)) }
             write("wrote \(n)×\(D) \(kind) \(what) features to \(out)")
         } else {
             for i in 0 ..< n {

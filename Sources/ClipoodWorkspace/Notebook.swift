@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodIO
+import ClipoodDistributed
 import Foundation
 
 // Notebooks: Markdown files whose ```clipood cells run in order in one workspace.
@@ -482,6 +483,7 @@ extension Workspace {
     /// renamed over it; its mode kept, a symlink written through); refuses when the file no
     /// longer holds `expecting`.
     static func replaceNotebook(at path: String, expecting: String, with text: String) throws {
+        guard Cluster.current.isLeader else { return }   // in an MPI job rank 0 alone writes
         let current = try? NotebookText.read(path)
         guard current == expecting else {
             throw CommandError("'\(path)' changed while the notebook ran; not overwritten (run it again)")

@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodData
+import ClipoodDistributed
 import ClipoodDemo
 import ClipoodEngine
 import ClipoodImage
@@ -71,7 +72,7 @@ extension Workspace {
                                 text: .init(width: width, layers: layers, heads: heads, contextLength: context, vocabularySize: vocabulary.tokens.count),
                                 embedDim: width / 2)
         let dir = args[P.output].map(expandPath) ?? VocabularyCache.directory.appendingPathComponent("models/pretrained-\(d.name)-seed\(seed)").path
-        try wrapped(args, "to") { try BPETrainer.write(vocabulary, to: URL(fileURLWithPath: dir)) }
+        try wrapped(args, "to") { try leaderWrites { try BPETrainer.write(vocabulary, to: URL(fileURLWithPath: dir)) } }
         let tokenizer = try wrapped(args, "to") {
             try CLIPTokenizer(vocabJSON: URL(fileURLWithPath: dir + "/vocab.json"), merges: URL(fileURLWithPath: dir + "/merges.txt"))
         }
@@ -81,35 +82,43 @@ extension Workspace {
         model.initialiseRandomly(seed: seed)
         let steps = args[P.steps], B = min(args[P.batch], ds.samples.count)
         let trainer = Pretrainer(model: model, steps: steps, learningRate: args[P.lr], warmupSteps: args[P.warmup], weightDecay: args[P.wd])
+        // In an MPI job every rank draws the same pairs and encodes its share of them.
+        let cluster = Cluster.current, share = cluster.shard(B)
+        if cluster.isDistributed {
+            guard B >= cluster.size else { throw args.error("batch", "a step of \(B) pairs cannot be shared by \(cluster.size) ranks") }
+            trainer.collectives = cluster
+        }
         if attributes.isEmpty { write("note: no \(ShapesWorld.attributesFileName) in \(ds.root): captions will name class and style only") }
         write("pretraining a CLIP (width \(width), \(layers)+\(layers) blocks, patch \(patch) @\(S)px, vocabulary \(vocabulary.tokens.count), \(formatCount(model.parameterCount)) parameters) " +
               "on \(ds.samples.count) images of '\(d.name)': \(steps) steps × \(B) pairs")
         var order = RNG(seed: seed).derived("pretrain/order"), augment = RNG(seed: seed).derived("pretrain/augment"), captions = RNG(seed: seed).derived("pretrain/captions")
         var perm = order.permutation(ds.samples.count), cursor = 0
-        let pixels = FloatBuffer(count: B * 3 * S * S)
+        let pixels = FloatBuffer(count: share.count * 3 * S * S)
         let progress = ProgressLine("pretrain", total: steps, workspace: self)
         Interrupt.clear()
         var last: Float = .nan
         for t in 0 ..< steps {
-            if Interrupt.isRequested { writeError("pretrain: interrupted after step \(t); writing the model as it is"); progress.finish(); break }
+            if try cluster.anyRank(Interrupt.isRequested) { writeError("pretrain: interrupted after step \(t); writing the model as it is"); progress.finish(); break }
             var idx: [Int] = []
             while idx.count < B {
                 if cursor == perm.count { perm = order.permutation(ds.samples.count); cursor = 0 }
                 idx.append(perm[cursor]); cursor += 1
             }
-            try images.pixels(for: idx, in: ds, size: S, augment: true, interpolation: .bicubic, rng: &augment, into: pixels.base)
+            try images.pixels(for: idx, only: share, in: ds, size: S, augment: true, interpolation: .bicubic, rng: &augment, into: pixels.base)
             let texts = idx.map { i -> String in
                 let s = ds.samples[i]
                 let a = attributes[ds.relativePath(i)]
                 return Captions.caption(className: ds.classes[s.label], domain: ds.domains[s.domain], colour: a?.colour, size: a?.size, name: a?.name, rng: &captions)
             }
-            let r = try trainer.step(pixels: pixels.base, ids: tokenizer.tokenize(texts, contextLength: context), B: B)
+            let r = try trainer.step(pixels: pixels.base, ids: tokenizer.tokenize(Array(texts[share]), contextLength: context), B: share.count, batch: B)
             last = r.loss
             progress.update(t + 1, detail: String(format: "loss %.4f scale %.1f lr %.2e", r.loss, model.logitScale, r.learningRate))
         }
         try wrapped(args, "to") {
-            try CheckpointWriter.write(model, format: .huggingFace, metadata: ["clipood.pretrained_on": d.name], to: dir + "/model.safetensors")
-            try AtomicWrite.write(huggingFaceConfigJSON(config), to: dir + "/config.json")
+            try leaderWrites {
+                try CheckpointWriter.write(model, format: .huggingFace, metadata: ["clipood.pretrained_on": d.name], to: dir + "/model.safetensors")
+                try AtomicWrite.write(huggingFaceConfigJSON(config), to: dir + "/config.json")
+            }
         }
         write(String(format: "wrote the pretrained model to %@ (last loss %.4f, logit scale %.1f)", dir, last, model.logitScale))
         try executeNested("load model \"\(dir)\" as \(args[P.name] ?? "demo")")

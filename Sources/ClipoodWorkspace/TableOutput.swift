@@ -34,7 +34,7 @@ extension Workspace {
     func emit(_ table: Table, text: String, output: TableOutput, args: Arguments) throws {
         write(output.format == .text ? text : table.render(output.format).trimmingSuffixNewline)
         guard let file = output.file else { return }
-        do { try AtomicWrite.write(table.render(file.format), to: file.path) } catch { throw args.error("to", String(describing: error)) }
+        do { try leaderWrites { try AtomicWrite.write(table.render(file.format), to: file.path) } } catch { throw args.error("to", String(describing: error)) }
         write("wrote the table (\(table.rows.count) row\(table.rows.count == 1 ? "" : "s"), \(file.format.rawValue)) to \(file.typed)")
     }
 }

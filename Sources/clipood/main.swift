@@ -34,6 +34,17 @@ signal(SIGINT) { _ in
     if Interrupt.requested != 0 { _exit(130) }
     Interrupt.requested = 1
 }
+if cluster.isDistributed {
+    // Ranks of a job are stopped the same way by SIGTERM, which mpirun (after its
+    // odls_base_sigkill_timeout) and Slurm (before a time limit) send; the ranks agree at each
+    // step boundary, so all stop at the same step. mpirun starts local ranks in process groups
+    // of their own: joining mpirun's lets a Ctrl-C at its terminal reach them at once.
+    signal(SIGTERM) { _ in
+        if Interrupt.requested != 0 { _exit(143) }
+        Interrupt.requested = 1
+    }
+    _ = setpgid(0, getpgid(getppid()))
+}
 // A parent may start us with SIGINT blocked (some test runners and job launchers do): unblock it.
 var interruptSet = sigset_t()
 sigemptyset(&interruptSet)

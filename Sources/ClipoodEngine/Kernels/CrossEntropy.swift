@@ -13,6 +13,13 @@ public enum SoftmaxCrossEntropy {
                                logits: UnsafePointer<Float>,           // (N, K)
                                targets: UnsafePointer<Int32>,          // (N)
                                N: Int, K: Int) -> Float {
+        Float(total(probs: probs, logits: logits, targets: targets, N: N, K: K) / Double(N))
+    }
+
+    /// The summed loss of the N rows (in double): a data-parallel step adds the sums of every
+    /// rank's rows and divides by the whole batch.
+    public static func total(probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                             N: Int, K: Int) -> Double {
         var total: Double = 0
         for n in 0 ..< N {
             let z = logits + n * K, p = probs + n * K
@@ -27,15 +34,17 @@ public enum SoftmaxCrossEntropy {
             // −log softmax_y = log Σ exp(z − max) − (z_y − max): exact even when p_y underflows.
             total += Double(logf(sum) - (z[y] - maxv))
         }
-        return Float(total / Double(N))
+        return total
     }
 
-    /// dlogits += dloss · (p − onehot(y)) / N.
+    /// dlogits += dloss · (p − onehot(y)) / `over` for the N rows; `over` is the number of rows
+    /// the loss averages (N, or the whole batch of a data-parallel step when these are one
+    /// rank's share of it).
     public static func backward(dlogits: UnsafeMutablePointer<Float>,  // (N, K)
                                 probs: UnsafePointer<Float>,           // (N, K)
                                 targets: UnsafePointer<Int32>,         // (N)
-                                N: Int, K: Int, dloss: Float = 1) {
-        let scale = dloss / Float(N)
+                                N: Int, K: Int, dloss: Float = 1, over: Int? = nil) {
+        let scale = dloss / Float(over ?? N)
         for n in 0 ..< N {
             let p = probs + n * K, d = dlogits + n * K
             let y = Int(targets[n])
