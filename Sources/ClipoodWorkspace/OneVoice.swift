@@ -31,3 +31,22 @@ extension Workspace {
         try wrapped(args, "to") { try leaderWrites(body) }
     }
 }
+
+extension Workspace {
+    /// Before a session ends on Ctrl-C or SIGTERM (a scheduler's time limit, mpirun passing on
+    /// a Ctrl-C): saves every run with unsaved steps to interrupted/NAME, so that the steps done
+    /// are not lost, and says how to continue. A run that cannot be saved is reported.
+    func saveInterruptedRuns() {
+        for name in runOrder {
+            guard let run = runs[name], run.unsaved, run.stepsDone > 0, let m = models[run.modelName] else { continue }
+            let dir = "interrupted/\(name)"
+            do {
+                let hash = try hashes.sha256(m.loaded.weightsFile)
+                try leaderWrites { try run.save(to: expandPath(dir), model: m, modelSHA256: hash, data: datasets[run.dataName], force: true) }
+                writeError("saved run '\(name)' (\(run.stepsDone) of \(run.config.steps) steps) to \(dir); continue with: load run \(dir), then train resume=\(name)")
+            } catch {
+                writeError("could not save run '\(name)' to \(dir): \(error)")
+            }
+        }
+    }
+}

@@ -24,7 +24,13 @@ public struct Settings {
     public var blas = BLAS.defaultBackendAtStart.rawValue
     public var precision = BLAS.defaultPrecisionAtStart.rawValue
 
-    static let defaultThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The cores this process may use, shared among the ranks an MPI launcher started on this
+    /// node (Open MPI and Slurm say how many), so that ranks do not oversubscribe the cores.
+    static let defaultThreads: Int = {
+        let env = ProcessInfo.processInfo.environment
+        let local = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"].lazy.compactMap { env[$0].flatMap(Int.init) }.first ?? 1
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, local))
+    }()
 
     static let specs: [SettingSpec] = [
         SettingSpec(name: "threads", type: .int(1 ... 1024), help: "threads for BLAS and parallel kernels",

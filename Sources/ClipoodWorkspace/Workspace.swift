@@ -56,8 +56,12 @@ public final class Workspace: CommandContext {
         self.writeError = writeError
         interpreter = Interpreter(registry: Registry(Workspace.commands), context: self)
         interpreter.willExecuteScriptLine = { [unowned self] line in
-            // A Ctrl-C during the previous line ends a session file (after that line stopped cleanly).
-            if Interrupt.isRequested { throw CommandError("interrupted (Ctrl-C)") }
+            // A Ctrl-C (or SIGTERM) during the previous line ends a session file, after that line
+            // stopped cleanly and the runs it trained are saved.
+            if Interrupt.isRequested {
+                self.saveInterruptedRuns()
+                throw CommandError("interrupted (Ctrl-C)")
+            }
             if self.settings.echo { self.write("› " + line.trimmingCharacters(in: .whitespaces)) }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if !trimmed.isEmpty && !trimmed.hasPrefix("#") { self.history.append((trimmed, true)) }
@@ -167,6 +171,9 @@ public final class Workspace: CommandContext {
                                           onError: { [unowned self] in writeError(Diagnostic.render($0, color: useColor)) })
             }
             return 0
+        } catch let e as ScriptError where Interrupt.isRequested {
+            writeError(Diagnostic.render(e, color: useColor))
+            return 130
         } catch is QuitRequest {
             return 0
         } catch let e as ScriptError {

@@ -23,7 +23,9 @@ if cluster.isDistributed && !cluster.isLeader {
 }
 /// Ends the process: a distributed job that failed on this rank is stopped on every rank.
 func finish(_ code: Int32) -> Never {
-    if cluster.isDistributed && code != 0 { cluster.abort(code: code) }
+    // An interrupted job ends on every rank at the same line (the ranks agreed on the stop), so
+    // it leaves MPI normally; any other failure stops every rank.
+    if cluster.isDistributed && code != 0 && code != 130 { cluster.abort(code: code) }
     cluster.finish()
     exit(code)
 }
