@@ -11,7 +11,8 @@ training domain) for each tower. The model:
   ring allreduce = 2(N-1)/N x V / B  +  2(N-1) x latency         (B: link bandwidth in bytes/s)
   compute(N)    = step(1) / N          (each rank takes 1/N of the global batch)
   backward(N)   = 2/3 x compute(N)     (the backward pass is about twice the forward)
-  step(N)       = compute(N) + max(0, allreduce - backward(N))   (buckets overlap the backward)
+  step(N)       = compute(N) + allreduce                        (clipood today: one sum after the backward)
+  step(N)       = compute(N) + max(0, allreduce - backward(N))   (--overlap: buckets hidden behind the backward)
   efficiency    = step(1) / (N x step(N))
 
 and the batch per rank below which communication can no longer hide behind the backward pass:
@@ -41,6 +42,8 @@ def main():
     ap.add_argument("--nodes", default="4,16,64")
     ap.add_argument("--links", default="10,100", help="link speeds in Gb/s")
     ap.add_argument("--latency-us", type=float, default=20.0, help="per-message latency in microseconds")
+    ap.add_argument("--overlap", action="store_true",
+                    help="model gradient sums overlapped with the backward pass (clipood sums once, after it)")
     a = ap.parse_args()
     steps = {"ViT-B/16": a.step_b16, "ViT-L/14": a.step_l14}
     nodes = [int(x) for x in a.nodes.split(",")]
@@ -55,7 +58,7 @@ def main():
             for n in nodes:
                 compute = step1 / n
                 ar = ring_allreduce_seconds(volume, n, gbit, lat)
-                step = compute + max(0.0, ar - 2 / 3 * compute)
+                step = compute + (max(0.0, ar - 2 / 3 * compute) if a.overlap else ar)
                 print(f"| {tower} | {gbit:g} Gb/s | {n} | {a.batch / n:.2f} | {compute:.3f} | {ar:.3f} | {step:.3f} | "
                       f"{1 / step:.2f} | {step1 / (n * step) * 100:.0f} % |")
     print()

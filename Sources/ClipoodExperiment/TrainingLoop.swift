@@ -95,7 +95,9 @@ extension Run {
                 let r = cache == nil ? try trainer.step(pixels: pixels.base, labels: labels, B: share.count, batch: idx.count)
                                      : try trainer.step(streams: streams.base, labels: labels, B: share.count, batch: idx.count)
                 log.append((r, Date().timeIntervalSince(t0)))
-                progress.advance(r.step - first, String(format: "loss %.4f acc %.2f lr %.2e", r.loss, r.accuracy, r.learningRate))
+                // Images per second of the whole job (every rank's share of each step).
+                let rate = Double((r.step - first) * B) / max(Date().timeIntervalSince(start), 1e-9)
+                progress.advance(r.step - first, String(format: "loss %.4f acc %.2f lr %.2e %.1f img/s", r.loss, r.accuracy, r.learningRate, rate))
             } catch {
                 stopReason = String(describing: error)
                 break
