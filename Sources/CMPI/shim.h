@@ -44,6 +44,25 @@ static inline int cmpi_allreduce_sum_double(double *buffer, long count) {
     return cmpi_allreduce_sum(buffer, count, MPI_DOUBLE, sizeof(double));
 }
 
+/// Starts an in-place sum over all ranks of `count` floats (at most INT_MAX) and returns at once;
+/// `request` receives the handle that cmpi_testall and cmpi_waitall take.
+static inline int cmpi_iallreduce_sum_float(float *buffer, long count, MPI_Request *request) {
+    if (count > INT_MAX) return MPI_ERR_COUNT;
+    return MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, request);
+}
+
+/// Lets started sums progress (Open MPI moves non-blocking collectives on inside MPI calls).
+static inline int cmpi_testall(int count, MPI_Request *requests, int *done) {
+    return MPI_Testall(count, requests, done, MPI_STATUSES_IGNORE);
+}
+
+/// Waits until every started sum is complete.
+static inline int cmpi_waitall(int count, MPI_Request *requests) {
+    return MPI_Waitall(count, requests, MPI_STATUSES_IGNORE);
+}
+
+static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
+
 static inline int cmpi_allreduce_max_long(long *buffer, long count) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     return MPI_Allreduce(MPI_IN_PLACE, buffer, (int)count, MPI_LONG, MPI_MAX, MPI_COMM_WORLD);

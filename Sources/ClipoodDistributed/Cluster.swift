@@ -74,6 +74,34 @@ public final class Cluster {
         try check(cmpi_allreduce_sum_float(buffer, count), "sum of \(count) floats")
     }
 
+    /// Sums started by `startSum` and not yet waited for.
+    private var pending: [MPI_Request?] = []
+
+    /// Starts an in-place sum of `count` floats at `buffer` over all ranks and returns at once;
+    /// the buffer must not be touched until `finishSums`. Gradients of the blocks a backward
+    /// pass has finished are summed this way while it goes on with the blocks below.
+    public func startSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
+        guard usesMPI, size > 1, count > 0 else { return }
+        let chunk = 1 << 30
+        var done = 0
+        while done < count {
+            let n = min(chunk, count - done)
+            var request: MPI_Request? = cmpi_request_null()
+            try check(cmpi_iallreduce_sum_float(buffer + done, n, &request), "sum of \(n) floats")
+            pending.append(request)
+            done += n
+        }
+        var finished: Int32 = 0
+        try check(cmpi_testall(Int32(pending.count), &pending, &finished), "progress of \(pending.count) sums")
+    }
+
+    /// Waits for every sum `startSum` started.
+    public func finishSums() throws {
+        guard !pending.isEmpty else { return }
+        defer { pending.removeAll() }
+        try check(cmpi_waitall(Int32(pending.count), &pending), "\(pending.count) sums")
+    }
+
     /// Sums each value over all ranks, on every rank (counts, losses, ECE bins).
     public func allreduceSum(_ values: inout [Double]) throws {
         guard usesMPI, size > 1, !values.isEmpty else { return }

@@ -45,7 +45,11 @@ public enum JobAgreement {
     /// A 64-bit hash of the model's parameter values (the bytes themselves: two files with the
     /// same weights agree, any changed weight disagrees).
     public static func parameters(_ m: ModelEntry) -> String {
-        let p = m.model.parameters.values.base, n = m.model.parameters.count
+        values(m.model.parameters.values.base, count: m.model.parameters.count)
+    }
+
+    /// A 64-bit hash of `count` floats' bit patterns.
+    public static func values(_ p: UnsafePointer<Float>, count n: Int) -> String {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
         for i in 0 ..< n {
             h = (h ^ UInt64(p[i].bitPattern)) &* 0xFF51_AFD7_ED55_8CCD

@@ -117,6 +117,13 @@ extension Run {
                 }
             }
         }
+        // Every rank applied the same summed gradients; a difference here would mean the ranks
+        // drifted apart (it is checked, not assumed).
+        if cluster.isDistributed && trainer.step > first {
+            do { try cluster.requireAgreement("weights after training", JobAgreement.values(params, count: range.count)) } catch {
+                stopReason = String(describing: error)
+            }
+        }
         if stopReason != nil { progress.end() }
         if trainer.step > first { unsaved = true }
         return Stint(from: first, to: trainer.step, seconds: Date().timeIntervalSince(start))

@@ -11,6 +11,11 @@ public protocol Collectives: AnyObject {
     func sum(_ values: inout [Double]) throws
     /// Every rank's `count` floats, in rank order, into `gathered` (room for size × count).
     func gather(_ mine: UnsafePointer<Float>, count: Int, into gathered: UnsafeMutablePointer<Float>) throws
+    /// Starts an in-place sum of `count` floats over the ranks; the floats must not be read or
+    /// written until `finishSums` returns.
+    func startSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws
+    /// Waits for every sum `startSum` started.
+    func finishSums() throws
 }
 
 extension Collectives {
