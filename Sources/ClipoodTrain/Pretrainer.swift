@@ -24,12 +24,15 @@ public final class Pretrainer {
     public let optimizer: AdamW
     public let loss: ContrastiveLoss
     public private(set) var step = 0
+    /// Activation recomputation in both towers (see `TrainingConfig.checkpoint`).
+    public let checkpoint: Bool
     private let scaleSlot: TensorSlot
     private var dimage = FloatBuffer(count: 0), dtext = FloatBuffer(count: 0)
     public static let maxLogitScale = logf(100)
 
-    public init(model: CLIPModel, steps: Int, learningRate: Double, warmupSteps: Int, weightDecay: Double = 0.1) {
+    public init(model: CLIPModel, steps: Int, learningRate: Double, warmupSteps: Int, weightDecay: Double = 0.1, checkpoint: Bool = false) {
         self.model = model
+        self.checkpoint = checkpoint
         schedule = WarmupCosineSchedule(baseLR: learningRate, warmupSteps: warmupSteps, totalSteps: steps)
         optimizer = AdamW(range: 0 ..< model.parameters.count, weightDecay: weightDecay)
         loss = ContrastiveLoss(dim: model.config.embedDim)
@@ -44,8 +47,8 @@ public final class Pretrainer {
         if dimage.count < B * D { dimage = FloatBuffer(count: B * D); dtext = FloatBuffer(count: B * D) }
         let lr = schedule.lr(atStep: step)
         model.parameters.zeroGrads()
-        let img = model.vision.forward(pixels: pixels, B: B, saveForBackward: true)
-        let txt = model.text.forward(ids: ids, B: B, saveForBackward: true)
+        let img = model.vision.forward(pixels: pixels, B: B, saveForBackward: true, checkpoint: checkpoint)
+        let txt = model.text.forward(ids: ids, B: B, saveForBackward: true, checkpoint: checkpoint)
         let s = model.parameters.value(scaleSlot)[0]
         let value = loss.forward(image: img, text: txt, N: B, logitScale: s)
         guard value.isFinite else { throw Trainer.Stop.nonFiniteLoss(step: step + 1, loss: value) }
