@@ -107,7 +107,8 @@ final class TransformerStack {
     /// the last block's output; on exit it holds the gradient w.r.t. the input of block
     /// `firstLayer`. Parameter gradients accumulate into `params.grads`. `recompute`: the slots
     /// came from `addSlots(recompute: true)`, so each block's activations are computed again
-    /// from its kept input first (the same kernels on the same input: the same values).
+    /// from its kept input first (the same kernels on the same input: the same values), but the
+    /// last block's, which the forward pass just left in the shared set.
     func backward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena,
                   slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0, start: Int = 0, recompute: Bool = false) {
         precondition(firstLayer >= start, "TransformerStack.backward: block \(firstLayer) is before the forward's first block \(start)")
@@ -119,7 +120,8 @@ final class TransformerStack {
         for l in stride(from: blocks.count - 1, through: firstLayer, by: -1) {
             let p = blocks[l], s = slots[l]
             let x: UnsafePointer<Float> = l == start ? input : UnsafePointer(A(slots[l - 1].out))
-            if recompute { _ = forward(input: x, B: B, T: T, params: params, arena: arena, slots: slots, start: l, end: l + 1) }
+            // The last block ran last in the forward pass: the shared set still holds its activations.
+            if recompute && l < blocks.count - 1 { _ = forward(input: x, B: B, T: T, params: params, arena: arena, slots: slots, start: l, end: l + 1) }
             // MLP half: out = res1 + c_proj(act(c_fc(ln_2(res1)))).
             A(g.dres1).update(from: A(g.dx), count: N * W)
             zero(g.dact); zero(g.dfc); zero(g.dln)
