@@ -91,8 +91,8 @@ extension Workspace {
         block + ln_post + proj, the frozen prefix's output computed once before timing).
         One warm-up call, then `runs` timed calls; median and best. FLOPs count 2·M·N·K for every
         matrix product (patch embedding, qkv, QKᵀ, PV, out proj, MLP, projection); training counts
-        3× the forward of the trained part; checkpoint=on recomputes that forward once more in
-        backward, which GFLOPS does not count (it measures useful work). Peak memory is the
+        3× the forward of the trained part; checkpoint=on computes the trained blocks' forward again
+        in backward (all but the last block), which GFLOPS does not count (it measures useful work). Peak memory is the
         process's peak resident set (getrusage's ru_maxrss), model and optimiser state included.
         Run one workload per process (as scripts/bench_compare does) so that peak memory belongs
         to that workload.
