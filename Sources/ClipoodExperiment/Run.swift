@@ -59,8 +59,9 @@ public final class Run {
         let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }
         try MemoryEstimate.trainingStep(m.model.config, parameterCount: m.model.parameterCount, trainableCount: m.model.trainableRange(config.trainable).count,
                                         trainable: config.trainable, batch: MemoryEstimate.times(batchPerDomain, byDomain.count), classes: classes.count,
-                                        averages: config.averages.count, cachedViews: cache ? MemoryEstimate.times(split.train.count, views) : 0)
-            .require(for: "training '\(name)' (batch \(batchPerDomain) × \(byDomain.count) domains)", hint: "use a smaller batch=" + (cache ? ", fewer views= or cache=off" : ""))
+                                        averages: config.averages.count, cachedViews: cache ? MemoryEstimate.times(split.train.count, views) : 0,
+                                        checkpoint: config.checkpoint)
+            .require(for: "training '\(name)' (batch \(batchPerDomain) × \(byDomain.count) domains)", hint: "use a smaller batch=" + (cache ? ", fewer views= or cache=off" : "") + (config.checkpoint ? "" : "; checkpoint=on needs less"))
         let text = try features.textFeatures(model: m, data: d, classes: classes)
         trainer = Trainer(model: m.model, textFeatures: text, classes: classes.count, config: config)
         let cluster = Cluster.current

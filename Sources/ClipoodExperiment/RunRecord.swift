@@ -60,6 +60,9 @@ public struct RunRecord: Codable, Equatable {
     public var evalEvery: Int?
     public var evalPart: String?
     public var evaluations: [ResultRecord]?
+    /// Activation recomputation (`checkpoint=on`; absent in older files, which is off). It
+    /// changes memory and time, not the numbers, but a resumed run keeps it.
+    public var checkpoint: Bool?
 
     public struct Resume: Codable, Equatable {
         public var step: Int
@@ -81,7 +84,7 @@ public struct RunRecord: Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, run, model, data, steps, stopped, lr, lambda, averages, scale, tune, augment, interpolation, seed, classes, split
-        case prompt, weights, precision, cache, views, range, resume, results, evaluations
+        case prompt, weights, precision, cache, views, range, resume, results, evaluations, checkpoint
         case evalEvery = "eval_every", evalPart = "eval_part"
         case modelSHA256 = "model_sha256", modelFormat = "model_format", stepsDone = "steps_done", weightDecay = "weight_decay"
         case batchPerDomain = "batch_per_domain"
@@ -97,6 +100,7 @@ public struct RunRecord: Codable, Equatable {
         // Through the Float's shortest decimal, so 0.3 is written as 0.3 and not 0.30000001192092896.
         lambda = Double("\(config.lambda)") ?? Double(config.lambda)
         averages = config.averages
+        checkpoint = config.checkpoint
         self.scale = scale; self.tune = tune; self.batchPerDomain = batchPerDomain; self.augment = augment; self.interpolation = interpolation
         self.seed = seed; self.classes = classes; self.split = split; self.prompt = prompt; self.weights = weights; self.cache = cache
         self.views = views; self.range = [range.lowerBound, range.upperBound]; self.resume = resume; self.results = results
@@ -111,6 +115,7 @@ public struct RunRecord: Codable, Equatable {
         c.averages = averages
         c.scale = Float(scale)
         c.trainable = trainable
+        c.checkpoint = checkpoint ?? false
         return c
     }
 

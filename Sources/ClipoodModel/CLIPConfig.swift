@@ -73,6 +73,9 @@ public struct CLIPConfig: Equatable, Sendable {
     /// OpenAI's ViT-B/32.
     public static let vitB32 = CLIPConfig(vision: Vision(width: 768, layers: 12, heads: 12, patchSize: 32, imageSize: 224),
                                           text: Text(width: 512, layers: 12, heads: 8), embedDim: 512)
+    /// OpenAI's ViT-L/14 at 224 px (304 M-parameter image tower).
+    public static let vitL14 = CLIPConfig(vision: Vision(width: 1024, layers: 24, heads: 16, patchSize: 14, imageSize: 224),
+                                          text: Text(width: 768, layers: 12, heads: 12), embedDim: 768)
 
     /// Problems that would make the towers compute nonsense or allocate without bound, as
     /// messages naming the fields by `fields` (canonical names unless given). Empty: valid.

@@ -13,7 +13,7 @@ public final class TextTower {
     let tokenTable, positions, lnFinalW, lnFinalB, proj: TensorSlot
     let arena = Arena(layout: BufferLayout())
 
-    private var shape: (B: Int, T: Int, saved: Bool)? = nil
+    private var shape: (B: Int, T: Int, saved: Bool, recompute: Bool)? = nil
     private var embedded: TensorSlot!, pooled: TensorSlot!, lnFinal: TensorSlot!, meanF: TensorSlot!, rstdF: TensorSlot!, features: TensorSlot!
     private var layers: [TransformerStack.LayerSlots] = []
     private var grads: TransformerStack.GradSlots!
@@ -48,12 +48,15 @@ public final class TextTower {
         }
     }
 
-    func prepare(B: Int, T: Int, saved: Bool) {
-        if let s = shape, s.B == B, s.T == T, s.saved == saved { return }
+    /// `recompute` (with `saved`): the blocks keep only their inputs and backward recomputes
+    /// them (`TransformerStack.addSlots`).
+    func prepare(B: Int, T: Int, saved: Bool, recompute: Bool = false) {
+        let recompute = saved && recompute
+        if let s = shape, s.B == B, s.T == T, s.saved == saved, s.recompute == recompute { return }
         let W = config.text.width
         var l = BufferLayout()
         embedded = l.add("embedded", [B, T, W])
-        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: saved ? 0 : config.text.layers)
+        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: saved ? 0 : config.text.layers, recompute: recompute)
         pooled = l.add("pooled", [B, W]); lnFinal = l.add("ln_final", [B, W]); meanF = l.add("ln_final.mean", [B]); rstdF = l.add("ln_final.rstd", [B])
         features = l.add("features", [B, config.embedDim])
         if saved {
@@ -61,19 +64,21 @@ public final class TextTower {
             dpooled = l.add("grad.pooled", [B, W]); dlnFinal = l.add("grad.ln_final", [B, W])
         }
         arena.ensure(layout: l)
-        shape = (B, T, saved)
+        shape = (B, T, saved, recompute)
     }
 
-    /// Encodes B token sequences given as (B, context) ids (context ≤ the model's).
+    /// Encodes B token sequences given as (B, context) ids (context ≤ the model's). `checkpoint`:
+    /// with `saveForBackward`, keep only each block's input and recompute the block in
+    /// `backward` (less memory, about a third more compute; the same gradients).
     @discardableResult
-    public func forward(ids allIDs: [Int32], B: Int, saveForBackward: Bool = false) -> UnsafeMutablePointer<Float> {
+    public func forward(ids allIDs: [Int32], B: Int, saveForBackward: Bool = false, checkpoint: Bool = false) -> UnsafeMutablePointer<Float> {
         let context = allIDs.count / max(B, 1)
         precondition(allIDs.count == B * context && context <= config.text.contextLength,
                      "TextTower: \(allIDs.count) ids for \(B) sequences (context at most \(config.text.contextLength))")
         poolIndex = poolPositions(ids: allIDs, B: B, context: context)
         let T = Int(poolIndex.max() ?? 0) + 1
         ids = (0 ..< B).flatMap { b in allIDs[(b * context) ..< (b * context + T)] }
-        prepare(B: B, T: T, saved: saveForBackward)
+        prepare(B: B, T: T, saved: saveForBackward, recompute: checkpoint)
         let W = config.text.width
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
@@ -105,7 +110,7 @@ public final class TextTower {
                            mean: A(meanF), rstd: A(rstdF), N: B, C: W)
         A(grads.dx).update(repeating: 0, count: B * T * W)
         poolIndex.withUnsafeBufferPointer { GatherRows.backward(dinp: A(grads.dx), dout: A(dpooled), index: $0.baseAddress!, B: B, T: T, C: W) }
-        stack.backward(input: A(embedded), B: B, T: T, params: params, arena: arena, slots: layers, g: grads)
+        stack.backward(input: A(embedded), B: B, T: T, params: params, arena: arena, slots: layers, g: grads, recompute: s.recompute)
         ids.withUnsafeBufferPointer {
             TokenEmbedding.backward(dtable: G(tokenTable), dpositions: G(positions), dout: A(grads.dx), ids: $0.baseAddress!, B: B, T: T, C: W)
         }

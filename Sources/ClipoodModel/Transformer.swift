@@ -41,7 +41,13 @@ final class TransformerStack {
     /// Adds the stack's activation slots for (B, T) to `layout`. Blocks from `keptFrom` on get
     /// their own slots (kept for backward); the blocks before it share one set, reused layer after
     /// layer (their activations are never needed again). Inference: keptFrom = count.
-    func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, keptFrom: Int) -> [LayerSlots] {
+    ///
+    /// `recompute` (activation checkpointing): every block uses the one shared set, and the
+    /// blocks from `keptFrom` on keep only their output (the next block's input, N·W floats);
+    /// `backward(recompute: true)` runs each block's forward again into the shared set right
+    /// before back-propagating through it. Memory: one set plus N·W per kept block instead of a
+    /// set per kept block, for about one more forward pass of the kept blocks.
+    func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, keptFrom: Int, recompute: Bool = false) -> [LayerSlots] {
         let N = B * T, W = width, H = mlpWidth
         func slots(_ label: String) -> LayerSlots {
             func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(label).\(n)", shape) }
@@ -51,6 +57,15 @@ final class TransformerStack {
                               act: a("act", [N, H]), out: a("out", [N, W]))
         }
         let kept = max(0, min(keptFrom, blocks.count))
+        if recompute {
+            let shared = slots("shared")
+            return (0 ..< blocks.count).map { l in
+                guard l >= kept else { return shared }
+                let s = shared
+                return LayerSlots(ln1: s.ln1, mean1: s.mean1, rstd1: s.rstd1, qkv: s.qkv, probs: s.probs, att: s.att, res1: s.res1,
+                                  ln2: s.ln2, mean2: s.mean2, rstd2: s.rstd2, fc: s.fc, act: s.act, out: layout.add("\(prefix).\(l).out", [N, W]))
+            }
+        }
         let shared = kept > 0 ? slots("shared") : nil
         return (0 ..< blocks.count).map { l in l < kept ? shared! : slots(String(l)) }
     }
@@ -90,9 +105,15 @@ final class TransformerStack {
     /// Backward through blocks `firstLayer ..< count`, in reverse, after a forward that started
     /// at block `start` (≤ firstLayer) with `input`. On entry `g.dx` holds the gradient w.r.t.
     /// the last block's output; on exit it holds the gradient w.r.t. the input of block
-    /// `firstLayer`. Parameter gradients accumulate into `params.grads`.
+    /// `firstLayer`. Parameter gradients accumulate into `params.grads`. `recompute`: the slots
+    /// came from `addSlots(recompute: true)`, so each block's activations are computed again
+    /// from its kept input first (the same kernels on the same input: the same values), but the
+    /// last block's, which the forward pass just left in the shared set. `blockDone(l)` is
+    /// called when block l's parameter gradients are final (a data-parallel step starts summing
+    /// them over the ranks while the blocks below are computed).
     func backward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena,
-                  slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0, start: Int = 0) {
+                  slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0, start: Int = 0, recompute: Bool = false,
+                  blockDone: ((Int) -> Void)? = nil) {
         precondition(firstLayer >= start, "TransformerStack.backward: block \(firstLayer) is before the forward's first block \(start)")
         let N = B * T, W = width, H = mlpWidth
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
@@ -102,6 +123,8 @@ final class TransformerStack {
         for l in stride(from: blocks.count - 1, through: firstLayer, by: -1) {
             let p = blocks[l], s = slots[l]
             let x: UnsafePointer<Float> = l == start ? input : UnsafePointer(A(slots[l - 1].out))
+            // The last block ran last in the forward pass: the shared set still holds its activations.
+            if recompute && l < blocks.count - 1 { _ = forward(input: x, B: B, T: T, params: params, arena: arena, slots: slots, start: l, end: l + 1) }
             // MLP half: out = res1 + c_proj(act(c_fc(ln_2(res1)))).
             A(g.dres1).update(from: A(g.dx), count: N * W)
             zero(g.dact); zero(g.dfc); zero(g.dln)
@@ -122,6 +145,7 @@ final class TransformerStack {
             (G(p.qkvb) + W).update(repeating: 0, count: W)
             LayerNorm.backward(dinp: A(g.dx), dweight: G(p.ln1w), dbias: G(p.ln1b), dout: A(g.dln), inp: x, weight: P(p.ln1w),
                                mean: A(s.mean1), rstd: A(s.rstd1), N: N, C: W)
+            blockDone?(l)
         }
     }
 }

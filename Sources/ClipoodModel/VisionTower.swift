@@ -10,7 +10,7 @@ public final class VisionTower {
     let arena = Arena(layout: BufferLayout())
 
     // Activation slots for the current (B, saved) shape.
-    private var shape: (B: Int, saved: Bool, keptFrom: Int, classOnly: Bool)? = nil
+    private var shape: (B: Int, saved: Bool, keptFrom: Int, classOnly: Bool, recompute: Bool)? = nil
     private var patches: TensorSlot!, embedded: TensorSlot!, tokens: TensorSlot!, lnPre: TensorSlot!, meanPre: TensorSlot!, rstdPre: TensorSlot!
     private var pooled: TensorSlot!, lnPost: TensorSlot!, meanPost: TensorSlot!, rstdPost: TensorSlot!, features: TensorSlot!
     private var layers: [TransformerStack.LayerSlots] = []
@@ -34,16 +34,19 @@ public final class VisionTower {
     /// With `saved`, blocks from `keptFrom` on keep their activations for backward.
     /// `classOnly`: the class-token path of
     /// `forwardClassToken`, which needs only the head and its gradients (the last block's
-    /// class-token work has its own buffers in `ClassTokenBlock`).
-    func prepare(B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false) {
+    /// class-token work has its own buffers in `ClassTokenBlock`). `recompute` (with `saved`):
+    /// the kept blocks keep only their inputs and backward recomputes them
+    /// (`TransformerStack.addSlots`).
+    func prepare(B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false, recompute: Bool = false) {
         let keptFrom = saved ? keptFrom : config.vision.layers
-        if let s = shape, s.B == B, s.saved == saved, s.keptFrom == keptFrom, s.classOnly == classOnly { return }
+        let recompute = saved && recompute && !classOnly
+        if let s = shape, s.B == B, s.saved == saved, s.keptFrom == keptFrom, s.classOnly == classOnly, s.recompute == recompute { return }
         let v = config.vision, W = v.width, T = v.tokens, NP = T - 1, K = 3 * v.patchSize * v.patchSize
         var l = BufferLayout()
         if !classOnly {
             patches = l.add("patches", [B * NP, K]); embedded = l.add("embedded", [B, NP, W]); tokens = l.add("tokens", [B, T, W])
             lnPre = l.add("ln_pre", [B, T, W]); meanPre = l.add("ln_pre.mean", [B * T]); rstdPre = l.add("ln_pre.rstd", [B * T])
-            layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: keptFrom)
+            layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: keptFrom, recompute: recompute)
         }
         pooled = l.add("pooled", [B, W]); lnPost = l.add("ln_post", [B, W]); meanPost = l.add("ln_post.mean", [B]); rstdPost = l.add("ln_post.rstd", [B])
         features = l.add("features", [B, config.embedDim])
@@ -57,16 +60,18 @@ public final class VisionTower {
         }
         arena.ensure(layout: l)
         clsIndex = [Int32](repeating: 0, count: B)
-        shape = (B, saved, keptFrom, classOnly)
+        shape = (B, saved, keptFrom, classOnly, recompute)
     }
 
     /// Encodes B images (B, 3, S, S), already normalised. With `saveForBackward`, keeps every
     /// activation for `backward`. Returns a pointer to the (B, D) features, valid until the next call.
     /// `keepFrom`: with `saveForBackward`, the first block whose activations are kept (blocks
-    /// below it are frozen and need none) — pass the first trainable block.
+    /// below it are frozen and need none) — pass the first trainable block. `checkpoint`: with
+    /// `saveForBackward`, keep only each kept block's input and recompute the block in
+    /// `backward` (less memory, about a third more compute; the same gradients).
     @discardableResult
-    public func forward(pixels: UnsafePointer<Float>, B: Int, saveForBackward: Bool = false, keepFrom: Int = 0) -> UnsafeMutablePointer<Float> {
-        prepare(B: B, saved: saveForBackward, keptFrom: keepFrom)
+    public func forward(pixels: UnsafePointer<Float>, B: Int, saveForBackward: Bool = false, keepFrom: Int = 0, checkpoint: Bool = false) -> UnsafeMutablePointer<Float> {
+        prepare(B: B, saved: saveForBackward, keptFrom: keepFrom, recompute: checkpoint)
         keptFrom = saveForBackward ? keepFrom : config.vision.layers
         forwardStart = 0
         streamInput = nil
@@ -103,10 +108,10 @@ public final class VisionTower {
 
     /// Runs blocks `layer ..< L` and the head on a residual stream (B, T, W) computed by `prefix`
     /// (e.g. from a cache). `stream` must stay valid until `backward`. Same result as
-    /// `forward(pixels:)` on the pixels that produced the stream.
+    /// `forward(pixels:)` on the pixels that produced the stream. `checkpoint` as there.
     @discardableResult
-    public func forward(stream: UnsafePointer<Float>, fromLayer layer: Int, B: Int, saveForBackward: Bool = false) -> UnsafeMutablePointer<Float> {
-        prepare(B: B, saved: saveForBackward, keptFrom: layer)
+    public func forward(stream: UnsafePointer<Float>, fromLayer layer: Int, B: Int, saveForBackward: Bool = false, checkpoint: Bool = false) -> UnsafeMutablePointer<Float> {
+        prepare(B: B, saved: saveForBackward, keptFrom: layer, recompute: checkpoint)
         keptFrom = saveForBackward ? layer : config.vision.layers
         forwardStart = layer
         streamInput = stream
@@ -174,7 +179,9 @@ public final class VisionTower {
 
     /// Backpropagates `dfeatures` (B, D) through the last `forward(saveForBackward: true)`.
     /// Parameter gradients ACCUMULATE into the store; `dpixels` (B, 3, S, S), if given, too.
-    public func backward(dfeatures: UnsafePointer<Float>, B: Int, trainable: Trainable = .full, dpixels: UnsafeMutablePointer<Float>? = nil) {
+    /// `blockDone(l)` is called when block l's gradients are final (see TransformerStack).
+    public func backward(dfeatures: UnsafePointer<Float>, B: Int, trainable: Trainable = .full, dpixels: UnsafeMutablePointer<Float>? = nil,
+                         blockDone: ((Int) -> Void)? = nil) {
         guard let s = shape, s.B == B, s.saved else { preconditionFailure("VisionTower.backward needs forward(saveForBackward: true) with B = \(B)") }
         let v = config.vision, W = v.width, T = v.tokens, S = v.imageSize, NP = T - 1
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
@@ -200,13 +207,16 @@ public final class VisionTower {
         case .lastBlocks(let k): first = max(0, v.layers - k)
         }
         precondition(first >= keptFrom || trainable == .projection, "VisionTower.backward: blocks below \(keptFrom) kept no activations; forward with keepFrom ≤ \(first)")
-        if let stream = streamInput, forwardStart > 0 {
-            // The forward started from a cached stream: nothing below block `forwardStart` ran.
+        if let stream = streamInput {
+            // The forward started from a cached stream: nothing below block `forwardStart` ran,
+            // not even ln_pre when that is block 0 (tune=lastK with K = every block), so the
+            // stream, not the arena's ln_pre, is the first block's input.
             precondition(first >= forwardStart && dpixels == nil, "VisionTower.backward: the forward started at block \(forwardStart); cannot train below it")
-            stack.backward(input: stream, B: B, T: T, params: params, arena: arena, slots: layers, g: grads, firstLayer: first, start: forwardStart)
+            stack.backward(input: stream, B: B, T: T, params: params, arena: arena, slots: layers, g: grads, firstLayer: first, start: forwardStart,
+                           recompute: s.recompute, blockDone: blockDone)
             return
         }
-        stack.backward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers, g: grads, firstLayer: first)
+        stack.backward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers, g: grads, firstLayer: first, recompute: s.recompute, blockDone: blockDone)
         if first > 0 && dpixels == nil { return }
         // Below the blocks: ln_pre, class/positional embedding, patch embedding (full tuning).
         A(dtokens).update(repeating: 0, count: B * T * W)

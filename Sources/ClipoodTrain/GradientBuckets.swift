@@ -8,7 +8,7 @@ import ClipoodEngine
 /// The trainable range of the flat gradient buffer is laid out [below the blocks][block 0] …
 /// [block L−1][ln_post, proj], and the backward pass finishes it from the top down, so after
 /// block l everything from block l's first gradient to the end of the range is final.
-final class GradientBuckets {
+public final class GradientBuckets {
     private let collectives: Collectives
     private let base: UnsafeMutablePointer<Float>
     private let range: Range<Int>
@@ -19,7 +19,7 @@ final class GradientBuckets {
 
     /// The first offset of every block of the image tower, when each block's parameters are
     /// one contiguous run in layout order; nil otherwise.
-    static func blockStarts(_ layout: BufferLayout, layers: Int) -> [Int]? {
+    public static func blockStarts(_ layout: BufferLayout, layers: Int) -> [Int]? {
         var starts: [Int] = [], ends: [Int] = []
         for l in 0 ..< layers {
             let prefix = "visual.transformer.resblocks.\(l)."

@@ -97,16 +97,22 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     /// Floats of the vision tower's activation arena, as laid out for (B, saved, keptFrom,
     /// classOnly): the embedding, one shared set for the frozen blocks plus one set per kept
     /// block, the head, and with `saved` the head's gradients and (unless classOnly) the
-    /// stack's and embedding's backward buffers.
-    public static func visionArenaFloats(_ c: CLIPConfig, batch B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false) -> Int? {
+    /// stack's and embedding's backward buffers. `recompute` (with `saved`, activation
+    /// checkpointing): one shared set for every block plus each kept block's output (N·W).
+    public static func visionArenaFloats(_ c: CLIPConfig, batch B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false,
+                                         recompute: Bool = false) -> Int? {
         let v = c.vision, W = v.width, T = v.tokens, NP = T - 1, H = v.mlpWidth, L = v.layers
         let K = 3 * v.patchSize * v.patchSize
         var parts: [Int?] = []
         if !classOnly {
             parts += [prod(B, NP, K), prod(B, NP, W), prod(2, B, T, W), prod(2, B, T)]
             let kept = max(0, min(saved ? keptFrom : L, L))
-            let sets = (kept > 0 ? 1 : 0) + (L - kept)
-            parts.append(blockSet(B: B, T: T, W: W, H: H, heads: v.heads).flatMap { Checked.multiply($0, sets) })
+            if saved && recompute {
+                parts += [blockSet(B: B, T: T, W: W, H: H, heads: v.heads), prod(L - kept, B, T, W)]
+            } else {
+                let sets = (kept > 0 ? 1 : 0) + (L - kept)
+                parts.append(blockSet(B: B, T: T, W: W, H: H, heads: v.heads).flatMap { Checked.multiply($0, sets) })
+            }
         }
         parts += [prod(2, B, W), prod(2, B), prod(B, c.embedDim)]
         if saved {
@@ -127,10 +133,13 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
                     prod(11, B, W), prod(2, B), prod(4, B, H), T])
     }
 
-    /// Floats of the text tower's activation arena for training (every block kept).
-    public static func textArenaFloats(_ c: CLIPConfig, batch B: Int) -> Int? {
+    /// Floats of the text tower's activation arena for training (every block kept; with
+    /// `recompute`, one shared set and every block's output).
+    public static func textArenaFloats(_ c: CLIPConfig, batch B: Int, recompute: Bool = false) -> Int? {
         let t = c.text, W = t.width, T = t.contextLength, H = t.mlpWidth
-        return sum([prod(B, T, W), blockSet(B: B, T: T, W: W, H: H, heads: t.heads).flatMap { Checked.multiply($0, t.layers) },
+        let blocks = recompute ? sum([blockSet(B: B, T: T, W: W, H: H, heads: t.heads), prod(t.layers, B, T, W)])
+            : blockSet(B: B, T: T, W: W, H: H, heads: t.heads).flatMap { Checked.multiply($0, t.layers) }
+        return sum([prod(B, T, W), blocks,
                     prod(2, B, W), prod(2, B), prod(B, c.embedDim),
                     gradSet(B: B, T: T, W: W, H: H, heads: t.heads), prod(2, B, W)])
     }
@@ -142,10 +151,11 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     /// `averages` weight averages kept. `cachedViews` > 0: the frozen prefix is cached for that
     /// many (image, view) rows and steps read streams (built 16 images at a time); 0: steps read
     /// pixels. The trainable range is held by the optimiser's two moments, the zero-shot copy,
-    /// each average and the run's own snapshot; gradients cover the whole model.
+    /// each average and the run's own snapshot; gradients cover the whole model. `checkpoint`:
+    /// the trained blocks are recomputed in backward (see `visionArenaFloats`).
     public static func trainingStep(_ c: CLIPConfig, parameterCount: Int, trainableCount: Int, trainable: VisionTower.Trainable,
                                     batch B: Int, classes K: Int, averages: Int, cachedViews: Int = 0,
-                                    classTokenShortcut: Bool = true) -> MemoryEstimate {
+                                    classTokenShortcut: Bool = true, checkpoint: Bool = false) -> MemoryEstimate {
         let v = c.vision, D = c.embedDim, L = v.layers, T = v.tokens
         let first: Int
         switch trainable {
@@ -160,7 +170,7 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
             let prefix = visionArenaFloats(c, batch: 16, saved: false)
             parts.append(("activations", sum([max(head ?? .max, prefix ?? .max), classTokenBlockFloats(c, batch: B)])))
         } else {
-            let step = visionArenaFloats(c, batch: B, saved: true, keptFrom: first)
+            let step = visionArenaFloats(c, batch: B, saved: true, keptFrom: first, recompute: checkpoint)
             let prefix = cached ? visionArenaFloats(c, batch: 16, saved: false) : 0
             parts.append(("activations", sum([max(step ?? .max, prefix ?? .max)])))
         }
@@ -187,12 +197,13 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
 
     /// One contrastive pretraining step on `batch` image–caption pairs: both towers' arenas,
     /// gradients and AdamW moments of every parameter, the pixels and the loss's N×N matrices.
-    public static func pretrainingStep(_ c: CLIPConfig, batch B: Int) -> MemoryEstimate {
+    /// `checkpoint`: both towers recompute their blocks in backward.
+    public static func pretrainingStep(_ c: CLIPConfig, batch B: Int, checkpoint: Bool = false) -> MemoryEstimate {
         let v = c.vision, D = c.embedDim
         let P = CLIPLayout.tensors(c).reduce(Optional(0)) { acc, t in acc.flatMap { a in Checked.product(t.1).flatMap { Checked.add(a, $0) } } }
         return MemoryEstimate(floats: [
-            ("image activations", visionArenaFloats(c, batch: B, saved: true)),
-            ("text activations", textArenaFloats(c, batch: B)),
+            ("image activations", visionArenaFloats(c, batch: B, saved: true, recompute: checkpoint)),
+            ("text activations", textArenaFloats(c, batch: B, recompute: checkpoint)),
             ("image batch", prod(B, 3, v.imageSize, v.imageSize)),
             ("parameters, gradients, AdamW moments", P.flatMap { Checked.multiply($0, 4) }),
             ("loss", sum([prod(6, B, D), prod(2, B), prod(5, B, B)])),

@@ -24,6 +24,8 @@ public final class Pretrainer {
     public let optimizer: AdamW
     public let loss: ContrastiveLoss
     public private(set) var step = 0
+    /// Activation recomputation in both towers (see `TrainingConfig.checkpoint`).
+    public let checkpoint: Bool
     private let scaleSlot: TensorSlot
     private var dimage = FloatBuffer(count: 0), dtext = FloatBuffer(count: 0)
     private var allImage = FloatBuffer(count: 0), allText = FloatBuffer(count: 0)
@@ -34,8 +36,9 @@ public final class Pretrainer {
     /// gradients are summed over the ranks.
     public var collectives: Collectives? = nil
 
-    public init(model: CLIPModel, steps: Int, learningRate: Double, warmupSteps: Int, weightDecay: Double = 0.1) {
+    public init(model: CLIPModel, steps: Int, learningRate: Double, warmupSteps: Int, weightDecay: Double = 0.1, checkpoint: Bool = false) {
         self.model = model
+        self.checkpoint = checkpoint
         schedule = WarmupCosineSchedule(baseLR: learningRate, warmupSteps: warmupSteps, totalSteps: steps)
         optimizer = AdamW(range: 0 ..< model.parameters.count, weightDecay: weightDecay)
         loss = ContrastiveLoss(dim: model.config.embedDim)
@@ -51,8 +54,8 @@ public final class Pretrainer {
         if dimage.count < N * D { dimage = FloatBuffer(count: N * D); dtext = FloatBuffer(count: N * D) }
         let lr = schedule.lr(atStep: step)
         model.parameters.zeroGrads()
-        var img = UnsafePointer(model.vision.forward(pixels: pixels, B: B, saveForBackward: true))
-        var txt = UnsafePointer(model.text.forward(ids: ids, B: B, saveForBackward: true))
+        var img = UnsafePointer(model.vision.forward(pixels: pixels, B: B, saveForBackward: true, checkpoint: checkpoint))
+        var txt = UnsafePointer(model.text.forward(ids: ids, B: B, saveForBackward: true, checkpoint: checkpoint))
         var own = 0 ..< B
         if let c = collectives {
             if allImage.count < N * D { allImage = FloatBuffer(count: N * D); allText = FloatBuffer(count: N * D) }

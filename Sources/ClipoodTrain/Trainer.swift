@@ -23,6 +23,9 @@ public struct TrainingConfig: Equatable, Sendable {
     /// Logit scale s; nil means exp(logit_scale) of the checkpoint.
     public var scale: Float? = nil
     public var trainable: VisionTower.Trainable = .full
+    /// Activation recomputation: keep only each trained block's input and recompute the block
+    /// during backward (the same gradients; less memory for about a third more compute).
+    public var checkpoint = false
 
     public init(steps: Int) { self.steps = steps }
 }
@@ -59,6 +62,9 @@ public final class Trainer {
     /// this rank's share of the batch, and the loss, counts and gradients are summed over the
     /// ranks before the update, which every rank applies alike.
     public var collectives: Collectives? = nil
+    /// Where each image-tower block's parameters start in the flat buffer (nil: not contiguous,
+    /// and the gradients are summed in one piece after the backward pass).
+    private lazy var blockStarts = GradientBuckets.blockStarts(model.parameters.layout, layers: model.config.vision.layers)
     private var dfeatures = FloatBuffer(count: 0)
 
     public init(model: CLIPModel, textFeatures: FloatBuffer, classes: Int, config: TrainingConfig) {
@@ -93,7 +99,7 @@ public final class Trainer {
     /// this rank's share of a step of `batch` images.
     @discardableResult
     public func step(pixels: UnsafePointer<Float>, labels: [Int32], B: Int, batch: Int? = nil) throws -> StepRecord {
-        try step(labels: labels, B: B, batch: batch ?? B) { model.vision.forward(pixels: pixels, B: B, saveForBackward: true, keepFrom: firstTrainableLayer) }
+        try step(labels: labels, B: B, batch: batch ?? B) { model.vision.forward(pixels: pixels, B: B, saveForBackward: true, keepFrom: firstTrainableLayer, checkpoint: config.checkpoint) }
     }
 
     /// The first block that gets gradients under `config.trainable` (the layer count for `proj`).
@@ -116,7 +122,7 @@ public final class Trainer {
             // Exact shortcut: only the class token of the last block reaches the loss.
             return try step(labels: labels, B: B, batch: batch ?? B) { model.vision.forwardClassToken(stream: streams, B: B) }
         }
-        return try step(labels: labels, B: B, batch: batch ?? B) { model.vision.forward(stream: streams, fromLayer: firstTrainableLayer, B: B, saveForBackward: true) }
+        return try step(labels: labels, B: B, batch: batch ?? B) { model.vision.forward(stream: streams, fromLayer: firstTrainableLayer, B: B, saveForBackward: true, checkpoint: config.checkpoint) }
     }
 
     private func step(labels: [Int32], B: Int, batch: Int, forward: () -> UnsafeMutablePointer<Float>) throws -> StepRecord {
@@ -133,8 +139,13 @@ public final class Trainer {
         guard value.isFinite else { throw Stop.nonFiniteLoss(step: step + 1, loss: value) }
         dfeatures.base.update(repeating: 0, count: B * D)
         loss.backward(dfeatures: dfeatures.base, B: B, over: batch)
-        model.vision.backward(dfeatures: dfeatures.base, B: B, trainable: config.trainable)
-        try collectives?.sum(model.parameters.grads.base + range.lowerBound, count: range.count)
+        // Data parallel: each block's gradients start summing over the ranks as soon as the
+        // backward pass is done with it; the rest (and the wait) follow the backward pass.
+        let buckets = collectives.map {
+            GradientBuckets(collectives: $0, gradients: model.parameters.grads.base, range: range, blockStarts: blockStarts ?? [])
+        }
+        model.vision.backward(dfeatures: dfeatures.base, B: B, trainable: config.trainable, blockDone: buckets?.blockDone)
+        try buckets?.finish()
         guard allFinite(model.parameters.grads.base + range.lowerBound, count: range.count) else { throw Stop.nonFiniteGradient(step: step + 1) }
         optimizer.update(params: model.parameters.values.base, grads: model.parameters.grads.base, lr: lr)
         step += 1

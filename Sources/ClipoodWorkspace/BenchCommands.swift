@@ -13,7 +13,7 @@ private typealias B = BenchArguments
 enum BenchArguments {
     static let gemmRuns = Argument<Int>.option("runs", 1 ... 1000, default: "5", help: "timed calls per shape (median and best are reported)")
     static let shapes = Argument<String>.option("shapes", .choice(["all", "square", "vit"]), default: "all", help: "which shapes to time")
-    static let model = Argument<String>.option("model", .choice(["b32", "b16"]), default: "b16", help: "architecture")
+    static let model = Argument<String>.option("model", .choice(["b32", "b16", "l14"]), default: "b16", help: "architecture (l14: ViT-L/14 at 224 px)")
     static let workload = Argument<String>.option("workload", .choice(["image", "text", "train", "train-last1"]), default: "image", help: "what to time")
     static let batch = Argument<Int>.option("batch", 1 ... 4096, default: "8", help: "images per call (text: ignored, 100 prompts)")
     static let runs = Argument<Int>.option("runs", 1 ... 1000, default: "5", help: "timed calls after one warm-up")
@@ -24,6 +24,7 @@ enum BenchArguments {
     static let precision = OptionalArgument<Precision>(.option("precision", .choice(Precision.allCases.map(\.rawValue)), help: "matrix-product inputs (default: the precision setting)")) {
         $0.string("precision").flatMap(Precision.init(rawValue:))
     }
+    static let checkpoint = Shared.checkpoint.help("train workloads: recompute the trained blocks' activations in backward (less memory, about 1/3 more compute)")
     static let format = Argument<String>.option("format", .choice(["table", "tsv"]), default: "table", help: "a readable line, or the tab-separated line bench_compare reads")
 }
 
@@ -82,7 +83,7 @@ extension Workspace {
 extension Workspace {
     static let benchClipCommand = CommandSpec<Workspace>(
         "clip",
-        summary: "one CLIP workload on a random-weight ViT-B/32 or ViT-B/16 (224 px, fp32): throughput, GFLOPS, peak memory",
+        summary: "one CLIP workload on a random-weight ViT-B/32, ViT-B/16 or ViT-L/14 (224 px, fp32): throughput, GFLOPS, peak memory",
         discussion: """
         Workloads: image (encode_image at batch B), text (100 prompts "a photo of a {}." from
         scripts/bench_classes.txt, context 77), train (one CLIPood step of the full image tower:
@@ -90,14 +91,18 @@ extension Workspace {
         block + ln_post + proj, the frozen prefix's output computed once before timing).
         One warm-up call, then `runs` timed calls; median and best. FLOPs count 2·M·N·K for every
         matrix product (patch embedding, qkv, QKᵀ, PV, out proj, MLP, projection); training counts
-        3× the forward of the trained part. Run one workload per process (as scripts/bench_compare
-        does) so that peak memory belongs to that workload.
+        3× the forward of the trained part; checkpoint=on computes the trained blocks' forward again
+        in backward (all but the last block), which GFLOPS does not count (it measures useful work). Peak memory is the
+        process's peak resident set (getrusage's ru_maxrss), model and optimiser state included.
+        Run one workload per process (as scripts/bench_compare does) so that peak memory belongs
+        to that workload.
         """,
         arguments: [
-            B.model.spec, B.workload.spec, B.batch.spec, B.runs.spec, B.threads.spec, B.blas.spec, B.precision.spec, B.format.spec,
+            B.model.spec, B.workload.spec, B.batch.spec, B.runs.spec, B.threads.spec, B.blas.spec, B.precision.spec, B.checkpoint.spec, B.format.spec,
         ],
         examples: ["bench clip model=b32 workload=image batch=32", "bench clip workload=train batch=12 format=tsv",
-                   "bench clip model=b16 blas=onednn precision=bf16"],
+                   "bench clip model=b16 blas=onednn precision=bf16",
+                   "bench clip model=l14 workload=train batch=36 checkpoint=on runs=1"],
         run: { ws, args in try ws.benchCLIP(args) })
 
     func benchCLIP(_ args: Arguments) throws {
@@ -112,7 +117,7 @@ extension Workspace {
         if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 {
             write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); running fp32")
         }
-        let config = name == "b32" ? CLIPConfig.vitB32 : CLIPConfig.vitB16
+        let config = name == "b32" ? CLIPConfig.vitB32 : name == "l14" ? CLIPConfig.vitL14 : CLIPConfig.vitB16
         let model = CLIPModel(config: config)
         model.initialiseRandomly(seed: 0)
         let v = config.vision, S = v.imageSize, D = config.embedDim
@@ -141,6 +146,7 @@ extension Workspace {
             tc.averages = [AverageChoice("bma", 0.5)]
             tc.scale = 100
             tc.trainable = workload == "train" ? .full : .lastBlocks(1)
+            tc.checkpoint = args[BenchArguments.checkpoint]
             let trainer = Trainer(model: model, textFeatures: text, classes: K, config: tc)
             let px = FloatBuffer(count: B * 3 * S * S)
             rng.fillNormal(px.base, count: px.count)
@@ -175,7 +181,7 @@ extension Workspace {
                    String(format: "%.1f", flops / median / 1e9), String(format: "%.0f", peakMiB)].joined(separator: "\t"))
         } else {
             write(String(format: "%@ %@ batch %d: %.3g %@ (median of %d; best %.3f s, median %.3f s), %.1f GFLOPS, peak %.0f MiB, %d BLAS threads, %@",
-                         name, workload, batchLabel, value, unit, runs, sorted[0], median, flops / median / 1e9, peakMiB, threads, BLAS.description))
+                         name, workload + (isStep && args[BenchArguments.checkpoint] ? " checkpoint=on" : ""), batchLabel, value, unit, runs, sorted[0], median, flops / median / 1e9, peakMiB, threads, BLAS.description))
         }
     }
 

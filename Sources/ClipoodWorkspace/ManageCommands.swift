@@ -95,7 +95,7 @@ extension Workspace {
         var lines = ["run '\(r.name)': \(r.stepsDone) of \(c.steps) steps done" + (r.stopReason.map { " (\($0))" } ?? ""),
                      "  model \(r.modelName), data \(r.dataName), split \(splitArguments(r.split.spec))",
                      "  λ=\(c.lambda) lr=\(c.learningRate) wd=\(c.weightDecay) batch=\(r.batchPerDomain) tune=\(r.tune) seed=\(r.seed) augment=\(r.augment ? "on" : "off") "
-                         + "interpolation=\(r.interpolation) scale=\(r.trainer.loss.scale)" + (r.usesCache ? " cache=on views=\(r.views)" : ""),
+                         + "interpolation=\(r.interpolation) scale=\(r.trainer.loss.scale)" + (r.usesCache ? " cache=on views=\(r.views)" : "") + (c.checkpoint ? " checkpoint=on" : ""),
                      "  prompt " + r.templates.map { "\"\($0)\"" }.joined(separator: " "),
                      "  \(r.classes.count) classes, \(formatCount(r.trainer.range.count)) trainable values",
                      "  averages: " + r.trainer.averages.map(\.label).joined(separator: ", "),

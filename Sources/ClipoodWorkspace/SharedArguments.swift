@@ -29,6 +29,10 @@ enum Shared {
     /// `lambda=λ`: the MMS margin strength.
     static let lambda = Argument<Float>.option("lambda", 0 ... 10, default: "0.3", help: "MMS margin strength λ (0: the cross-entropy baseline)")
 
+    /// `checkpoint=on|off` of `train` and `pretrain`: activation recomputation.
+    static let checkpoint = Argument<Bool>.toggle("checkpoint", default: false,
+                                                  help: "recompute each trained block's activations during backward instead of keeping them: the same gradients, far less memory (a large tower or batch fits), about 1/3 more compute per step")
+
     /// `seed=N`; every command that takes it falls back to the `seed` setting.
     static let seed = OptionalArgument<Int>.option("seed", 0 ... Int(Int32.max), help: "seed (default: the seed setting)")
 

@@ -41,7 +41,8 @@ struct MemoryEstimateTests {
     /// Allocates what a training run allocates (trainer, input batch, prefix cache when
     /// `cachedViews` > 0, built 16 images at a time as the workspace does) and runs one step,
     /// returning the bytes that came into use and the trainer's range size.
-    static func measureStep(_ trainable: VisionTower.Trainable, batch B: Int, classes K: Int, cachedViews: Int) throws -> (bytes: Int, range: Int, averages: Int) {
+    static func measureStep(_ trainable: VisionTower.Trainable, batch B: Int, classes K: Int, cachedViews: Int,
+                            checkpoint: Bool = false) throws -> (bytes: Int, range: Int, averages: Int) {
         let c = config, S = c.vision.imageSize, T = c.vision.tokens, W = c.vision.width
         let model = CLIPModel(config: c)
         model.initialiseRandomly(seed: 1)
@@ -51,6 +52,7 @@ struct MemoryEstimateTests {
         let before = inUse()
         var config = TrainingConfig(steps: 3)
         config.trainable = trainable
+        config.checkpoint = checkpoint
         config.averages = [AverageChoice("bma", 0.5), AverageChoice("ema", 0.99), AverageChoice("swa")]
         let trainer = Trainer(model: model, textFeatures: text, classes: K, config: config)
         let labels = (0 ..< B).map { Int32($0 % K) }
@@ -100,6 +102,42 @@ struct MemoryEstimateTests {
         #expect(estimate.bytes <= 3 * median, "estimate \(estimate.bytes) more than 3× the measured \(measured)")
     }
 
+    /// With activation recomputation (checkpoint=on) the estimate bounds a real step the same
+    /// way, for full tuning and last-2 from pixels and last-2 from a prefix cache; and the
+    /// checkpointed step needs less than the stored one.
+    @Test(arguments: [(VisionTower.Trainable.full, 0), (.lastBlocks(2), 0), (.lastBlocks(2), 48)])
+    func checkpointEstimateBoundsAMeasuredStep(_ trainable: VisionTower.Trainable, cachedViews: Int) throws {
+        let B = 24, K = 5
+        let runs = try (0 ..< 5).map { _ in try Self.measureStep(trainable, batch: B, classes: K, cachedViews: cachedViews, checkpoint: true) }
+        let model = CLIPModel(config: Self.config)
+        func estimate(_ checkpoint: Bool) -> MemoryEstimate {
+            MemoryEstimate.trainingStep(Self.config, parameterCount: model.parameterCount, trainableCount: runs[0].range, trainable: trainable,
+                                        batch: B, classes: K, averages: runs[0].averages, cachedViews: cachedViews, checkpoint: checkpoint)
+        }
+        let measured = runs.map(\.bytes).sorted()
+        let median = measured[2], e = estimate(true)
+        print("memory \(trainable) cached \(cachedViews) checkpoint=on: measured \(measured) bytes, estimate \(e.bytes) (\(e))")
+        #expect(median > 1 << 20)
+        #expect(e.bytes >= median, "estimate \(e.bytes) below the measured \(measured)")
+        #expect(e.bytes <= 3 * median, "estimate \(e.bytes) more than 3× the measured \(measured)")
+        #expect(e.bytes < estimate(false).bytes)
+    }
+
+    /// ViT-L/14 trained whole at the paper's batch (12 per domain × 3): the stored activations
+    /// alone do not fit 20 GB; with recomputation the whole step's estimate does.
+    @Test func vitL14FitsWithCheckpointing() {
+        let c = CLIPConfig.vitL14
+        let layout = CLIPLayout.layout(c), P = layout.count
+        let vision = layout.suffixRange(fromFirstNamed: "visual.")!.count   // what trainableRange(.full) covers, without allocating
+        #expect(vision > 303_000_000 && vision < 305_000_000)   // ViT-L/14's 304 M image tower
+        func estimate(_ checkpoint: Bool) -> MemoryEstimate {
+            MemoryEstimate.trainingStep(c, parameterCount: P, trainableCount: vision, trainable: .full, batch: 36, classes: 7, averages: 1, checkpoint: checkpoint)
+        }
+        print("ViT-L/14 batch 36: stored \(estimate(false)), checkpoint=on \(estimate(true))")
+        #expect(estimate(false).bytes > 20 << 30)
+        #expect(estimate(true).bytes < 20 << 30)
+    }
+
     /// The pretraining estimate bounds a real step the same way (median of five).
     @Test func pretrainingEstimateBoundsAMeasuredStep() throws {
         let measured = try (0 ..< 5).map { _ in try Self.measurePretraining() }.sorted()
@@ -108,7 +146,16 @@ struct MemoryEstimateTests {
         #expect(estimate.bytes >= measured[2] && estimate.bytes <= 3 * measured[2])
     }
 
-    static func measurePretraining() throws -> Int {
+    /// The same with both towers recomputing their blocks (checkpoint=on), which needs less.
+    @Test func checkpointPretrainingEstimateBoundsAMeasuredStep() throws {
+        let measured = try (0 ..< 5).map { _ in try Self.measurePretraining(checkpoint: true) }.sorted()
+        let estimate = MemoryEstimate.pretrainingStep(Self.config, batch: 12, checkpoint: true)
+        print("memory pretraining checkpoint=on: measured \(measured) bytes, estimate \(estimate.bytes) (\(estimate))")
+        #expect(estimate.bytes >= measured[2] && estimate.bytes <= 3 * measured[2])
+        #expect(estimate.bytes < MemoryEstimate.pretrainingStep(Self.config, batch: 12).bytes)
+    }
+
+    static func measurePretraining(checkpoint: Bool = false) throws -> Int {
         let c = Self.config, B = 12, S = c.vision.imageSize
         let model = CLIPModel(config: c)
         model.initialiseRandomly(seed: 4)
@@ -116,7 +163,7 @@ struct MemoryEstimateTests {
         let input = v.array(B * 3 * S * S)
         let ids: [Int32] = (0 ..< B).flatMap { b -> [Int32] in [48, Int32(1 + b), 49, 0, 0, 0, 0, 0] }
         let before = Self.inUse() - model.parameterCount * 4   // the parameters themselves are counted too
-        let pretrainer = Pretrainer(model: model, steps: 2, learningRate: 1e-3, warmupSteps: 1)
+        let pretrainer = Pretrainer(model: model, steps: 2, learningRate: 1e-3, warmupSteps: 1, checkpoint: checkpoint)
         let pixels = FloatBuffer(input)
         try pretrainer.step(pixels: pixels.base, ids: ids, B: B)
         let measured = Self.inUse() - before
