@@ -11,8 +11,8 @@ training domain) for each tower. The model:
   ring allreduce = 2(N-1)/N x V / B  +  2(N-1) x latency         (B: link bandwidth in bytes/s)
   compute(N)    = step(1) / N          (each rank takes 1/N of the global batch)
   backward(N)   = 2/3 x compute(N)     (the backward pass is about twice the forward)
-  step(N)       = compute(N) + allreduce                        (clipood today: one sum after the backward)
-  step(N)       = compute(N) + max(0, allreduce - backward(N))   (--overlap: buckets hidden behind the backward)
+  step(N)       = compute(N) + max(0, allreduce - backward(N))   (train: per-block buckets summed during the backward)
+  step(N)       = compute(N) + allreduce                        (--no-overlap: one sum after the backward, as pretrain does)
   efficiency    = step(1) / (N x step(N))
 
 and the batch per rank below which communication can no longer hide behind the backward pass:
@@ -42,8 +42,8 @@ def main():
     ap.add_argument("--nodes", default="4,16,64")
     ap.add_argument("--links", default="10,100", help="link speeds in Gb/s")
     ap.add_argument("--latency-us", type=float, default=20.0, help="per-message latency in microseconds")
-    ap.add_argument("--overlap", action="store_true",
-                    help="model gradient sums overlapped with the backward pass (clipood sums once, after it)")
+    ap.add_argument("--no-overlap", dest="overlap", action="store_false",
+                    help="one gradient sum after the backward pass (pretrain), not buckets overlapped with it (train)")
     a = ap.parse_args()
     steps = {"ViT-B/16": a.step_b16, "ViT-L/14": a.step_l14}
     nodes = [int(x) for x in a.nodes.split(",")]

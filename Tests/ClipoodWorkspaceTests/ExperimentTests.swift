@@ -233,8 +233,8 @@ struct ResumeTests {
 
 @Suite("Ctrl-C during training")
 struct InterruptTests {
-    /// SIGINT while `train` runs: training stops at the next step boundary, says where, keeps a
-    /// usable run, and the session file stops there (exit 1) instead of running on.
+    /// SIGINT while `train` runs: training stops at the next step boundary, says where, saves the
+    /// run to interrupted/NAME, and the session file stops there (exit 130) instead of running on.
     @Test func ctrlCStopsAtAStepBoundary() throws {
         let world = try TinyWorld()
         defer { world.remove() }
@@ -249,6 +249,7 @@ struct InterruptTests {
         let p = Process()
         p.executableURL = Executable.url
         p.arguments = ["run", session.path]
+        p.currentDirectoryURL = world.root   // where interrupted/ goes
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -277,11 +278,13 @@ struct InterruptTests {
         out.fileHandleForReading.readabilityHandler = nil
         err.fileHandleForReading.readabilityHandler = nil
         let e = stderr.s + String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus == 1)
+        #expect(p.terminationStatus == 130)
         #expect(e.contains("train 'long': interrupted (Ctrl-C) after step "), "\(e)")
         #expect(e.contains("(continue with: train resume=long)"))
+        #expect(e.contains("to interrupted/long; continue with: load run interrupted/long, then train resume=long"), "\(e)")
         #expect(e.contains("long.cood:5:1: interrupted (Ctrl-C)"))
         #expect(!FileManager.default.fileExists(atPath: world.root.path + "/saved"))
+        #expect(FileManager.default.fileExists(atPath: world.root.path + "/interrupted/long/run.json"))
     }
 }
 
