@@ -210,4 +210,44 @@ struct DataParallelTests {
             return fields.count > 1 && pid_t(fields[1]) == pid ? child : nil
         }
     }
+
+    /// A rank that dies (SIGKILL, as the out-of-memory killer would) stops the whole job: the
+    /// other rank does not wait forever in a sum, and mpirun says the job was aborted.
+    @Test func aRankThatDiesStopsTheJob() throws {
+        guard let mpirun = MPITests.mpirun else { print("skipped: mpirun is not installed (apt-get install openmpi-bin)"); return }
+        let w = try TinyWorld()
+        defer { try? FileManager.default.removeItem(at: w.root) }
+        let session = w.root.appendingPathComponent("long.cood")
+        try (Self.preamble(w) + "train steps=1000000 batch=3 lr=1e-4 as a\n").write(to: session, atomically: true, encoding: .utf8)
+        let log = w.root.appendingPathComponent("out.txt")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let out = try FileHandle(forWritingTo: log)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: mpirun)
+        p.arguments = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "2", Executable.url.path, "run", session.path]
+        p.currentDirectoryURL = w.root
+        var env = ProcessInfo.processInfo.environment
+        env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
+        p.environment = env
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        func text() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        var deadline = Date().addingTimeInterval(120)
+        while !text().contains("training 'a' at step 1") && p.isRunning && Date() < deadline { usleep(100_000) }
+        usleep(1_000_000)
+        let ranks = Self.children(of: p.processIdentifier).sorted()
+        #expect(ranks.count == 2, "ranks found: \(ranks)")
+        if let victim = ranks.last { kill(victim, SIGKILL) }
+        deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline { usleep(200_000) }
+        let ended = !p.isRunning
+        if p.isRunning { for pid in [p.processIdentifier] + ranks { kill(pid, SIGKILL) } }
+        p.waitUntilExit()
+        try out.close()
+        #expect(ended, "the job went on for a minute after a rank died: \(text())")
+        #expect(p.terminationStatus != 0)
+        // mpirun's own words (Open MPI 4.1: "… 1 process returned a non-zero exit code … the job has been aborted").
+        #expect(text().contains("aborted") || text().contains("signal 9"), "\(text())")
+    }
 }
