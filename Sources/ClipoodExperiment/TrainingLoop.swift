@@ -97,7 +97,7 @@ extension Run {
                 log.append((r, Date().timeIntervalSince(t0)))
                 // Images per second of the whole job (every rank's share of each step).
                 let rate = Double((r.step - first) * B) / max(Date().timeIntervalSince(start), 1e-9)
-                progress.advance(r.step - first, String(format: "loss %.4f acc %.2f lr %.2e %.1f img/s", r.loss, r.accuracy, r.learningRate, rate))
+                progress.advance(r.step - first, String(format: "%.0f img/s loss %.4f acc %.2f lr %.2e", rate, r.loss, r.accuracy, r.learningRate))
             } catch {
                 stopReason = String(describing: error)
                 break

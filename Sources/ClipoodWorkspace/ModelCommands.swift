@@ -1,4 +1,5 @@
 import ClipoodCommands
+import ClipoodDistributed
 import ClipoodEngine
 import ClipoodExperiment
 import ClipoodImage
@@ -224,13 +225,19 @@ extension Workspace {
         }
         let batch = args[M.batch]
         let features = FloatBuffer(count: n * D)
-        var start = 0
+        // In an MPI job the batches are dealt out to the ranks and the rows summed (as evaluation does).
+        let cluster = Cluster.current
+        var start = 0, number = 0
         while start < n {
             let b = min(batch, n - start)
-            let f = m.vision.forward(pixels: px.base + start * 3 * S * S, B: b)
-            (features.base + start * D).update(from: f, count: b * D)
+            if number % cluster.size == cluster.rank {
+                let f = m.vision.forward(pixels: px.base + start * 3 * S * S, B: b)
+                (features.base + start * D).update(from: f, count: b * D)
+            }
             start += b
+            number += 1
         }
+        try wrapped { try cluster.allreduceSum(features.base, count: features.count) }
         try finishEmbedding(features, n: n, D: D, args: args, what: "image")
     }
 

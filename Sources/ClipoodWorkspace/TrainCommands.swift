@@ -340,7 +340,7 @@ extension Workspace {
         let first = run.stepsDone
         write("\(first == 0 ? "training" : "resuming") '\(run.name)' at step \(first + 1): \(run.config.steps) steps × \(run.batchSize) images (\(run.batchPerDomain) from each training domain), " +
               "\(run.classes.count) classes, λ=\(run.config.lambda) lr=\(run.config.learningRate) tune=\(run.tune) (\(formatCount(run.trainer.range.count)) trainable)" +
-              "\(run.isPrefixCached ? ", prefix cached" : ""), averages: \(run.trainer.averages.map(\.label).joined(separator: ", "))")
+              "\(run.isPrefixCached ? ", prefix cached" : "")\(run.config.checkpoint ? ", checkpoint=on" : ""), averages: \(run.trainer.averages.map(\.label).joined(separator: ", "))")
         Interrupt.clear()
         // Periodic evaluations embed quietly (the training line stays on screen) and anew each time.
         let quiet = ProgressSink(begin: { _, _ in }, advance: { _, _ in }, end: {}, interrupted: { Interrupt.isRequested })
