@@ -12,19 +12,7 @@ struct DataParallelTests {
         let file = dir.appendingPathComponent("s-\(UUID().uuidString).cood")
         try session.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        guard let ranks else {
-            let p = Process()
-            p.executableURL = Executable.url
-            p.arguments = ["run", file.path]
-            p.currentDirectoryURL = dir
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
-            try p.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        guard let ranks else { return try MPITests.run(Executable.url, ["run", file.path], in: dir) }
         return try MPITests.launch(["-np", "\(ranks)", Executable.url.path, "run", file.path], in: dir)
     }
 
@@ -160,41 +148,17 @@ struct DataParallelTests {
         guard let mpirun = MPITests.mpirun else { print("skipped: mpirun is not installed (apt-get install openmpi-bin)"); return }
         let w = try TinyWorld()
         defer { try? FileManager.default.removeItem(at: w.root) }
-        let session = w.root.appendingPathComponent("long.cood")
-        try (Self.preamble(w) + "train steps=1000000 batch=3 lr=1e-4 as a\nshow runs\n").write(to: session, atomically: true, encoding: .utf8)
-        let log = w.root.appendingPathComponent("out.txt")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let out = try FileHandle(forWritingTo: log)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: mpirun)
-        p.arguments = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "2", Executable.url.path, "run", session.path]
-        p.currentDirectoryURL = w.root
-        var env = ProcessInfo.processInfo.environment
-        env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
-        env["OMPI_MCA_odls_base_sigkill_timeout"] = "10"
-        p.environment = env
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        func text() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-        var deadline = Date().addingTimeInterval(120)
-        while !text().contains("training 'a' at step 1") && p.isRunning && Date() < deadline { usleep(100_000) }
-        usleep(1_500_000)   // some steps
+        let job = try LongJob(w, mpirun: mpirun, session: "train steps=1000000 batch=3 lr=1e-4 as a\nshow runs\n",
+                              environment: ["OMPI_MCA_odls_base_sigkill_timeout": "10"])
+        let ranks = job.ranksOnceTraining()
         // What a Ctrl-C at mpirun's terminal does: SIGINT to mpirun and to the ranks (which joined
         // its process group). The signal goes to each process, not to the group: under a test
         // runner that group may hold more than mpirun and its ranks.
-        let ranks = Self.children(of: p.processIdentifier)
-        #expect(ranks.count == 2, "ranks found: \(ranks)")
-        for pid in [p.processIdentifier] + ranks { kill(pid, SIGINT) }
-        deadline = Date().addingTimeInterval(120)
-        while p.isRunning && Date() < deadline { usleep(200_000) }
-        if p.isRunning { for pid in [p.processIdentifier] + ranks { kill(pid, SIGKILL) } }
-        p.waitUntilExit()
-        try out.close()
-        #expect(Date() < deadline, "mpirun did not end within 2 minutes of the Ctrl-C: \(text())")
+        for pid in [job.process.processIdentifier] + ranks { kill(pid, SIGINT) }
+        #expect(job.ends(within: 120, ranks: ranks), "mpirun did not end within 2 minutes of the Ctrl-C: \(job.output())")
         let saved = w.root.appendingPathComponent("interrupted/a/log.csv").path
         let rows = ((try? String(contentsOfFile: saved, encoding: .utf8)) ?? "").split(separator: "\n").count - 1
-        #expect(rows > 0, "no run saved at interrupted/a: \(text())")
+        #expect(rows > 0, "no run saved at interrupted/a: \(job.output())")
         let resumed = try Self.run("set progress=off\nload run interrupted/a\ntrain resume=a steps=2\n", in: w.root, ranks: nil)
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(resumed.output.contains("resuming 'a' at step \(rows + 1)"), "\(resumed.output)")
@@ -217,37 +181,57 @@ struct DataParallelTests {
         guard let mpirun = MPITests.mpirun else { print("skipped: mpirun is not installed (apt-get install openmpi-bin)"); return }
         let w = try TinyWorld()
         defer { try? FileManager.default.removeItem(at: w.root) }
-        let session = w.root.appendingPathComponent("long.cood")
-        try (Self.preamble(w) + "train steps=1000000 batch=3 lr=1e-4 as a\n").write(to: session, atomically: true, encoding: .utf8)
-        let log = w.root.appendingPathComponent("out.txt")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let out = try FileHandle(forWritingTo: log)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: mpirun)
-        p.arguments = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "2", Executable.url.path, "run", session.path]
-        p.currentDirectoryURL = w.root
-        var env = ProcessInfo.processInfo.environment
-        env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
-        p.environment = env
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        func text() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-        var deadline = Date().addingTimeInterval(120)
-        while !text().contains("training 'a' at step 1") && p.isRunning && Date() < deadline { usleep(100_000) }
-        usleep(1_000_000)
-        let ranks = Self.children(of: p.processIdentifier).sorted()
-        #expect(ranks.count == 2, "ranks found: \(ranks)")
-        if let victim = ranks.last { kill(victim, SIGKILL) }
-        deadline = Date().addingTimeInterval(60)
-        while p.isRunning && Date() < deadline { usleep(200_000) }
-        let ended = !p.isRunning
-        if p.isRunning { for pid in [p.processIdentifier] + ranks { kill(pid, SIGKILL) } }
-        p.waitUntilExit()
-        try out.close()
-        #expect(ended, "the job went on for a minute after a rank died: \(text())")
-        #expect(p.terminationStatus != 0)
+        let job = try LongJob(w, mpirun: mpirun, session: "train steps=1000000 batch=3 lr=1e-4 as a\n")
+        let ranks = job.ranksOnceTraining()
+        if let victim = ranks.max() { kill(victim, SIGKILL) }
+        #expect(job.ends(within: 60, ranks: ranks), "the job went on for a minute after a rank died: \(job.output())")
+        #expect(job.process.terminationStatus != 0)
         // mpirun's own words (Open MPI 4.1: "… 1 process returned a non-zero exit code … the job has been aborted").
-        #expect(text().contains("aborted") || text().contains("signal 9"), "\(text())")
+        #expect(job.output().contains("aborted") || job.output().contains("signal 9"), "\(job.output())")
+    }
+
+    /// A 2-rank job running a long session in the world's folder, its output going to a file.
+    struct LongJob {
+        let process = Process()
+        let log: URL
+
+        init(_ w: TinyWorld, mpirun: String, session: String, environment: [String: String] = [:]) throws {
+            let file = w.root.appendingPathComponent("long.cood")
+            try (DataParallelTests.preamble(w) + session).write(to: file, atomically: true, encoding: .utf8)
+            log = w.root.appendingPathComponent("out.txt")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let out = try FileHandle(forWritingTo: log)
+            defer { try? out.close() }   // the child keeps its own descriptor
+            process.executableURL = URL(fileURLWithPath: mpirun)
+            process.arguments = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "2", Executable.url.path, "run", file.path]
+            process.currentDirectoryURL = w.root
+            process.environment = MPITests.environment.merging(environment) { $1 }
+            process.standardOutput = out
+            process.standardError = out
+            try process.run()
+        }
+
+        func output() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        /// Waits (at most two minutes) until training has started and run a second, and returns
+        /// the ranks' process ids (mpirun's children).
+        func ranksOnceTraining() -> [pid_t] {
+            let deadline = Date().addingTimeInterval(120)
+            while !output().contains("training 'a' at step 1") && process.isRunning && Date() < deadline { usleep(100_000) }
+            usleep(1_000_000)
+            let ranks = DataParallelTests.children(of: process.processIdentifier)
+            #expect(ranks.count == 2, "ranks found: \(ranks)")
+            return ranks
+        }
+
+        /// Whether mpirun ends within `seconds`; if not, it and the ranks are killed.
+        func ends(within seconds: Double, ranks: [pid_t]) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning && Date() < deadline { usleep(200_000) }
+            let ended = !process.isRunning
+            if !ended { for pid in [process.processIdentifier] + ranks { kill(pid, SIGKILL) } }
+            process.waitUntilExit()
+            return ended
+        }
     }
 }

@@ -9,14 +9,25 @@ struct MPITests {
         ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    static func launch(_ args: [String], in dir: URL? = nil) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: mpirun!)
-        p.arguments = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none"] + args
-        if let dir { p.currentDirectoryURL = dir }
+    /// The environment mpirun runs under in tests.
+    static var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"   // no CMA inside containers
-        p.environment = env
+        return env
+    }
+
+    /// mpirun with `args` (after the options every test uses).
+    static func launch(_ args: [String], in dir: URL? = nil) throws -> (status: Int32, output: String) {
+        try run(URL(fileURLWithPath: mpirun!), ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none"] + args, in: dir, environment: environment)
+    }
+
+    /// Runs a program to its end and returns its exit status and its output (stdout and stderr).
+    static func run(_ program: URL, _ args: [String], in dir: URL? = nil, environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = program
+        p.arguments = args
+        if let dir { p.currentDirectoryURL = dir }
+        if let environment { p.environment = environment }
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
