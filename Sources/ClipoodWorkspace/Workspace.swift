@@ -1,5 +1,6 @@
 import ClipoodCommands
 import ClipoodData
+import ClipoodDistributed
 import ClipoodEngine
 import ClipoodExperiment
 import ClipoodIO
@@ -57,7 +58,9 @@ public final class Workspace: CommandContext {
         interpreter = Interpreter(registry: Registry(Workspace.commands), context: self)
         interpreter.willExecuteScriptLine = { [unowned self] line in
             // A Ctrl-C (or SIGTERM) during the previous line ends a session file, after that line
-            // stopped cleanly and the runs it trained are saved.
+            // stopped cleanly and the runs it trained are saved. The ranks of a job decide it
+            // together (every rank runs the same lines), so that none goes on alone.
+            if Cluster.current.isDistributed, (try? Cluster.current.anyRank(Interrupt.isRequested)) == true { Interrupt.requested = 1 }
             if Interrupt.isRequested {
                 self.saveInterruptedRuns()
                 throw CommandError("interrupted (Ctrl-C)")

@@ -53,7 +53,12 @@ struct ExperimentLayerTests {
         var events: [String] = []
         var advances = 0
         let sink = ProgressSink(begin: { label, total in events.append("begin \(label) \(total)") },
-                                advance: { done, detail in advances += 1; events.append("advance \(done) " + detail.prefix(4)) },
+                                advance: { done, detail in
+                                    advances += 1
+                                    // The detail: the job's images/s, then loss, accuracy and learning rate.
+                                    let parts = detail.split(separator: " ")
+                                    events.append("advance \(done) " + (parts.count > 2 && parts[1] == "img/s" ? String(parts[2]) : detail))
+                                },
                                 end: { events.append("end") },
                                 interrupted: { advances >= 2 })
         let zeroShot = s.trainableRange(s.model, run)
