@@ -9,8 +9,9 @@ import PackageDescription
 
 // Swift 5 language mode: the kernels pass raw pointers between threads on purpose;
 // Swift 6's strict sendability checking would only add ceremony around them.
-// No target is built with -Ounchecked or unchecked exclusivity: every target touches numbers
-// that come from files or user input, and a missed check must trap, not corrupt memory.
+// Every Swift target keeps bounds, overflow and exclusivity checks (no unchecked optimisation
+// mode): they all touch numbers that come from files or user input, and a missed check must
+// trap, not corrupt memory.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(

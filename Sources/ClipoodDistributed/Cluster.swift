@@ -66,6 +66,10 @@ public final class Cluster {
 
     public func shard(_ count: Int) -> Range<Int> { Cluster.shard(count, rank: rank, size: size) }
 
+    /// Whether item `k` of a sequence dealt out to the ranks in turn (batch k of an evaluation,
+    /// chunk k of the prefix cache) is this rank's.
+    public func owns(_ k: Int) -> Bool { k % size == rank }
+
     // MARK: collectives (identities on one process)
 
     /// Sums `count` floats at `buffer` over all ranks, in place, on every rank.

@@ -60,20 +60,31 @@ public enum JobAgreement {
 
     /// The dataset's files and labels and the split's parts.
     public static func data(_ d: DataEntry, split: Split?) -> String {
-        var text = d.dataset.fingerprint
-        var sizes: UInt64 = 0xCBF2_9CE4_8422_2325
-        for s in d.dataset.samples {
-            var st = stat()
-            let size = stat(s.path, &st) == 0 ? UInt64(st.st_size) : UInt64.max
-            sizes = (sizes ^ size) &* 0x100_0000_01B3
-        }
-        text += " sizes \(String(sizes, radix: 16))"
+        var text = d.dataset.fingerprint + " sizes " + fileSizes(d.dataset)
         // Sorted keys: JSONEncoder's key order otherwise differs from process to process.
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         if let split, let json = try? encoder.encode(split) { text += " split " + SHA256.hex(json) }
         return text
     }
+
+    /// A hash of every image's file size, computed once per dataset (one stat per image: `split`
+    /// and every run of an `ablate` grid check the same files).
+    private static func fileSizes(_ dataset: Dataset) -> String {
+        let key = dataset.root + "\n" + dataset.fingerprint
+        if let known = sizeHashes[key] { return known }
+        var sizes: UInt64 = 0xCBF2_9CE4_8422_2325
+        for s in dataset.samples {
+            var st = stat()
+            let size = stat(s.path, &st) == 0 ? UInt64(st.st_size) : UInt64.max
+            sizes = (sizes ^ size) &* 0x100_0000_01B3
+        }
+        let hash = String(sizes, radix: 16)
+        sizeHashes[key] = hash
+        return hash
+    }
+
+    nonisolated(unsafe) private static var sizeHashes: [String: String] = [:]
 
     /// Checks at `split` that every rank holds the same data and split.
     public static func checkSplit(_ d: DataEntry, split: Split) throws {

@@ -100,7 +100,7 @@ public final class FeatureStore {
             while start < indices.count {
                 if try cluster.anyRank(progress.interrupted()) { progress.end(); throw Interrupted("interrupted (Ctrl-C) while embedding \(part)") }
                 let b = min(batch, indices.count - start)
-                if number % cluster.size == cluster.rank {
+                if cluster.owns(number) {
                     try images.pixels(for: Array(indices[start ..< start + b]), in: d.dataset, size: S, augment: false,
                                       interpolation: interpolation, rng: &rng, into: pixels.base)
                     let f = m.model.vision.forward(pixels: pixels.base, B: b)

@@ -48,7 +48,7 @@ public final class PrefixCache {
             while start < samples.count {
                 let chunk = Array(samples[start ..< min(start + batch, samples.count)])
                 defer { chunkNumber += 1 }
-                guard chunkNumber % cluster.size == cluster.rank else {
+                guard cluster.owns(chunkNumber) else {
                     // Another rank's chunk: draw its augmentation seeds all the same.
                     try images.pixels(for: chunk, only: 0 ..< 0, in: d.dataset, size: S, augment: augment, interpolation: interpolation, rng: &rng, into: pixels.base)
                     start += chunk.count

@@ -1,3 +1,5 @@
+import ClipoodEngine
+
 /// What a data-parallel step needs from the processes it runs on: each rank computes the
 /// gradients of its share of the batch, and the shares are combined by sums (gradients, loss,
 /// counts) and gathers (features for a loss that couples the whole batch). The MPI job of
@@ -22,7 +24,7 @@ extension Collectives {
     /// The contiguous share of `count` items that `rank` handles (balanced to within one, in
     /// rank order: the shares of ranks 0, 1, … concatenated are 0..<count).
     public static func share(_ count: Int, rank: Int, size: Int) -> Range<Int> {
-        (count * rank / size) ..< (count * (rank + 1) / size)
+        Parallel.piece(rank, of: count, parts: size)
     }
 
     public func share(_ count: Int) -> Range<Int> { Self.share(count, rank: rank, size: size) }

@@ -132,8 +132,8 @@ public final class Trainer {
         let lr = schedule.lr(atStep: step)
         model.parameters.zeroGrads(range)
         let features = forward()
-        var sums = [loss.forwardTotal(features: features, labels: labels, B: B), 0]
-        sums[1] = Double(zip(loss.predictions(B: B), labels).filter { $0 == $1 }.count)
+        let total = loss.forwardTotal(features: features, labels: labels, B: B)
+        var sums = [total, Double(zip(loss.predictions(B: B), labels).filter { $0 == $1 }.count)]
         try collectives?.sum(&sums)
         let value = Float(sums[0] / Double(batch))
         guard value.isFinite else { throw Stop.nonFiniteLoss(step: step + 1, loss: value) }

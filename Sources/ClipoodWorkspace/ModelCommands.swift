@@ -230,7 +230,7 @@ extension Workspace {
         var start = 0, number = 0
         while start < n {
             let b = min(batch, n - start)
-            if number % cluster.size == cluster.rank {
+            if cluster.owns(number) {
                 let f = m.vision.forward(pixels: px.base + start * 3 * S * S, B: b)
                 (features.base + start * D).update(from: f, count: b * D)
             }
