@@ -17,7 +17,7 @@ import Foundation
 /// A world also says what a pretraining caption may call each object (`attributes.tsv`,
 /// written beside the images), and that depends on its `Preset`:
 /// - `broad` (the default): only a `named` fraction of the images (by default
-///   `Preset.broad.defaultNamed`, one in five) is captioned with its class name; every other
+///   `Preset.broad.defaultNamed`, one in twenty) is captioned with its class name; every other
 ///   image is captioned with its coarse category ("a fruit", "an animal", "a thing", see
 ///   `category`). Which images are named is drawn per image, from a generator separate from the
 ///   image's, so the pixels are the same in every preset. A CLIP pretrained on such a world
@@ -34,7 +34,7 @@ public enum ShapesWorld {
         /// The fraction of images whose captions name the class when `named` is not given.
         public var defaultNamed: Double {
             switch self {
-            case .broad: return 0.2
+            case .broad: return 0.05
             case .classic: return 1
             }
         }
