@@ -8,9 +8,11 @@ import Darwin
 
 /// Which library runs the matrix products.
 public enum GemmBackend: String, CaseIterable, Sendable {
-    /// OpenBLAS's cblas_sgemm (the default; its results are the reference ones).
+    /// OpenBLAS's cblas_sgemm (what runs where oneDNN cannot start).
     case openblas
-    /// oneDNN's matmul primitives, created once per shape and kept.
+    /// oneDNN's matmul primitives, created once per shape and kept (the default where its CPU
+    /// engine starts: faster than OpenBLAS on every machine measured, and indifferent to
+    /// OPENBLAS_CORETYPE).
     case onednn
 }
 
@@ -38,7 +40,7 @@ public enum BLAS {
     }
 
     /// The process-wide backend (`set blas=`). Starts as CLIPOOD_BLAS says (openblas or
-    /// onednn), else openblas.
+    /// onednn), else onednn where oneDNN's CPU engine starts, else openblas.
     public static var defaultBackend: GemmBackend = defaultBackendAtStart
 
     /// The process-wide precision (`set precision=`). Starts as CLIPOOD_PRECISION says, else fp32.
@@ -47,7 +49,7 @@ public enum BLAS {
     /// What CLIPOOD_BLAS / CLIPOOD_PRECISION chose when the process started (the settings' defaults).
     public static let defaultBackendAtStart: GemmBackend = {
         if let v = getenv("CLIPOOD_BLAS"), let b = GemmBackend(rawValue: String(cString: v)) { return b }
-        return .openblas
+        return oneDNNVersion != nil ? .onednn : .openblas
     }()
     public static let defaultPrecisionAtStart: Precision = {
         if let v = getenv("CLIPOOD_PRECISION"), let p = Precision(rawValue: String(cString: v)) { return p }

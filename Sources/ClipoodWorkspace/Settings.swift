@@ -47,7 +47,7 @@ public struct Settings {
                     defaultValue: { "plots" }),
         SettingSpec(name: "progress", type: .choice(["auto", "on", "off"]), help: "progress of long work (auto: a bar on a terminal, a line now and then otherwise; off: none)",
                     defaultValue: { "auto" }),
-        SettingSpec(name: "blas", type: .choice(GemmBackend.allCases.map(\.rawValue)), help: "matrix-product library: openblas (reference results) or onednn",
+        SettingSpec(name: "blas", type: .choice(GemmBackend.allCases.map(\.rawValue)), help: "matrix-product library: onednn (the default where it starts) or openblas",
                     defaultValue: { BLAS.defaultBackendAtStart.rawValue }),
         SettingSpec(name: "precision", type: .choice(Precision.allCases.map(\.rawValue)),
                     help: "matrix-product inputs: fp32, or bf16 (fp32 accumulation; only on CPUs with native bf16)",
@@ -90,7 +90,7 @@ public struct Settings {
     func apply(to workspace: Workspace) {
         BLAS.threads = threads
         let before = (BLAS.defaultBackend, BLAS.effectivePrecision)
-        BLAS.defaultBackend = GemmBackend(rawValue: blas) ?? .openblas
+        BLAS.defaultBackend = GemmBackend(rawValue: blas) ?? BLAS.defaultBackendAtStart
         BLAS.defaultPrecision = Precision(rawValue: precision) ?? .fp32
         if before != (BLAS.defaultBackend, BLAS.effectivePrecision) {
             // Cached embeddings were computed by the other backend or precision.
