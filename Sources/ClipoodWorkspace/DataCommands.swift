@@ -78,7 +78,7 @@ extension Workspace {
                         D.preset.spec,
                         D.named.spec, D.classes.spec, D.perClass.spec, D.size.spec, D.worldSeed.spec, D.worldOutput.spec, D.worldName.spec,
                     ],
-                    examples: ["generate data shapes", "generate data shapes classes=20 per_class=100 size=96 to ~/data/shapes as shapes",
+                    examples: ["generate data shapes", "generate data shapes classes=20 per_class=100 to ~/data/shapes as shapes",
                                "generate data shapes preset=classic"],
                     run: { ws, args in
                         let preset = args[D.preset]

@@ -33,13 +33,31 @@ struct WorkspaceTests {
         #expect(c.stdout.contains("usage: bench gemm [runs=N] [threads=N] [shapes=all|square|vit]"))
     }
 
+    /// Every help page, of every command and subcommand, fits an 80-column terminal.
+    @Test func everyHelpPageFitsEightyColumns() throws {
+        func paths(_ spec: CommandSpec<Workspace>, _ prefix: [String]) -> [[String]] {
+            let here = prefix + [spec.name]
+            return [here] + spec.subcommands.flatMap { paths($0, here) }
+        }
+        let all = Workspace.commands.flatMap { paths($0, []) }
+        #expect(all.count > 40)
+        for path in all {
+            let c = Captured()
+            try c.workspace.executeInteractive("help " + path.joined(separator: " "))
+            #expect(c.err.isEmpty, "\(path): \(c.stderr)")
+            for line in c.stdout.split(separator: "\n") where line.count > 80 {
+                Issue.record("help \(path.joined(separator: " ")): \(line.count) columns: '\(line)'")
+            }
+        }
+    }
+
     @Test func setAndShowSettings() throws {
         let c = Captured()
         try c.workspace.executeInteractive("set seed=7 echo=on")
         #expect(c.workspace.settings.seed == 7 && c.workspace.settings.echo)
         try c.workspace.executeInteractive("show settings")
         // The value column is as wide as the longest value (the blas setting's differs by backend).
-        #expect(c.stdout.range(of: "\nseed +7 +\(default 0\) +default seed", options: .regularExpression) != nil, "\(c.stdout)")
+        #expect(c.stdout.range(of: #"\nseed +7 +\(default 0\) +default seed"#, options: .regularExpression) != nil, "\(c.stdout)")
         #expect(c.err.isEmpty)
     }
 
