@@ -8,11 +8,14 @@
 #include <string.h>
 #include <stdio.h>
 #include <cpuid.h>
+#include <time.h>
 
 void omp_set_num_threads(int num_threads);
 
 typedef struct {
     int64_t M, N, K, lda, ldb, ldc;
+    int64_t batch1, batch2;              // 1, 1 for a single product (a 2-D primitive)
+    int64_t sA1, sA2, sB1, sB2, sC1, sC2;  // batched: element strides between the products
     uint32_t alpha, beta;
     int32_t transA, transB, bf16, bias, threads, used;
 } key_t_;
@@ -25,11 +28,14 @@ typedef struct {
     dnnl_memory_t bDense;                // bf16: the dense bf16 B (source of packB)
     size_t bytesBDense;
     size_t bytesA, bytesB;               // bf16: dense bf16 buffer sizes
+    uint64_t calls, nanoseconds;         // CLIPOOD_GEMM_PROFILE: time spent in this primitive
+    char impl[32];                       // the implementation oneDNN chose
 } entry_t;
 
 #define CACHE_SIZE 512
 static entry_t cache[CACHE_SIZE];
 static int cache_count;
+static uint64_t builds, resets;   // primitives created, and times the full cache was emptied
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
@@ -74,6 +80,16 @@ static dnnl_status_t strided_desc(dnnl_memory_desc_t *d, int64_t rows, int64_t c
     return dnnl_memory_desc_init_by_strides(d, 2, dims, dt, strides);
 }
 
+// The same for a (batch1, batch2) grid of such matrices, product (i, j) starting i·s1 + j·s2
+// elements in: a 4-D descriptor, or the 2-D one when the key is a single product.
+static dnnl_status_t operand_desc(dnnl_memory_desc_t *d, const key_t_ *k, int64_t rows, int64_t cols, int trans,
+                                  int64_t ld, int64_t s1, int64_t s2, dnnl_data_type_t dt) {
+    if (k->batch1 == 1 && k->batch2 == 1) return strided_desc(d, rows, cols, trans, ld, dt);
+    dnnl_dims_t dims = {k->batch1, k->batch2, rows, cols};
+    dnnl_dims_t strides = {s1, s2, trans ? 1 : ld, trans ? ld : 1};
+    return dnnl_memory_desc_init_by_strides(d, 4, dims, dt, strides);
+}
+
 #define TRY(x) do { st = (x); if (st != dnnl_success) goto fail; } while (0)
 
 static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst) {
@@ -105,10 +121,10 @@ static dnnl_status_t build(entry_t *e, const key_t_ *k) {
         e->bytesA = (size_t)(k->M * k->K) * 2;
         e->bytesBDense = (size_t)(k->K * k->N) * 2;
     } else {
-        TRY(strided_desc(&a, k->M, k->K, k->transA, k->lda, dt));
-        TRY(strided_desc(&b, k->K, k->N, k->transB, k->ldb, dt));
+        TRY(operand_desc(&a, k, k->M, k->K, k->transA, k->lda, k->sA1, k->sA2, dt));
+        TRY(operand_desc(&b, k, k->K, k->N, k->transB, k->ldb, k->sB1, k->sB2, dt));
     }
-    TRY(strided_desc(&c, k->M, k->N, 0, k->ldc, dnnl_f32));
+    TRY(operand_desc(&c, k, k->M, k->N, 0, k->ldc, k->sC1, k->sC2, dnnl_f32));
     if (k->bias) {
         dnnl_dims_t bd = {1, k->N};
         TRY(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab));
@@ -125,11 +141,33 @@ static dnnl_status_t build(entry_t *e, const key_t_ *k) {
         TRY(dnnl_post_ops_append_sum(ops, beta));
         TRY(dnnl_primitive_attr_set_post_ops(attr, ops));
     }
-    TRY(dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL));
+    // Which of oneDNN's implementations runs the product. fp32: its jit GEMM ("gemm:jit"), which
+    // oneDNN 2.6 ranks below brgemm but which measured as fast or faster on every shape of the
+    // towers here, and 2.3x faster where B is (K, N) with N = 3072 (the MLP's backward products:
+    // brgemm ran them at 100-135 GFLOPS, gemm:jit at 270-310). bf16: oneDNN's own choice.
+    // CLIPOOD_DNNL_IMPL=PREFIX overrides both (profiling: the first implementation whose name
+    // starts with PREFIX, else oneDNN's choice). The choice depends only on the call's signature,
+    // never on timing, so results stay deterministic.
+    const char *want = getenv("CLIPOOD_DNNL_IMPL");
+    if (!(want && *want) && !k->bf16) want = "gemm:jit";
+    if (want && *want) {
+        dnnl_primitive_desc_iterator_t it;
+        TRY(dnnl_primitive_desc_iterator_create(&it, &md, attr, engine, NULL));
+        do {
+            dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
+            const char *name = "";
+            dnnl_primitive_desc_query(cand, dnnl_query_impl_info_str, 0, &name);
+            if (name && strncmp(name, want, strlen(want)) == 0) { pd = cand; break; }
+            dnnl_primitive_desc_destroy(cand);
+        } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+        dnnl_primitive_desc_iterator_destroy(it);
+    }
+    if (!pd) TRY(dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL));
     const char *impl = "";
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl) {
         strncpy(last_impl, impl, sizeof last_impl - 1);
         last_impl[sizeof last_impl - 1] = 0;
+        strncpy(e->impl, impl, sizeof e->impl - 1);
     }
     TRY(dnnl_primitive_create(&e->mm, pd));
     if (k->bf16) {
@@ -144,7 +182,6 @@ static dnnl_status_t build(entry_t *e, const key_t_ *k) {
     TRY(dnnl_memory_create(&e->b, &b, engine, DNNL_MEMORY_NONE));
     TRY(dnnl_memory_create(&e->c, &c, engine, DNNL_MEMORY_NONE));
     if (k->bias) TRY(dnnl_memory_create(&e->bias, &bias, engine, DNNL_MEMORY_NONE));
-    e->key.used = 1;
 fail:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -161,8 +198,10 @@ static entry_t *lookup(const key_t_ *k, dnnl_status_t *status) {
             if (cache_count >= CACHE_SIZE * 3 / 4) {   // full: start over
                 for (int i = 0; i < CACHE_SIZE; i++) if (cache[i].key.used) destroy_entry(&cache[i]);
                 cache_count = 0;
+                resets++;
                 e = &cache[h % CACHE_SIZE];
             }
+            builds++;
             *status = build(e, k);
             if (*status != dnnl_success) return NULL;
             cache_count++;
@@ -244,12 +283,55 @@ static void to_bf16(void *dst, const float *src, int64_t rows, int64_t cols, int
     cdm_parallel(parts, conv_part, &t);
 }
 
+// CLIPOOD_GEMM_PROFILE=1: every primitive's calls and time, printed to standard error at exit,
+// slowest first (what a profile of a training step needs: which products, at what speed).
+static int profile_state = -1;
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+static int by_time(const void *x, const void *y) {
+    const entry_t *a = *(entry_t *const *)x, *b = *(entry_t *const *)y;
+    return a->nanoseconds < b->nanoseconds ? 1 : a->nanoseconds > b->nanoseconds ? -1 : 0;
+}
+static void print_profile(void) {
+    entry_t *list[CACHE_SIZE];
+    int n = 0;
+    uint64_t total = 0;
+    for (int i = 0; i < CACHE_SIZE; i++)
+        if (cache[i].key.used && cache[i].calls) { list[n++] = &cache[i]; total += cache[i].nanoseconds; }
+    qsort(list, (size_t)n, sizeof list[0], by_time);
+    fprintf(stderr, "oneDNN products: %.3f s in %d primitives (%llu created, cache emptied %llu times)\n",
+            total / 1e9, n, (unsigned long long)builds, (unsigned long long)resets);
+    fprintf(stderr, "%9s %7s %10s  %-6s %6s %6s %6s %8s  %s\n", "seconds", "calls", "GFLOPS", "op", "M", "N", "K", "batch",
+            "lda ldb ldc beta bias bf16 impl");
+    for (int i = 0; i < n; i++) {
+        const key_t_ *k = &list[i]->key;
+        float beta;
+        memcpy(&beta, &k->beta, 4);
+        double flops = 2.0 * (double)k->M * (double)k->N * (double)k->K * (double)(k->batch1 * k->batch2) *
+                       (double)list[i]->calls;
+        fprintf(stderr, "%9.3f %7llu %10.1f  %c%c     %6lld %6lld %6lld %8lld  %lld %lld %lld %g %d %d %s\n",
+                list[i]->nanoseconds / 1e9, (unsigned long long)list[i]->calls,
+                flops / (double)(list[i]->nanoseconds ? list[i]->nanoseconds : 1),
+                k->transA ? 'T' : 'N', k->transB ? 'T' : 'N', (long long)k->M, (long long)k->N, (long long)k->K,
+                (long long)(k->batch1 * k->batch2), (long long)k->lda, (long long)k->ldb, (long long)k->ldc, beta, k->bias, k->bf16, list[i]->impl);
+    }
+}
+
 static int run(const key_t_ *k, const float *A, const float *B, const float *bias, float *C) {
     if (k->M == 0 || k->N == 0) return 0;
     pthread_mutex_lock(&lock);
     dnnl_status_t st = dnnl_success;
     if (!ensure_engine()) { pthread_mutex_unlock(&lock); return dnnl_runtime_error; }
     omp_set_num_threads(n_threads);
+    if (profile_state < 0) {
+        const char *v = getenv("CLIPOOD_GEMM_PROFILE");
+        profile_state = v && *v && strcmp(v, "0") != 0;
+        if (profile_state) atexit(print_profile);
+    }
+    uint64_t start = profile_state ? now_ns() : 0;
     entry_t *e = lookup(k, &st);
     if (!e) { pthread_mutex_unlock(&lock); return st; }
     if (k->bf16) {
@@ -275,6 +357,7 @@ static int run(const key_t_ *k, const float *A, const float *B, const float *bia
     if (e->bias) TRY(dnnl_memory_set_data_handle_v2(e->bias, (void *)bias, stream));
     TRY(dnnl_primitive_execute(e->mm, stream, e->bias ? 4 : 3, args));
     TRY(dnnl_stream_wait(stream));
+    if (profile_state) { e->calls++; e->nanoseconds += now_ns() - start; }
 fail:
     pthread_mutex_unlock(&lock);
     return st;
@@ -289,6 +372,8 @@ static key_t_ make_key(int transA, int transB, int64_t M, int64_t N, int64_t K, 
     memcpy(&k.beta, &beta, 4);
     k.transA = transA != 0; k.transB = transB != 0; k.bf16 = bf16 != 0; k.bias = bias != 0;
     k.threads = n_threads;
+    k.batch1 = k.batch2 = 1;
+    k.used = 1;   // as stored: lookup compares whole keys
     return k;
 }
 
@@ -304,6 +389,39 @@ int cdm_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alph
     if (K == 0) { scale_only(M, N, beta, C, ldc); return 0; }
     key_t_ k = make_key(transA, transB, M, N, K, alpha, lda, ldb, beta, ldc, bf16, 0);
     return run(&k, A, B, NULL, C);
+}
+
+int cdm_gemm_batched(int64_t batch1, int64_t batch2, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                     float alpha, const float *A, int64_t lda, int64_t sA1, int64_t sA2,
+                     const float *B, int64_t ldb, int64_t sB1, int64_t sB2,
+                     float beta, float *C, int64_t ldc, int64_t sC1, int64_t sC2) {
+    if (batch1 <= 0 || batch2 <= 0 || M == 0 || N == 0) return 0;
+    if (K == 0) {
+        for (int64_t i = 0; i < batch1; i++)
+            for (int64_t j = 0; j < batch2; j++) scale_only(M, N, beta, C + i * sC1 + j * sC2, ldc);
+        return 0;
+    }
+    // A single row of the grid: its stride is never used, but oneDNN's GEMM-based batched
+    // matmul only accepts outer strides that could hold the inner dimension.
+    if (batch1 == 1) { sA1 = sA2 * batch2; sB1 = sB2 * batch2; sC1 = sC2 * batch2; }
+    key_t_ k = make_key(transA, transB, M, N, K, alpha, lda, ldb, beta, ldc, 0, 0);
+    k.batch1 = batch1; k.batch2 = batch2;
+    k.sA1 = sA1; k.sA2 = sA2; k.sB1 = sB1; k.sB2 = sB2; k.sC1 = sC1; k.sC2 = sC2;
+    // Where oneDNN has only its reference implementation for the grid (hundreds of times
+    // slower), the products run one primitive each.
+    pthread_mutex_lock(&lock);
+    dnnl_status_t st = dnnl_success;
+    entry_t *e = ensure_engine() ? lookup(&k, &st) : NULL;
+    int reference = e && strncmp(e->impl, "ref", 3) == 0;
+    pthread_mutex_unlock(&lock);
+    if (!reference) return run(&k, A, B, NULL, C);
+    for (int64_t i = 0; i < batch1; i++)
+        for (int64_t j = 0; j < batch2; j++) {
+            int r = cdm_gemm(transA, transB, M, N, K, alpha, A + i * sA1 + j * sA2, lda, B + i * sB1 + j * sB2, ldb,
+                             beta, C + i * sC1 + j * sC2, ldc, 0);
+            if (r) return r;
+        }
+    return 0;
 }
 
 int cdm_linear(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *W,

@@ -130,6 +130,35 @@ public enum BLAS {
               beta: beta, C: C, ldc: ldc)
     }
 
+    /// A (batch.0, batch.1) grid of fp32 products of one shape: product (i, j) is `sgemm` on
+    /// A + i·strideA.0 + j·strideA.1, B + i·strideB.0 + j·strideB.1 and C + i·strideC.0 + j·strideC.1,
+    /// with the same leading dimensions, alpha and beta. On oneDNN, products of
+    /// `oneDNNMinimumVolume` and up run as one batched primitive (attention's per-head
+    /// products: one call for every head instead of a call each); otherwise one `sgemm` per
+    /// product, i then j.
+    public static func sgemmBatched(batch: (Int, Int), transA: Bool = false, transB: Bool = false, M: Int, N: Int, K: Int,
+                                    alpha: Float = 1, A: UnsafePointer<Float>, lda: Int, strideA: (Int, Int),
+                                    B: UnsafePointer<Float>, ldb: Int, strideB: (Int, Int),
+                                    beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int, strideC: (Int, Int)) {
+        if backend == .onednn && M * N * K >= oneDNNMinimumVolume {
+            _ = threadsSynced
+            let status = cdm_gemm_batched(Int64(batch.0), Int64(batch.1), transA ? 1 : 0, transB ? 1 : 0,
+                                          Int64(M), Int64(N), Int64(K), alpha,
+                                          A, Int64(lda), Int64(strideA.0), Int64(strideA.1),
+                                          B, Int64(ldb), Int64(strideB.0), Int64(strideB.1),
+                                          beta, C, Int64(ldc), Int64(strideC.0), Int64(strideC.1))
+            precondition(status == 0, "oneDNN batched matmul \(batch.0)×\(batch.1) of \(M)×\(N)×\(K) failed with status \(status)")
+            return
+        }
+        for i in 0 ..< batch.0 {
+            for j in 0 ..< batch.1 {
+                sgemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha,
+                      A: A + i * strideA.0 + j * strideA.1, lda: lda, B: B + i * strideB.0 + j * strideB.1, ldb: ldb,
+                      beta: beta, C: C + i * strideC.0 + j * strideC.1, ldc: ldc)
+            }
+        }
+    }
+
     /// Whether `linear` should be used for a fully connected layer of this size (oneDNN or bf16
     /// in force and the product big enough); otherwise the caller runs its OpenBLAS path.
     @inline(__always)

@@ -37,10 +37,12 @@ extension Workspace {
                 "gemm",
                 summary: "achieved sgemm GFLOPS on 1024³ and on ViT-B/16's largest shapes",
                 discussion: """
-                Times cblas_sgemm (OpenBLAS, fp32, row-major) after one warm-up call and reports the
-                median and best of `runs` calls. FLOPs = 2·M·N·K per call. The ViT-B/16 shapes are a
-                batch of 32 images × 197 tokens = 6304 rows times the qkv (768→2304), MLP up (768→3072)
-                and MLP down (3072→768) weights.
+                Times the matrix product of the `blas` and `precision` settings (oneDNN or
+                OpenBLAS; row-major) after one warm-up call and reports the median and best of
+                `runs` calls. FLOPs = 2·M·N·K per call. The ViT-B/16 shapes are a batch of 32
+                images × 197 tokens = 6304 rows times the qkv (768→2304), MLP up (768→3072) and MLP
+                down (3072→768) weights. With CLIPOOD_GEMM_PROFILE=1 in the environment, any
+                command prints, at exit, the time spent in each oneDNN product shape.
                 """,
                 arguments: [
                     B.gemmRuns.spec, B.threads.help("BLAS threads for this benchmark (default: the threads setting)").spec, B.shapes.spec,

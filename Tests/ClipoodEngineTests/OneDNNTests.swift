@@ -112,3 +112,50 @@ struct OneDNNTests {
         #expect(BLAS.precision == BLAS.defaultPrecision)
     }
 }
+
+@Suite("oneDNN batched products")
+struct OneDNNBatchedTests {
+    /// A grid of products in one oneDNN primitive equals the same products one OpenBLAS call at
+    /// a time, for attention's layouts (a row of the grid side by side in the columns of
+    /// wider rows, rows of the grid stacked), a grid of one row (oneDNN needs its unused
+    /// outer stride set) and one whose outer stride is the smaller; products below
+    /// `oneDNNMinimumVolume` take the one-at-a-time path on oneDNN too.
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func batchedMatchesOneByOne(_ t: (Bool, Bool)) {
+        let (transA, transB) = t
+        for (m, n, k) in [(23, 19, 16), (41, 37, 48)] {
+            let rowsA = transA ? k : m, colsA = transA ? m : k
+            let rowsB = transB ? n : k, colsB = transB ? k : n
+            for (g1, g2, inner) in [(2, 3, true), (1, 3, true), (3, 2, false)] {
+                let g = max(g1, g2)
+                let lda = colsA * g + 1, ldb = colsB * g + 2, ldc = n * g + 3
+                // inner: product (i, j) in block i of rows, column block j; else the other way round.
+                func strides(rows: Int, cols: Int, ld: Int) -> (Int, Int) { inner ? (rows * ld, cols) : (cols, rows * ld) }
+                let sA = strides(rows: rowsA, cols: colsA, ld: lda), sB = strides(rows: rowsB, cols: colsB, ld: ldb)
+                let sC = strides(rows: m, cols: n, ld: ldc)
+                var v = TestValues(seed: 13)
+                let A = FloatBuffer(v.array(rowsA * lda * g)), B = FloatBuffer(v.array(rowsB * ldb * g))
+                let C0 = v.array(m * ldc * g)
+                for beta: Float in [0, 1] {
+                    let grid = FloatBuffer(C0), single = FloatBuffer(C0)
+                    BLAS.$scoped.withValue(.init(backend: .onednn, precision: .fp32)) {
+                        BLAS.sgemmBatched(batch: (g1, g2), transA: transA, transB: transB, M: m, N: n, K: k, alpha: 0.5,
+                                          A: A.base, lda: lda, strideA: sA, B: B.base, ldb: ldb, strideB: sB,
+                                          beta: beta, C: grid.base, ldc: ldc, strideC: sC)
+                    }
+                    BLAS.$scoped.withValue(.init(backend: .openblas, precision: .fp32)) {
+                        for i in 0 ..< g1 { for j in 0 ..< g2 {
+                            BLAS.sgemm(transA: transA, transB: transB, M: m, N: n, K: k, alpha: 0.5,
+                                       A: A.base + i * sA.0 + j * sA.1, lda: lda, B: B.base + i * sB.0 + j * sB.1, ldb: ldb,
+                                       beta: beta, C: single.base + i * sC.0 + j * sC.1, ldc: ldc)
+                        } }
+                    }
+                    let written = (0 ..< C0.count).filter { single[$0] != C0[$0] }.count
+                    #expect(written > g1 * g2 * m * n * 9 / 10, "the products wrote \(written) values")
+                    let d = maxAbsDifference(grid.toArray(), single.toArray().map(Double.init))
+                    #expect(d.value < 1e-4, "\(m)×\(n)×\(k) grid \(g1)×\(g2) inner \(inner) beta \(beta): off by \(d.value) at \(d.index)")
+                }
+            }
+        }
+    }
+}

@@ -169,6 +169,22 @@ struct ExecutableTests {
         #expect(try Executable.run(["--version"]).stdout.hasPrefix("clipood "))
     }
 
+    /// CLIPOOD_GEMM_PROFILE=1: at exit, one line per oneDNN product shape on standard error;
+    /// each shape's primitive is created once however often it runs, and fp32 products run
+    /// oneDNN's jit GEMM (brgemm ran the MLP's backward shapes at half the speed).
+    @Test func gemmProfileListsEachProductOnce() throws {
+        let r = try Executable.run(["bench", "gemm", "runs=3", "shapes=square", "threads=1"],
+                                   environment: ["CLIPOOD_GEMM_PROFILE": "1", "CLIPOOD_BLAS": "onednn"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("oneDNN products: ") && r.stderr.contains(" in 1 primitives (1 created, cache emptied 0 times)"), "\(r.stderr)")
+        let row = r.stderr.split(separator: "\n").first { $0.contains("1024   1024   1024") }.map(String.init) ?? ""
+        // Warm-up and three timed calls, one primitive.
+        #expect(row.split(separator: " ").dropFirst().first == "4", "\(r.stderr)")
+        #expect(row.hasSuffix("gemm:jit"), "\(r.stderr)")
+        let quiet = try Executable.run(["bench", "gemm", "runs=1", "shapes=square", "threads=1"], environment: ["CLIPOOD_BLAS": "onednn"])
+        #expect(!quiet.stderr.contains("oneDNN products"))
+    }
+
     @Test func pipedPromptKeepsGoingAfterAnError() throws {
         // No terminal: the prompt reads lines without readline; a bad line is reported and the next one runs.
         let r = try Executable.run([], stdin: "set seed=oops\nset seed=3\nshow settings\n")

@@ -15,6 +15,14 @@ int cdm_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alph
              const float *A, int64_t lda, const float *B, int64_t ldb,
              float beta, float *C, int64_t ldc, int bf16);
 
+/// A (batch1, batch2) grid of fp32 products in one primitive: product (i, j) is cdm_gemm's on
+/// A + i·sA1 + j·sA2, B + i·sB1 + j·sB2 and C + i·sC1 + j·sC2 (element offsets), with the same
+/// lda/ldb/ldc, alpha and beta. Attention's per-head products, all heads (and sequences) at once.
+int cdm_gemm_batched(int64_t batch1, int64_t batch2, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                     float alpha, const float *A, int64_t lda, int64_t sA1, int64_t sA2,
+                     const float *B, int64_t ldb, int64_t sB1, int64_t sB2,
+                     float beta, float *C, int64_t ldc, int64_t sC1, int64_t sC2);
+
 /// Like cdm_gemm with transA = 0, transB = 1, alpha = 1 (a fully connected layer's forward,
 /// W stored (N, K) as PyTorch does), plus a per-column bias added in the epilogue when bias is
 /// not NULL, and beta · C (beta 0 or 1) before it.

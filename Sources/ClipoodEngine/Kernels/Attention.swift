@@ -8,15 +8,17 @@ import Darwin
 /// Multi-head scaled dot-product self-attention on a packed qkv tensor, as CLIP's
 /// `in_proj` produces it: each row is [q (C) | k (C) | v (C)], heads split each part into NH × HS.
 ///
-/// Per (batch, head): scores = (Q Kᵀ) / √HS (one GEMM with strided rows), an optional causal
-/// mask (query i sees keys 0…i, as CLIP's text tower), softmax in place, out = P V (one GEMM
+/// Per (batch, head): scores = (Q Kᵀ) / √HS (a GEMM with strided rows), an optional causal
+/// mask (query i sees keys 0…i, as CLIP's text tower), softmax in place, out = P V (a GEMM
 /// writing the head's columns of `out`). The softmax probabilities P are saved for backward.
 ///
-/// The GEMMs are issued one at a time from the calling thread and use BLAS's own threads;
-/// between them, the softmax of all heads of a sequence is split over `workers` threads.
-/// (Issuing OpenBLAS 0.3.21 calls from several threads at once, with its thread count set to
-/// one, ran them one after another here; and its results depend on its thread count, so the
-/// count is never changed behind a computation's back.)
+/// The GEMMs of all heads are issued together (`BLAS.sgemmBatched`: one oneDNN primitive for
+/// the whole grid, or one call each on OpenBLAS, from the calling thread on BLAS's own
+/// threads); between them, the softmax rows are split over `workers` threads. (Issuing
+/// OpenBLAS 0.3.21 calls from several threads at once, with its thread count set to one, ran
+/// them one after another here; and its results depend on its thread count, so the count is
+/// never changed behind a computation's back.) Attention's products stay fp32 under
+/// precision=bf16.
 public enum Attention {
     public static func forward(out: UnsafeMutablePointer<Float>,     // (B, T, C)
                                probs: UnsafeMutablePointer<Float>,   // (B, NH, T, T)
@@ -25,21 +27,20 @@ public enum Attention {
         precondition(C % NH == 0, "Attention: width \(C) not divisible by \(NH) heads")
         let HS = C / NH, C3 = 3 * C
         let scale = 1 / Float(HS).squareRoot()
-        for b in 0 ..< B {
-            let q0 = qkv + b * T * C3
-            for h in 0 ..< NH {
-                let q = q0 + h * HS
-                BLAS.gemm(transB: true, M: T, N: T, K: HS, alpha: scale, A: q, lda: C3, B: q + C, ldb: C3, C: probs + (b * NH + h) * T * T, ldc: T)
-            }
-            Parallel.chunks(NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
-                // Rows of the (NH·T, T) stack of this sequence's score matrices.
-                for r in rows { softmaxRow(probs + (b * NH * T + r) * T, T: T, visible: causal ? r % T + 1 : T) }
-            }
-            for h in 0 ..< NH {
-                BLAS.gemm(M: T, N: HS, K: T, A: probs + (b * NH + h) * T * T, lda: T, B: q0 + 2 * C + h * HS, ldb: C3,
-                           C: out + b * T * C + h * HS, ldc: C)
-            }
+        // Sequence b, head h: Q at qkv + b·T·3C + h·HS, K at + C, V at + 2C, rows 3C apart.
+        let perSequence = T * C3, perHead = HS
+        BLAS.sgemmBatched(batch: (B, NH), transB: true, M: T, N: T, K: HS, alpha: scale,
+                          A: qkv, lda: C3, strideA: (perSequence, perHead),
+                          B: qkv + C, ldb: C3, strideB: (perSequence, perHead),
+                          C: probs, ldc: T, strideC: (NH * T * T, T * T))
+        Parallel.chunks(B * NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
+            // Rows of the (B·NH·T, T) stack of score matrices.
+            for r in rows { softmaxRow(probs + r * T, T: T, visible: causal ? r % T + 1 : T) }
         }
+        BLAS.sgemmBatched(batch: (B, NH), M: T, N: HS, K: T,
+                          A: probs, lda: T, strideA: (NH * T * T, T * T),
+                          B: qkv + 2 * C, ldb: C3, strideB: (perSequence, perHead),
+                          C: out, ldc: C, strideC: (T * C, HS))
     }
 
     /// Scratch floats `backward` needs: one T×T matrix per head.
@@ -57,11 +58,13 @@ public enum Attention {
         for b in 0 ..< B {
             let q0 = qkv + b * T * C3, dq0 = dqkv + b * T * C3, dy0 = dout + b * T * C
             let p0 = probs + b * NH * T * T
-            for h in 0 ..< NH {
-                // dP = dY Vᵀ ; dV += Pᵀ dY
-                BLAS.gemm(transB: true, M: T, N: T, K: HS, A: dy0 + h * HS, lda: C, B: q0 + 2 * C + h * HS, ldb: C3, C: scratch + h * T * T, ldc: T)
-                BLAS.gemm(transA: true, M: T, N: HS, K: T, A: p0 + h * T * T, lda: T, B: dy0 + h * HS, ldb: C, beta: 1, C: dq0 + 2 * C + h * HS, ldc: C3)
-            }
+            // Head h: columns h·HS of Q, K, V (and of their gradients) and of dY; matrix h of P and scratch.
+            let heads = (1, NH), perHead = (0, HS), perMatrix = (0, T * T)
+            // dP = dY Vᵀ ; dV += Pᵀ dY
+            BLAS.sgemmBatched(batch: heads, transB: true, M: T, N: T, K: HS, A: dy0, lda: C, strideA: perHead,
+                              B: q0 + 2 * C, ldb: C3, strideB: perHead, C: scratch, ldc: T, strideC: perMatrix)
+            BLAS.sgemmBatched(batch: heads, transA: true, M: T, N: HS, K: T, A: p0, lda: T, strideA: perMatrix,
+                              B: dy0, ldb: C, strideB: perHead, beta: 1, C: dq0 + 2 * C, ldc: C3, strideC: perHead)
             // Softmax backward in place: dS = P ⊙ (dP − rowsum(dP ⊙ P)). Masked entries have P = 0.
             Parallel.chunks(NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
                 for r in rows {
@@ -71,12 +74,11 @@ public enum Attention {
                     for j in 0 ..< T { dr[j] = pr[j] * (dr[j] - dot) }
                 }
             }
-            for h in 0 ..< NH {
-                let ds = scratch + h * T * T, q = q0 + h * HS, dq = dq0 + h * HS
-                // dQ += scale · dS K ; dK += scale · dSᵀ Q
-                BLAS.gemm(M: T, N: HS, K: T, alpha: scale, A: ds, lda: T, B: q + C, ldb: C3, beta: 1, C: dq, ldc: C3)
-                BLAS.gemm(transA: true, M: T, N: HS, K: T, alpha: scale, A: ds, lda: T, B: q, ldb: C3, beta: 1, C: dq + C, ldc: C3)
-            }
+            // dQ += scale · dS K ; dK += scale · dSᵀ Q
+            BLAS.sgemmBatched(batch: heads, M: T, N: HS, K: T, alpha: scale, A: scratch, lda: T, strideA: perMatrix,
+                              B: q0 + C, ldb: C3, strideB: perHead, beta: 1, C: dq0, ldc: C3, strideC: perHead)
+            BLAS.sgemmBatched(batch: heads, transA: true, M: T, N: HS, K: T, alpha: scale, A: scratch, lda: T, strideA: perMatrix,
+                              B: q0, ldb: C3, strideB: perHead, beta: 1, C: dq0 + C, ldc: C3, strideC: perHead)
         }
     }
 
