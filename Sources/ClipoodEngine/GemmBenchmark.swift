@@ -44,4 +44,15 @@ public enum GemmBenchmark {
         }
         return Result(shape: shape, seconds: seconds)
     }
+
+    /// Best GFLOPS of a 1024³ product on oneDNN in fp32 and in bf16 (three timed calls each, about
+    /// 50 ms in all): whether bf16 pays on this CPU. Native bf16 instructions are not always faster
+    /// than fp32 FMAs (without AMX, some CPUs run them at half the rate).
+    public static func precisionSpeeds() -> (fp32: Double, bf16: Double) {
+        let square = GemmShape(label: "square", M: 1024, N: 1024, K: 1024)
+        func best(_ p: Precision) -> Double {
+            BLAS.$scoped.withValue(.init(backend: .onednn, precision: p)) { run(square, runs: 3).bestGFLOPS }
+        }
+        return (best(.fp32), best(.bf16))
+    }
 }

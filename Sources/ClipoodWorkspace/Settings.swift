@@ -101,8 +101,18 @@ public struct Settings {
             Settings.saidNoBF16 = true
             workspace.write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); precision=bf16 runs in fp32")
         }
+        // Native bf16 is not always faster: say so once when it is not (it still runs as asked).
+        if BLAS.effectivePrecision == .bf16 && !Settings.checkedBF16Speed {
+            Settings.checkedBF16Speed = true
+            let speed = GemmBenchmark.precisionSpeeds()
+            if speed.bf16 < speed.fp32 {
+                workspace.write(String(format: "note: on this CPU bf16 products are slower than fp32 (%.0f against %.0f GFLOPS on a 1024³\n" +
+                                       "product); precision=bf16 runs as asked, but fp32 is faster here", speed.bf16, speed.fp32))
+            }
+        }
     }
 
-    /// Whether the no-bf16 note was written (once per process).
+    /// Whether the no-bf16 note was written, and bf16's speed checked (once per process each).
     nonisolated(unsafe) static var saidNoBF16 = false
+    nonisolated(unsafe) static var checkedBF16Speed = false
 }

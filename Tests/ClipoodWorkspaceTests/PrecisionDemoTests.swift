@@ -96,3 +96,26 @@ struct PrecisionDemoTests {
         #expect(losses(logA) == losses(logC) && losses(logA).count == 7)
     }
 }
+
+@Suite("bf16's speed note")
+struct BF16SpeedNoteTests {
+    /// `set precision=bf16` on a CPU with native bf16 times one product in each precision, once
+    /// per process; where bf16 was the slower it says so once, with both speeds. Elsewhere the
+    /// no-bf16 note is the only one. In child processes: `set precision=` changes the whole
+    /// process's products, which would reach every test running beside this one.
+    @Test func saidAtMostOnceWithBothSpeeds() throws {
+        let r = try Executable.run(["run", "-"], stdin: "set precision=bf16\nset precision=fp32\nset precision=bf16\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        let notes = r.stdout.split(separator: "\n").filter { $0.hasPrefix("note:") }
+        #expect(notes.count <= 1, "\(r.stdout)")
+        if !BLAS.cpuHasBF16 { #expect(notes.first?.contains("no native bf16") == true, "\(r.stdout)") }
+        if let note = notes.first, BLAS.cpuHasBF16 {
+            #expect(note.firstMatch(of: #/bf16 products are slower than fp32 \((\d+) against (\d+) GFLOPS/#)
+                        .map { Int($0.1)! <= Int($0.2)! } == true, "\(r.stdout)")
+            #expect(r.stdout.contains("precision=bf16 runs as asked"))
+        }
+        // Where bf16 is native and not slower, nothing is said.
+        let fp32 = try Executable.run(["run", "-"], stdin: "set precision=fp32\n")
+        #expect(!fp32.stdout.contains("note:"), "\(fp32.stdout)")
+    }
+}
