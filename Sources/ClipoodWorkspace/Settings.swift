@@ -106,8 +106,9 @@ public struct Settings {
             Settings.checkedBF16Speed = true
             let speed = GemmBenchmark.precisionSpeeds()
             if speed.bf16 < speed.fp32 {
-                workspace.write(String(format: "note: on this CPU bf16 products are slower than fp32 (%.0f against %.0f GFLOPS on a 1024³\n" +
-                                       "product); precision=bf16 runs as asked, but fp32 is faster here", speed.bf16, speed.fp32))
+                workspace.write(String(format: "note: on this CPU bf16 products are slower than fp32 (%.0f against\n" +
+                                       "%.0f GFLOPS on a 1024³ product); precision=bf16 runs as asked, but fp32 is\n" +
+                                       "faster here", speed.bf16, speed.fp32))
             }
         }
     }
