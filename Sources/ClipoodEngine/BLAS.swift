@@ -88,8 +88,8 @@ public enum BLAS {
     public static let oneDNNMinimumVolume = 1 << 16
 
     /// Products smaller than this (M·N·K) stay fp32 under precision=bf16: converting their
-    /// operands costs more than bf16 saves. Attention's per-head products (197·197·64 for
-    /// ViT-B/16) fall below it, the fully connected layers far above.
+    /// operands costs more than bf16 saves. The fully connected layers are far above it;
+    /// attention's per-head products (`sgemmBatched`) are fp32 at every size.
     public static let bf16MinimumVolume = 1 << 22
 
     /// C(M,N) = alpha · op(A)(M,K) · op(B)(K,N) + beta · C, all row-major, in fp32.
