@@ -21,7 +21,9 @@ enum DataArguments {
     static let preset = Argument<ShapesWorld.Preset>(.option("preset", .choice(ShapesWorld.Preset.allCases.map(\.rawValue)), default: "broad", help: "what captions call the objects: broad (mostly a coarse category) or classic (always the class)")) {
         $0.string("preset").flatMap(ShapesWorld.Preset.init(rawValue:))
     }
-    static let named = OptionalArgument<Double>.option("named", 0 ... 1, help: "fraction of images whose captions name the class (preset broad; default \(String(format: "%g", ShapesWorld.Preset.broad.defaultNamed)))")
+    /// broad's default `named` fraction as the help texts print it.
+    static let namedDefault = String(format: "%g", ShapesWorld.Preset.broad.defaultNamed)
+    static let named = OptionalArgument<Double>.option("named", 0 ... 1, help: "fraction of images whose captions name the class (preset broad; default \(namedDefault))")
     static let classes = Argument<Int>.option("classes", 1 ... 20, default: "16", help: "number of classes (the first N of the list)")
     static let perClass = Argument<Int>.option("per_class", 1 ... 100_000, default: "40", help: "images per class and domain")
     static let size = Argument<Int>.option("size", 8 ... 1024, default: "64", help: "image side in pixels")
@@ -70,7 +72,7 @@ extension Workspace {
                     the images go into clipood's cache; `load data demo` loads the default world (seed 0).
                     The preset decides what `pretrain` captions call each object (attributes.tsv beside the
                     images); the images are the same in both. broad (the default): only a `named` fraction of
-                    the images (default \(String(format: "%g", ShapesWorld.Preset.broad.defaultNamed))) is captioned with its class name, the others with a coarse
+                    the images (default \(D.namedDefault)) is captioned with its class name, the others with a coarse
                     category ("a fruit", "an animal", "a thing"), so that naming the class is not the
                     pretraining task. classic: every caption names the class (the world of older sessions).
                     """,
