@@ -117,8 +117,9 @@ public final class FeatureStore {
     }
 
     /// Runs `body` with a run's weight state in the model's trainable range, then restores it.
+    /// The model already holds the zero-shot weights, and, while the run trains, its "final" ones.
     public func withWeights(_ m: ModelEntry, run: Run?, state: String, _ body: () throws -> Void) throws {
-        guard let run, state != "zeroshot" else { try body(); return }
+        guard let run, state != "zeroshot", !(run.isTraining && state == "final") else { try body(); return }
         let weights = try run.weights(state)
         let range = run.trainer.range
         let params = m.model.parameters.values.base + range.lowerBound

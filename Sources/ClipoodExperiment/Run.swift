@@ -28,8 +28,13 @@ public final class Run {
     public internal(set) var log: [(record: StepRecord, seconds: Double)] = []
     /// Why the run ended early, if it did.
     public internal(set) var stopReason: String?
-    /// Snapshot of the trainable range after the last completed step.
+    /// The trainable range after the last completed step. While `train` runs, the model holds
+    /// these weights and `final` holds the zero-shot ones (swapped, not copied: no run keeps a
+    /// copy of the zero-shot weights; the model's own parameters are them whenever no run is
+    /// training).
     public internal(set) var final: FloatBuffer
+    /// Whether `train` is taking steps (the model holds this run's weights).
+    public internal(set) var isTraining = false
     /// Where the batches and augmentations continue from (saved with the run, for resume).
     var sampler: DomainSampler
     var augmentRNG: RNG
@@ -81,7 +86,14 @@ public final class Run {
         usesCache = cache; self.views = views
         self.evalEvery = evalEvery; self.evalPart = evalPart
         final = FloatBuffer(count: trainer.range.count)
-        final.copy(from: trainer.zeroShot)
+        final.base.update(from: zeroShotWeights, count: trainer.range.count)
+    }
+
+    /// θ_0, the trainable range before any step (for WiSE-FT and `zeroshot`): the model's own
+    /// parameters, which hold the zero-shot weights whenever no run is training.
+    var zeroShotWeights: UnsafePointer<Float> {
+        precondition(!isTraining, "run '\(name)': the zero-shot weights are swapped out while it trains")
+        return UnsafePointer(trainer.model.parameters.values.base + trainer.range.lowerBound)
     }
 
     public var stepsDone: Int { trainer.step }
@@ -101,15 +113,20 @@ public final class Run {
     /// The trainable-range values for a state name ("final", "bma", "bma:0.1", "ema", "swa", "zeroshot", "wise:0.5").
     public func weights(_ state: String) throws -> FloatBuffer {
         switch state {
-        case "final": return final
-        case "zeroshot": return trainer.zeroShot
+        case "final":
+            precondition(!isTraining, "run '\(name)': its final weights are in the model while it trains")
+            return final
+        case "zeroshot":
+            let out = FloatBuffer(count: final.count)
+            out.base.update(from: zeroShotWeights, count: final.count)
+            return out
         case "bma":
             guard let a = trainer.averages.first(where: { $0.label.hasPrefix("bma:") }) else { throw MessageError("run '\(name)' kept no BMA") }
             return a.average
         default:
             if state.hasPrefix("wise:"), let alpha = Float(state.dropFirst(5)), alpha >= 0, alpha <= 1 {
                 let out = FloatBuffer(count: final.count)
-                wiseInterpolate(zeroShot: trainer.zeroShot.base, final: final.base, alpha: alpha, count: final.count, into: out.base)
+                wiseInterpolate(zeroShot: zeroShotWeights, final: final.base, alpha: alpha, count: final.count, into: out.base)
                 return out
             }
             if let a = trainer.average(state) { return a.average }

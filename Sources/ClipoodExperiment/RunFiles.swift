@@ -87,11 +87,9 @@ extension Run {
             let state = try RunState.read(opened.dir + "/" + RunStore.stateFile, count: range.count, step: rec.resume.step,
                                           averageLabels: run.trainer.averages.map(\.label))
             do {
-                try run.trainer.restore(step: state.step, weights: state.final, m: state.adamM, v: state.adamV, averages: state.averages, scalars: rec.resume.averages)
+                try run.trainer.restore(step: state.step, m: state.adamM, v: state.adamV, averages: state.averages, scalars: rec.resume.averages)
             } catch { throw RunFileError(file, field: "resume.averages", "\(error)") }
-            // The model's range goes back to zero-shot; the run keeps its weights in `final`.
-            let params = m.model.parameters.values.base + range.lowerBound
-            params.update(from: run.trainer.zeroShot.base, count: range.count)
+            // The model keeps its zero-shot weights; the run keeps its own in `final`.
             state.final.withUnsafeBufferPointer { run.final.base.update(from: $0.baseAddress!, count: range.count) }
             do {
                 run.sampler = try DomainSampler(trainIndicesByDomain: rec.split.trainByDomain(d.dataset).filter { !$0.isEmpty }, state: rec.resume.sampler)

@@ -38,8 +38,9 @@ extension Run {
     /// swapped in for the duration and kept in `final` after. Call `preparePrefixCache` first.
     ///
     /// With `evalEvery`, `evaluate` scores the weights of the moment every that many steps and
-    /// at the last step (`final` holds them while it runs); the results go to `evaluations`. It
-    /// reads the model and never changes it, so evaluating does not change what training does.
+    /// at the last step (state "final" is then the model as it stands: `isTraining` is set); the
+    /// results go to `evaluations`. It reads the model and never changes it, so evaluating does
+    /// not change what training does.
     public func train(model m: ModelEntry, data d: DataEntry, images: BatchBuilder, limit: Int?, progress: ProgressSink,
                       evaluate: ((Run) throws -> EvaluationResult)? = nil) -> Stint {
         let S = m.model.config.vision.imageSize, B = sampler.batchSize
@@ -50,11 +51,14 @@ extension Run {
         let streams = FloatBuffer(count: cache == nil ? 0 : share.count * m.model.vision.streamSize)
         let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         let range = trainer.range
+        // The run's weights go into the model for the steps and the zero-shot weights wait in
+        // `final` meanwhile; the same swap puts both back after (no third copy is kept).
         let params = m.model.parameters.values.base + range.lowerBound
-        if stepsDone > 0 { params.update(from: final.base, count: range.count) }
+        swapValues(params, final.base, count: range.count)
+        isTraining = true
         defer {
-            final.base.update(from: params, count: range.count)
-            params.update(from: trainer.zeroShot.base, count: range.count)
+            swapValues(params, final.base, count: range.count)
+            isTraining = false
         }
         stopReason = nil
         let target = min(config.steps, trainer.step + (limit ?? config.steps))
@@ -103,7 +107,7 @@ extension Run {
                 break
             }
             if let every = evalEvery, let evaluate, trainer.step % every == 0 || trainer.step == config.steps {
-                final.base.update(from: params, count: range.count)
+                // The weights of the moment are the model's: "final" is scored as the model stands.
                 do {
                     let e = try evaluate(self)
                     evaluations.append(ResultRecord(weights: "final", part: evalPart, step: trainer.step, images: e.count, correct: e.correct,
@@ -127,5 +131,12 @@ extension Run {
         if stopReason != nil { progress.end() }
         if trainer.step > first { unsaved = true }
         return Stint(from: first, to: trainer.step, seconds: Date().timeIntervalSince(start))
+    }
+}
+
+/// Exchanges `count` floats of `a` and `b` in place.
+private func swapValues(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int) {
+    Parallel.chunks(count, minimum: Elementwise.minimumPerThread) { r in
+        for i in r { let t = a[i]; a[i] = b[i]; b[i] = t }
     }
 }

@@ -150,8 +150,8 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     /// `trainable` and its range of `trainableCount` parameters out of `parameterCount`, with
     /// `averages` weight averages kept. `cachedViews` > 0: the frozen prefix is cached for that
     /// many (image, view) rows and steps read streams (built 16 images at a time); 0: steps read
-    /// pixels. The trainable range is held by the optimiser's two moments, the zero-shot copy,
-    /// each average and the run's own snapshot; gradients cover the whole model. `checkpoint`:
+    /// pixels. The trainable range is held by the optimiser's two moments, each average and the
+    /// run's own snapshot (the zero-shot weights are the model's, not a copy); gradients cover the whole model. `checkpoint`:
     /// the trained blocks are recomputed in backward (see `visionArenaFloats`).
     public static func trainingStep(_ c: CLIPConfig, parameterCount: Int, trainableCount: Int, trainable: VisionTower.Trainable,
                                     batch B: Int, classes K: Int, averages: Int, cachedViews: Int = 0,
@@ -178,7 +178,7 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
         if cached { parts += [("prefix cache", prod(cachedViews, T, v.width)), ("prefix batches", sum([prod(16, 3, v.imageSize, v.imageSize), prod(16, T, v.width)]))] }
         parts += [("gradients", parameterCount),
                   ("AdamW moments", prod(2, trainableCount)),
-                  ("weight averages and snapshots", prod(averages + 2, trainableCount)),
+                  ("weight averages and snapshot", prod(averages + 1, trainableCount)),
                   ("loss", sum([prod(4, B, D), B, prod(3, B, K), prod(K, D)]))]
         return MemoryEstimate(floats: parts)
     }

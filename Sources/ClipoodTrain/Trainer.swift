@@ -52,8 +52,6 @@ public final class Trainer {
     public let range: Range<Int>
     public let optimizer: AdamW
     public let schedule: CosineSchedule
-    /// The trainable range before any step (θ_0, for WiSE-FT and `model=zeroshot`).
-    public let zeroShot: FloatBuffer
     public private(set) var averages: [WeightAverage] = []
     public private(set) var step = 0
     /// With tune=last1 from cached streams, run the last block for the class token only (exact).
@@ -76,8 +74,6 @@ public final class Trainer {
         optimizer = AdamW(range: range, weightDecay: config.weightDecay)
         schedule = CosineSchedule(baseLR: config.learningRate, totalSteps: config.steps)
         let params = model.parameters.values.base
-        zeroShot = FloatBuffer(count: range.count)
-        zeroShot.base.update(from: params + range.lowerBound, count: range.count)
         averages = config.averages.map { WeightAverageKind.make($0, steps: config.steps, range: range, initial: params) }
     }
 
@@ -153,18 +149,18 @@ public final class Trainer {
         return StepRecord(step: step, loss: value, accuracy: Float(sums[1] / Double(batch)), learningRate: lr)
     }
 
-    /// Puts the trainer back to the state of a saved run after `step` steps: the trainable
-    /// range's weights, Adam's moments and every average (each restoring its own scalars).
-    public func restore(step: Int, weights: [Float], m: [Float], v: [Float], averages saved: [String: [Float]], scalars: [String: [String: Double]]) throws {
-        guard step >= 0, step <= config.steps, weights.count == range.count, m.count == range.count, v.count == range.count else {
-            throw MessageError("saved state does not fit this run (\(weights.count) values for a range of \(range.count), step \(step) of \(config.steps))")
+    /// Puts the trainer back to the state of a saved run after `step` steps: Adam's moments and
+    /// every average (each restoring its own scalars). The weights themselves are the caller's
+    /// to place (a run keeps them beside the model, which holds the zero-shot weights).
+    public func restore(step: Int, m: [Float], v: [Float], averages saved: [String: [Float]], scalars: [String: [String: Double]]) throws {
+        guard step >= 0, step <= config.steps, m.count == range.count, v.count == range.count else {
+            throw MessageError("saved state does not fit this run (moments of \(m.count) and \(v.count) values for a range of \(range.count), step \(step) of \(config.steps))")
         }
         for a in averages {
             guard let values = saved[a.label], values.count == range.count else { throw MessageError("saved state lacks the average '\(a.label)'") }
             try a.restore(scalars: scalars[a.label] ?? [:], step: step)
             values.withUnsafeBufferPointer { a.average.base.update(from: $0.baseAddress!, count: range.count) }
         }
-        weights.withUnsafeBufferPointer { (model.parameters.values.base + range.lowerBound).update(from: $0.baseAddress!, count: range.count) }
         optimizer.restore(step: step, m: m, v: v)
         self.step = step
     }

@@ -61,7 +61,8 @@ struct OfficialLoopParityTests {
         return obj
     }
 
-    func run(lambda: Float, betas: [Double]) throws -> (Trainer, [StepRecord], SafeTensorsFile) {
+    /// Trains the fixture's steps; also returns the trainable range as it was before them (θ_0).
+    func run(lambda: Float, betas: [Double]) throws -> (Trainer, [StepRecord], SafeTensorsFile, zeroShot: FloatBuffer) {
         let file = try SafeTensorsFile(path: fixtures.appendingPathComponent("training/mms_parity.safetensors").path)
         let model = try CheckpointLoader.load(path: fixtures.appendingPathComponent("models/hf_quickgelu").path).model
         // The frozen text side: our text tower on the class prompts must give the fixture's features.
@@ -79,13 +80,15 @@ struct OfficialLoopParityTests {
         config.lambda = lambda
         config.averages = betas.map { AverageChoice("bma", $0) }
         let trainer = Trainer(model: model, textFeatures: text, classes: K, config: config)
+        let zeroShot = FloatBuffer(count: trainer.range.count)
+        zeroShot.base.update(from: model.parameters.values.base + trainer.range.lowerBound, count: trainer.range.count)
         let pixels = FloatBuffer(try file.floats("pixel_values")), labels = try file.int32s("labels")
         let records = try (0 ..< config.steps).map { _ in try trainer.step(pixels: pixels.base, labels: labels, B: labels.count) }
-        return (trainer, records, file)
+        return (trainer, records, file, zeroShot)
     }
 
     @Test func mmsTrajectoryFinalAndBMAWeights() throws {
-        let (trainer, records, file) = try run(lambda: 0.3, betas: [0.5, 0.1])
+        let (trainer, records, file, zeroShot) = try run(lambda: 0.3, betas: [0.5, 0.1])
         let model = trainer.model
         // Per-step loss within 1e-4 relative; the learning rate each step used, exactly.
         let losses = try file.floats("loss"), lrs = try file.floats("lr")
@@ -100,7 +103,7 @@ struct OfficialLoopParityTests {
         #expect(d <= 1e-4, "final weights: max |Δ| = \(d) in \(at)")
         let factors = exactFactors(file)
         #expect(factors.count == 3)
-        let kFinal = keyBiasDifference(model: model, zeroShot: trainer.zeroShot, offset: trainer.range.lowerBound, factor: factors["final"] ?? .nan) {
+        let kFinal = keyBiasDifference(model: model, zeroShot: zeroShot, offset: trainer.range.lowerBound, factor: factors["final"] ?? .nan) {
             UnsafePointer(model.parameters.value($0))
         }
         #expect(kFinal <= 1e-6, "final key biases: max |Δ| from the exact decay = \(kFinal)")
@@ -109,7 +112,7 @@ struct OfficialLoopParityTests {
             let avg = trainer.average("bma:\(beta)")!.average
             let (db, atb) = maxDifference(bma, model: model) { UnsafePointer(avg.base + ($0.offset - trainer.range.lowerBound)) }
             #expect(db <= 1e-4, "BMA β=\(beta): max |Δ| = \(db) in \(atb)")
-            let kb = keyBiasDifference(model: model, zeroShot: trainer.zeroShot, offset: trainer.range.lowerBound, factor: factors["bma\(beta)"] ?? .nan) {
+            let kb = keyBiasDifference(model: model, zeroShot: zeroShot, offset: trainer.range.lowerBound, factor: factors["bma\(beta)"] ?? .nan) {
                 UnsafePointer(avg.base + ($0.offset - trainer.range.lowerBound))
             }
             #expect(kb <= 1e-6, "BMA β=\(beta) key biases: max |Δ| from the exact decay = \(kb)")
@@ -118,13 +121,13 @@ struct OfficialLoopParityTests {
             #expect(zip(ours, w).allSatisfy { abs($0 - Double($1)) <= 1e-5 * max(1, abs(Double($1))) }, "Beta(\(beta)) weights \(ours) vs \(w)")
         }
         // The weights really moved, so the comparison above is not trivially satisfied.
-        let moved = maxAbsDifference(UnsafeBufferPointer(start: trainer.zeroShot.base, count: trainer.range.count),
+        let moved = maxAbsDifference(UnsafeBufferPointer(start: zeroShot.base, count: trainer.range.count),
                                      UnsafeBufferPointer(start: model.parameters.values.base + trainer.range.lowerBound, count: trainer.range.count)).value
         #expect(moved > 1e-2)
     }
 
     @Test func lambdaZeroIsTheCrossEntropyBaseline() throws {
-        let (trainer, records, file) = try run(lambda: 0, betas: [])
+        let (trainer, records, file, _) = try run(lambda: 0, betas: [])
         let model = trainer.model
         for (r, l) in zip(records, try file.floats("ce_loss")) {
             #expect(abs(r.loss - l) <= 1e-4 * max(1, abs(l)), "step \(r.step): CE loss \(r.loss) vs \(l)")

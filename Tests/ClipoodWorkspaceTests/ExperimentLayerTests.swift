@@ -76,6 +76,30 @@ struct ExperimentLayerTests {
         #expect(rest.from == 2 && rest.to == 5 && run.stopReason == nil && run.log.map(\.record.step) == [1, 2, 3, 4, 5])
     }
 
+    /// No run keeps a copy of the zero-shot weights: the model holds them whenever no run
+    /// trains. Two runs trained on one model, one of them stopped and continued, still see
+    /// θ_0 as `zeroshot` and at WiSE-FT's two ends, and their own weights as `final`.
+    @Test func runsReadTheZeroShotWeightsFromTheModel() throws {
+        let s = try Setup()
+        defer { s.world.remove() }
+        let a = try s.run("a", steps: 4), b = try s.run("b", steps: 3)
+        let theta0 = s.trainableRange(s.model, a)
+        _ = a.train(model: s.model, data: s.data, images: s.features.images, limit: 2, progress: .silent)
+        _ = b.train(model: s.model, data: s.data, images: s.features.images, limit: nil, progress: .silent)
+        _ = a.train(model: s.model, data: s.data, images: s.features.images, limit: nil, progress: .silent)
+        #expect(a.stepsDone == 4 && b.stepsDone == 3 && !a.isTraining && !b.isTraining)
+        #expect(Self.same(s.trainableRange(s.model, a), theta0))
+        for r in [a, b] {
+            #expect(!Self.same(Self.values(r.final), theta0), "\(r.name) did not move")
+            #expect(Self.same(Self.values(try r.weights("zeroshot")), theta0), "\(r.name)")
+            #expect(Self.values(try r.weights("wise:0")) == theta0, "\(r.name)")
+            #expect(Self.values(try r.weights("wise:1")) == Self.values(r.final), "\(r.name)")
+        }
+        // b's final weights, spliced into the model's parameters for export.
+        let full = Self.values(try b.parameters("final", model: s.model))
+        #expect(Self.same(Array(full[b.trainer.range]), Self.values(b.final)))
+    }
+
     @Test func stintsAndASaveInBetweenEndBitIdenticalToOneCall() throws {
         let s = try Setup()
         defer { s.world.remove() }
