@@ -21,9 +21,14 @@ struct REPL {
         defer { write_history(historyPath) }
         print("clipood \(clipoodVersion) — type 'help' for commands, Tab to complete, Ctrl-D to quit")
         while true {
-            ReadlineBridge.atPrompt = 1
-            guard let cLine = readline(prompt) else { print(""); if workspace.confirmQuit() { return 0 } else { continue } }
-            ReadlineBridge.atPrompt = 0
+            let prompt = self.prompt
+            // Only while readline waits does this thread take Ctrl-C (which then clears the line).
+            let read = Signals.acceptingInterrupts { () -> UnsafeMutablePointer<CChar>? in
+                ReadlineBridge.atPrompt = 1
+                defer { ReadlineBridge.atPrompt = 0 }
+                return readline(prompt)
+            }
+            guard let cLine = read else { print(""); if workspace.confirmQuit() { return 0 } else { continue } }
             let line = String(cString: cLine)
             free(cLine)
             if !line.trimmingCharacters(in: .whitespaces).isEmpty { add_history(line) }

@@ -5,6 +5,8 @@ import ClipoodWorkspace
 import Foundation
 
 setvbuf(stdout, nil, _IOLBF, 0)   // keep stdout and stderr in order when both go to one pipe
+// Before anything starts a thread: SIGINT and SIGTERM are taken on a thread of their own.
+Signals.start()
 let arguments = Array(CommandLine.arguments.dropFirst())
 let workspace = Workspace()
 workspace.outputIsTerminal = isatty(STDOUT_FILENO) == 1
@@ -30,7 +32,7 @@ func finish(_ code: Int32) -> Never {
     exit(code)
 }
 // Ctrl-C asks long work to stop at its next safe point (training: the next step boundary);
-// a second Ctrl-C before that ends the process.
+// a second Ctrl-C before that ends the process. (Which thread runs these handlers: Signals.)
 signal(SIGINT) { _ in
     if ReadlineBridge.atPrompt != 0 { ReadlineBridge.clearLine(); return }
     if Interrupt.requested != 0 { _exit(130) }
@@ -47,12 +49,6 @@ if cluster.isDistributed {
     }
     _ = setpgid(0, getpgid(getppid()))
 }
-// A parent may start us with SIGINT blocked (some test runners and job launchers do): unblock it.
-var interruptSet = sigset_t()
-sigemptyset(&interruptSet)
-sigaddset(&interruptSet, SIGINT)
-pthread_sigmask(SIG_UNBLOCK, &interruptSet, nil)
-
 switch arguments.first {
 case nil:
     if cluster.isDistributed {

@@ -266,6 +266,18 @@ struct InterruptTests {
             usleep(100_000); waited += 1
         }
         usleep(300_000)
+        // No thread that computes takes the signal: the main thread, and every thread started
+        // after the signal thread (oneDNN's OpenMP threads, Dispatch's), block it; the signal
+        // thread takes it. (oneDNN's jit sgemm kernel runs with its stack pointer in a heap
+        // workspace: a handler run on that thread writes its frame over the heap.)
+        let threads = Self.threads(of: p.processIdentifier)
+        let taker = threads.first { $0.name == "clipood-signals" }
+        #expect(taker?.blocksInterrupt == false, "\(threads)")
+        #expect(threads.first { $0.tid == Int(p.processIdentifier) }?.blocksInterrupt == true, "\(threads)")
+        if let taker {
+            let later = threads.filter { $0.start > taker.start }
+            #expect(later.allSatisfy { $0.blocksInterrupt }, "\(threads)")
+        }
         kill(p.processIdentifier, SIGINT)
         // Bounded wait: a process that ignores Ctrl-C is a failure, not a hung suite.
         var polls = 0
@@ -285,6 +297,25 @@ struct InterruptTests {
         #expect(e.contains("long.cood:5:1: interrupted (Ctrl-C)"))
         #expect(!FileManager.default.fileExists(atPath: world.root.path + "/saved"))
         #expect(FileManager.default.fileExists(atPath: world.root.path + "/interrupted/long/run.json"))
+    }
+
+    /// Each thread of a process (Linux's /proc): its name, when it started (clock ticks after
+    /// boot) and whether it blocks SIGINT.
+    static func threads(of pid: pid_t) -> [(tid: Int, name: String, start: Int, blocksInterrupt: Bool)] {
+        let dir = "/proc/\(pid)/task"
+        let tids = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { Int($0) }.sorted()
+        return tids.compactMap { tid in
+            guard let stat = try? String(contentsOfFile: "\(dir)/\(tid)/stat", encoding: .utf8),
+                  let status = try? String(contentsOfFile: "\(dir)/\(tid)/status", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            // After the name: state is field 3 of stat, starttime field 22.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 19, let start = Int(fields[19]),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }),
+                  let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+            let name = String(stat[stat.index(after: open) ..< close])
+            return (tid, name, start, mask & (1 << UInt64(SIGINT - 1)) != 0)
+        }
     }
 }
 
