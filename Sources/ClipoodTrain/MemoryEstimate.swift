@@ -151,8 +151,9 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     /// `averages` weight averages kept. `cachedViews` > 0: the frozen prefix is cached for that
     /// many (image, view) rows and steps read streams (built 16 images at a time); 0: steps read
     /// pixels. The trainable range is held by the optimiser's two moments, each average and the
-    /// run's own snapshot (the zero-shot weights are the model's, not a copy); gradients cover the whole model. `checkpoint`:
-    /// the trained blocks are recomputed in backward (see `visionArenaFloats`).
+    /// run's own snapshot (the zero-shot weights are the model's, not a copy); gradients cover
+    /// the whole model. `checkpoint`: the trained blocks are recomputed in backward (see
+    /// `visionArenaFloats`).
     public static func trainingStep(_ c: CLIPConfig, parameterCount: Int, trainableCount: Int, trainable: VisionTower.Trainable,
                                     batch B: Int, classes K: Int, averages: Int, cachedViews: Int = 0,
                                     classTokenShortcut: Bool = true, checkpoint: Bool = false) -> MemoryEstimate {
