@@ -110,35 +110,65 @@ public final class Run {
         return [("final (\(kind))", "final")] + trainer.averages.map { ($0.label, $0.label) } + [("wise:0.5", "wise:0.5")]
     }
 
-    /// The trainable-range values for a state name ("final", "bma", "bma:0.1", "ema", "swa", "zeroshot", "wise:0.5").
-    public func weights(_ state: String) throws -> FloatBuffer {
+    /// What a weight-state name stands for, before any values are made.
+    enum WeightState {
+        case final, zeroShot
+        /// An average's own buffer.
+        case average(FloatBuffer)
+        /// WiSE-FT: (1 − α)·zero-shot + α·final.
+        case wise(Float)
+    }
+
+    /// The state a name ("final", "bma", "bma:0.1", "ema", "swa", "zeroshot", "wise:0.5") stands
+    /// for; an error names the states the run has.
+    func resolve(_ state: String) throws -> WeightState {
         switch state {
-        case "final":
-            precondition(!isTraining, "run '\(name)': its final weights are in the model while it trains")
-            return final
-        case "zeroshot":
-            let out = FloatBuffer(count: final.count)
-            out.base.update(from: zeroShotWeights, count: final.count)
-            return out
+        case "final": return .final
+        case "zeroshot": return .zeroShot
         case "bma":
             guard let a = trainer.averages.first(where: { $0.label.hasPrefix("bma:") }) else { throw MessageError("run '\(name)' kept no BMA") }
-            return a.average
+            return .average(a.average)
         default:
-            if state.hasPrefix("wise:"), let alpha = Float(state.dropFirst(5)), alpha >= 0, alpha <= 1 {
-                let out = FloatBuffer(count: final.count)
-                wiseInterpolate(zeroShot: zeroShotWeights, final: final.base, alpha: alpha, count: final.count, into: out.base)
-                return out
-            }
-            if let a = trainer.average(state) { return a.average }
+            if state.hasPrefix("wise:"), let alpha = Float(state.dropFirst(5)), alpha >= 0, alpha <= 1 { return .wise(alpha) }
+            if let a = trainer.average(state) { return .average(a.average) }
             throw MessageError("run '\(name)' has no weights '\(state)' (it has: \(stateNames.joined(separator: ", ")), wise:ALPHA)")
         }
     }
 
-    /// A full parameter buffer: `model`'s (zero-shot) parameters with a state of this run spliced in.
+    /// Throws what `weights` would for a name, without making the values (zero-shot and WiSE-FT
+    /// states are copies as large as the trainable range).
+    public func checkWeights(_ state: String) throws { _ = try resolve(state) }
+
+    /// The trainable-range values for a state name (see `resolve`).
+    public func weights(_ state: String) throws -> FloatBuffer { values(try resolve(state)) }
+
+    /// The trainable-range values of a resolved state.
+    func values(_ state: WeightState) -> FloatBuffer {
+        switch state {
+        case .final:
+            precondition(!isTraining, "run '\(name)': its final weights are in the model while it trains")
+            return final
+        case .zeroShot:
+            let out = FloatBuffer(count: final.count)
+            out.base.update(from: zeroShotWeights, count: final.count)
+            return out
+        case .average(let values):
+            return values
+        case .wise(let alpha):
+            let out = FloatBuffer(count: final.count)
+            wiseInterpolate(zeroShot: zeroShotWeights, final: final.base, alpha: alpha, count: final.count, into: out.base)
+            return out
+        }
+    }
+
+    /// A full parameter buffer: `model`'s (zero-shot) parameters with a state of this run spliced
+    /// in (for the zero-shot state, the model's parameters as they are).
     public func parameters(_ state: String, model m: ModelEntry) throws -> FloatBuffer {
+        let resolved = try resolve(state)
         let full = FloatBuffer(count: m.model.parameters.count)
         full.copy(from: m.model.parameters.values.storage)
-        (full.base + trainer.range.lowerBound).update(from: try weights(state).base, count: trainer.range.count)
+        if case .zeroShot = resolved { return full }
+        (full.base + trainer.range.lowerBound).update(from: values(resolved).base, count: trainer.range.count)
         return full
     }
 

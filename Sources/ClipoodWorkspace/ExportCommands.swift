@@ -179,7 +179,7 @@ extension Workspace {
         let split = try run?.split ?? requireSplit(d, args)
         let part = args[Shared.part]
         let state = run == nil ? "zeroshot" : args[Shared.weights]
-        if let run { do { _ = try run.weights(state) } catch { throw args.error(Shared.weights, String(describing: error)) } }
+        if let run { do { try run.checkWeights(state) } catch { throw args.error(Shared.weights, String(describing: error)) } }
         let idx = indices(part: part, split: split)
         guard !idx.isEmpty else { throw args.error(Shared.part, "the split has no '\(part)' part") }
         let classes = classSet(part: part, split: split, data: d)

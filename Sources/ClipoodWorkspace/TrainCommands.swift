@@ -90,7 +90,7 @@ extension Workspace {
             let output = try TableOutput(args)
             let run = try ws.run(args)
             let part = args[Shared.part], state = args[Shared.weights]
-            do { _ = try run.weights(state) } catch { throw args.error(Shared.weights, String(describing: error)) }
+            do { try run.checkWeights(state) } catch { throw args.error(Shared.weights, String(describing: error)) }
             let m = try ws.modelNamed(run.modelName, args), d = try ws.dataNamed(run.dataName, args)
             let r = try ws.evaluate(model: m, data: d, run: run, state: state, part: part, args: args)
             try ws.emitEvaluation(r, title: "\(run.name) \(state) on \(part)", perClass: args[perClass] ? d.dataset.classNames : nil,

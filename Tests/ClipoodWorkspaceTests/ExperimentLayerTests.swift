@@ -98,6 +98,12 @@ struct ExperimentLayerTests {
         // b's final weights, spliced into the model's parameters for export.
         let full = Self.values(try b.parameters("final", model: s.model))
         #expect(Self.same(Array(full[b.trainer.range]), Self.values(b.final)))
+        // The zero-shot state for export is the model's parameters as they are.
+        #expect(Self.same(Self.values(try b.parameters("zeroshot", model: s.model)), Self.values(s.model.model.parameters.values.storage)))
+        // A name is checked without making its values; an unknown one names what the run has.
+        try a.checkWeights("zeroshot")
+        try a.checkWeights("wise:0.3")
+        #expect(throws: (any Error).self) { try a.checkWeights("wise:2") }
     }
 
     @Test func stintsAndASaveInBetweenEndBitIdenticalToOneCall() throws {
