@@ -84,25 +84,51 @@ public final class NamedBuffer {
 }
 
 /// Parameters and their gradients: two flat buffers sharing one layout.
+///
+/// Gradients exist only for the parameters from `gradientStart` on: a run that trains the
+/// image tower (laid out after the text tower) or its last blocks holds no gradient for what it
+/// never trains. The first call to `gradients(from:)` or `grad(_:)` allocates them.
 public final class ParameterStore {
     public let layout: BufferLayout
     public let values: NamedBuffer
-    /// Allocated on first use, so a model that only runs inference holds one copy of its weights.
-    public private(set) lazy var grads = NamedBuffer(layout: layout)
+    private var gradStorage: FloatBuffer?
+    /// The first parameter that has a gradient (`count` until gradients are allocated).
+    public private(set) var gradientStart: Int
 
     public init(layout: BufferLayout) {
         self.layout = layout
         values = NamedBuffer(layout: layout)
+        gradientStart = layout.count
     }
 
     public var count: Int { layout.count }
 
     @inline(__always) public func value(_ slot: TensorSlot) -> UnsafeMutablePointer<Float> { values.pointer(slot) }
-    @inline(__always) public func grad(_ slot: TensorSlot) -> UnsafeMutablePointer<Float> { grads.pointer(slot) }
+
+    /// The gradient of a tensor (allocating every gradient on first use, unless
+    /// `gradients(from:)` allocated fewer first).
+    @inline(__always) public func grad(_ slot: TensorSlot) -> UnsafeMutablePointer<Float> {
+        if gradStorage == nil { _ = gradients(from: 0) }
+        precondition(slot.offset >= gradientStart, "ParameterStore: '\(slot.name)' has no gradient (gradients start at \(gradientStart))")
+        return gradStorage!.base + (slot.offset - gradientStart)
+    }
+
+    /// The gradients of parameters `start ..< count`: a pointer to parameter `start`'s. They are
+    /// allocated (zeroed) on first use; a start below the allocated one allocates them again, from
+    /// it, and drops their values.
+    public func gradients(from start: Int = 0) -> UnsafeMutablePointer<Float> {
+        precondition(start >= 0 && start <= count, "ParameterStore.gradients: start \(start) outside 0 ... \(count)")
+        if gradStorage == nil || start < gradientStart {
+            gradStorage = nil
+            gradStorage = FloatBuffer(count: count - start)
+            gradientStart = start
+        }
+        return gradStorage!.base + (start - gradientStart)
+    }
 
     /// Zeroes the gradient of `range` (default: everything) — one memset.
     public func zeroGrads(_ range: Range<Int>? = nil) {
         let r = range ?? 0 ..< count
-        (grads.base + r.lowerBound).update(repeating: 0, count: r.count)
+        gradients(from: r.lowerBound).update(repeating: 0, count: r.count)
     }
 }

@@ -62,7 +62,7 @@ public final class Run {
                 features: FeatureStore) throws {
         let classes = split.baseClasses.isEmpty ? Array(0 ..< d.dataset.classes.count) : split.baseClasses
         let byDomain = split.trainByDomain(d.dataset).filter { !$0.isEmpty }
-        try MemoryEstimate.trainingStep(m.model.config, parameterCount: m.model.parameterCount, trainableCount: m.model.trainableRange(config.trainable).count,
+        try MemoryEstimate.trainingStep(m.model.config, trainableCount: m.model.trainableRange(config.trainable).count,
                                         trainable: config.trainable, batch: MemoryEstimate.times(batchPerDomain, byDomain.count), classes: classes.count,
                                         averages: config.averages.count, cachedViews: cache ? MemoryEstimate.times(split.train.count, views) : 0,
                                         checkpoint: config.checkpoint)

@@ -103,6 +103,7 @@ public final class TextTower {
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
         func G(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.grad(t) }
+        _ = params.gradients(from: tokenTable.offset)   // every text parameter gets one
         A(dlnFinal).update(repeating: 0, count: B * W)
         Projection.backward(dinp: A(dlnFinal), dweight: G(proj), dout: dfeatures, inp: A(lnFinal), weight: P(proj), N: B, C: W, OC: config.embedDim)
         A(dpooled).update(repeating: 0, count: B * W)

@@ -13,6 +13,9 @@ struct BlockParameters {
         fcw = s("mlp.c_fc.weight"); fcb = s("mlp.c_fc.bias")
         outw = s("mlp.c_proj.weight"); outb = s("mlp.c_proj.bias")
     }
+
+    /// Where the block's first parameter sits in the flat buffer.
+    var lowestOffset: Int { [ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, outw, outb].map(\.offset).min()! }
 }
 
 /// A stack of pre-norm transformer blocks over a (B, T, W) residual stream:
@@ -20,6 +23,14 @@ struct BlockParameters {
 ///
 /// Activations live in an arena laid out per (B, T). With `saveForBackward` off (inference)
 /// every layer reuses layer 0's slots, so memory does not grow with depth.
+///
+/// A block kept for backward keeps only what its matrix products wrote (qkv, res1, fc, out) and
+/// its layer norms' statistics. The rest (ln1, attention's probabilities and output, ln2, the
+/// activation) is cheap to compute from those and lives in one set that every block shares:
+/// backward computes it again, block by block, with the same kernels on the same inputs, so the
+/// values, and the gradients, are the ones a set per block would hold. A kept block costs
+/// 5·N·W + N·H + 4·N floats instead of 8·N·W + 2·N·H + 4·N + B·heads·T², for one more pass of
+/// layer norms, attention and activation per block in backward.
 final class TransformerStack {
     let blocks: [BlockParameters]
     let width: Int, heads: Int, mlpWidth: Int
@@ -38,9 +49,10 @@ final class TransformerStack {
         self.activation = activation; self.causal = causal; self.eps = eps
     }
 
-    /// Adds the stack's activation slots for (B, T) to `layout`. Blocks from `keptFrom` on get
-    /// their own slots (kept for backward); the blocks before it share one set, reused layer after
-    /// layer (their activations are never needed again). Inference: keptFrom = count.
+    /// Adds the stack's activation slots for (B, T) to `layout`. Blocks from `keptFrom` on keep
+    /// what backward cannot cheaply compute again (their products' outputs and layer-norm
+    /// statistics, see the type's note); everything else is one shared set, reused layer after
+    /// layer. Inference: keptFrom = count.
     ///
     /// `recompute` (activation checkpointing): every block uses the one shared set, and the
     /// blocks from `keptFrom` on keep only their output (the next block's input, N·W floats);
@@ -49,25 +61,26 @@ final class TransformerStack {
     /// set per kept block, for about one more forward pass of the kept blocks.
     func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, keptFrom: Int, recompute: Bool = false) -> [LayerSlots] {
         let N = B * T, W = width, H = mlpWidth
-        func slots(_ label: String) -> LayerSlots {
-            func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(label).\(n)", shape) }
-            return LayerSlots(ln1: a("ln1", [N, W]), mean1: a("mean1", [N]), rstd1: a("rstd1", [N]), qkv: a("qkv", [N, 3 * W]),
-                              probs: a("probs", [B, heads, T, T]), att: a("att", [N, W]), res1: a("res1", [N, W]),
-                              ln2: a("ln2", [N, W]), mean2: a("mean2", [N]), rstd2: a("rstd2", [N]), fc: a("fc", [N, H]),
-                              act: a("act", [N, H]), out: a("out", [N, W]))
+        func a(_ label: String, _ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(label).\(n)", shape) }
+        // What a kept block computes again in backward, and what only the shared set has.
+        let ln1 = a("shared", "ln1", [N, W]), probs = a("shared", "probs", [B, heads, T, T]), att = a("shared", "att", [N, W])
+        let ln2 = a("shared", "ln2", [N, W]), act = a("shared", "act", [N, H])
+        func own(_ label: String) -> LayerSlots {
+            LayerSlots(ln1: ln1, mean1: a(label, "mean1", [N]), rstd1: a(label, "rstd1", [N]), qkv: a(label, "qkv", [N, 3 * W]),
+                       probs: probs, att: att, res1: a(label, "res1", [N, W]), ln2: ln2, mean2: a(label, "mean2", [N]),
+                       rstd2: a(label, "rstd2", [N]), fc: a(label, "fc", [N, H]), act: act, out: a(label, "out", [N, W]))
         }
         let kept = max(0, min(keptFrom, blocks.count))
+        let shared = recompute || kept > 0 ? own("shared") : nil
         if recompute {
-            let shared = slots("shared")
+            let s = shared!
             return (0 ..< blocks.count).map { l in
-                guard l >= kept else { return shared }
-                let s = shared
+                guard l >= kept else { return s }
                 return LayerSlots(ln1: s.ln1, mean1: s.mean1, rstd1: s.rstd1, qkv: s.qkv, probs: s.probs, att: s.att, res1: s.res1,
                                   ln2: s.ln2, mean2: s.mean2, rstd2: s.rstd2, fc: s.fc, act: s.act, out: layout.add("\(prefix).\(l).out", [N, W]))
             }
         }
-        let shared = kept > 0 ? slots("shared") : nil
-        return (0 ..< blocks.count).map { l in l < kept ? shared! : slots(String(l)) }
+        return (0 ..< blocks.count).map { l in l < kept ? shared! : own(String(l)) }
     }
 
     func addGradSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int) -> GradSlots {
@@ -81,36 +94,44 @@ final class TransformerStack {
     /// pointer to the last block's output.
     func forward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena, slots: [LayerSlots],
                  start: Int = 0, end: Int? = nil) -> UnsafeMutablePointer<Float> {
-        let N = B * T, W = width, H = mlpWidth
         var x = input
         var last: UnsafeMutablePointer<Float>? = nil
         for l in start ..< (end ?? blocks.count) {
-            let p = blocks[l], s = slots[l]
-            func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
-            func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
-            LayerNorm.forward(out: A(s.ln1), mean: A(s.mean1), rstd: A(s.rstd1), inp: x, weight: P(p.ln1w), bias: P(p.ln1b), N: N, C: W, eps: eps)
-            Linear.forward(out: A(s.qkv), inp: A(s.ln1), weight: P(p.qkvw), bias: P(p.qkvb), N: N, C: W, OC: 3 * W)
-            Attention.forward(out: A(s.att), probs: A(s.probs), qkv: A(s.qkv), B: B, T: T, C: W, NH: heads, causal: causal)
-            Linear.forward(out: A(s.res1), inp: A(s.att), weight: P(p.projw), bias: P(p.projb), residual: x, N: N, C: W, OC: W)
-            LayerNorm.forward(out: A(s.ln2), mean: A(s.mean2), rstd: A(s.rstd2), inp: A(s.res1), weight: P(p.ln2w), bias: P(p.ln2b), N: N, C: W, eps: eps)
-            Linear.forward(out: A(s.fc), inp: A(s.ln2), weight: P(p.fcw), bias: P(p.fcb), N: N, C: W, OC: H)
-            activation.forward(out: A(s.act), inp: A(s.fc), count: N * H)
-            Linear.forward(out: A(s.out), inp: A(s.act), weight: P(p.outw), bias: P(p.outb), residual: A(s.res1), N: N, C: H, OC: W)
-            x = UnsafePointer(A(s.out))
-            last = A(s.out)
+            block(l, input: x, B: B, T: T, params: params, arena: arena, slots: slots[l], products: true)
+            last = arena.pointer(slots[l].out)
+            x = UnsafePointer(last!)
         }
         return last ?? UnsafeMutablePointer(mutating: input)
+    }
+
+    /// Block l's forward on its input x. Without `products`, only what a kept block does not keep
+    /// (ln1, attention, ln2, the activation), from the products' outputs it kept: what backward
+    /// needs again, the same values as the forward computed.
+    private func block(_ l: Int, input x: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena, slots s: LayerSlots,
+                       products: Bool) {
+        let N = B * T, W = width, H = mlpWidth, p = blocks[l]
+        func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
+        func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
+        LayerNorm.forward(out: A(s.ln1), mean: A(s.mean1), rstd: A(s.rstd1), inp: x, weight: P(p.ln1w), bias: P(p.ln1b), N: N, C: W, eps: eps)
+        if products { Linear.forward(out: A(s.qkv), inp: A(s.ln1), weight: P(p.qkvw), bias: P(p.qkvb), N: N, C: W, OC: 3 * W) }
+        Attention.forward(out: A(s.att), probs: A(s.probs), qkv: A(s.qkv), B: B, T: T, C: W, NH: heads, causal: causal)
+        if products { Linear.forward(out: A(s.res1), inp: A(s.att), weight: P(p.projw), bias: P(p.projb), residual: x, N: N, C: W, OC: W) }
+        LayerNorm.forward(out: A(s.ln2), mean: A(s.mean2), rstd: A(s.rstd2), inp: A(s.res1), weight: P(p.ln2w), bias: P(p.ln2b), N: N, C: W, eps: eps)
+        if products { Linear.forward(out: A(s.fc), inp: A(s.ln2), weight: P(p.fcw), bias: P(p.fcb), N: N, C: W, OC: H) }
+        activation.forward(out: A(s.act), inp: A(s.fc), count: N * H)
+        if products { Linear.forward(out: A(s.out), inp: A(s.act), weight: P(p.outw), bias: P(p.outb), residual: A(s.res1), N: N, C: H, OC: W) }
     }
 
     /// Backward through blocks `firstLayer ..< count`, in reverse, after a forward that started
     /// at block `start` (≤ firstLayer) with `input`. On entry `g.dx` holds the gradient w.r.t.
     /// the last block's output; on exit it holds the gradient w.r.t. the input of block
-    /// `firstLayer`. Parameter gradients accumulate into `params.grads`. `recompute`: the slots
-    /// came from `addSlots(recompute: true)`, so each block's activations are computed again
-    /// from its kept input first (the same kernels on the same input: the same values), but the
-    /// last block's, which the forward pass just left in the shared set. `blockDone(l)` is
-    /// called when block l's parameter gradients are final (a data-parallel step starts summing
-    /// them over the ranks while the blocks below are computed).
+    /// `firstLayer`. Parameter gradients accumulate into `params`' gradients. Each block's
+    /// shared activations are computed again from what it kept (the same kernels on the same
+    /// inputs: the same values), or, with `recompute` (slots from `addSlots(recompute: true)`),
+    /// its whole forward from its kept input; but the last block's, which the forward pass just
+    /// left in the shared set. `blockDone(l)` is called when block l's parameter gradients are
+    /// final (a data-parallel step starts summing them over the ranks while the blocks below are
+    /// computed).
     func backward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena,
                   slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0, start: Int = 0, recompute: Bool = false,
                   blockDone: ((Int) -> Void)? = nil) {
@@ -124,7 +145,8 @@ final class TransformerStack {
             let p = blocks[l], s = slots[l]
             let x: UnsafePointer<Float> = l == start ? input : UnsafePointer(A(slots[l - 1].out))
             // The last block ran last in the forward pass: the shared set still holds its activations.
-            if recompute && l < blocks.count - 1 { _ = forward(input: x, B: B, T: T, params: params, arena: arena, slots: slots, start: l, end: l + 1) }
+            // The others compute theirs again: all of it (recompute), or what they did not keep.
+            if l < blocks.count - 1 { block(l, input: x, B: B, T: T, params: params, arena: arena, slots: s, products: recompute) }
             // MLP half: out = res1 + c_proj(act(c_fc(ln_2(res1)))).
             A(g.dres1).update(from: A(g.dx), count: N * W)
             zero(g.dact); zero(g.dfc); zero(g.dln)

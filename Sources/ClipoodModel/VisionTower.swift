@@ -188,6 +188,16 @@ public final class VisionTower {
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
         func G(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.grad(t) }
         let projOnly = trainable == .projection
+        let first: Int
+        switch trainable {
+        case .full, .projection: first = 0
+        case .lastBlocks(let k): first = max(0, v.layers - k)
+        }
+        // Below the blocks (ln_pre, embeddings) only for the whole tower or the pixels' gradient.
+        let belowBlocks = trainable == .full || dpixels != nil
+        // Gradients exist from the lowest parameter this pass writes (`ParameterStore.gradients`).
+        _ = params.gradients(from: belowBlocks ? params.layout.suffixRange(fromFirstNamed: "visual.")!.lowerBound
+                                 : projOnly ? proj.offset : stack.blocks[first].lowestOffset)
         A(dlnPost).update(repeating: 0, count: B * W)
         Projection.backward(dinp: projOnly ? nil : A(dlnPost), dweight: G(proj), dout: dfeatures, inp: A(lnPost), weight: P(proj), N: B, C: W, OC: config.embedDim)
         if projOnly && dpixels == nil { return }
@@ -201,11 +211,6 @@ public final class VisionTower {
         }
         A(grads.dx).update(repeating: 0, count: B * T * W)
         clsIndex.withUnsafeBufferPointer { GatherRows.backward(dinp: A(grads.dx), dout: A(dpooled), index: $0.baseAddress!, B: B, T: T, C: W) }
-        let first: Int
-        switch trainable {
-        case .full, .projection: first = 0
-        case .lastBlocks(let k): first = max(0, v.layers - k)
-        }
         precondition(first >= keptFrom || trainable == .projection, "VisionTower.backward: blocks below \(keptFrom) kept no activations; forward with keepFrom ≤ \(first)")
         if let stream = streamInput {
             // The forward started from a cached stream: nothing below block `forwardStart` ran,
@@ -217,7 +222,7 @@ public final class VisionTower {
             return
         }
         stack.backward(input: A(lnPre), B: B, T: T, params: params, arena: arena, slots: layers, g: grads, firstLayer: first, recompute: s.recompute, blockDone: blockDone)
-        if first > 0 && dpixels == nil { return }
+        if !belowBlocks { return }
         // Below the blocks: ln_pre, class/positional embedding, patch embedding (full tuning).
         A(dtokens).update(repeating: 0, count: B * T * W)
         LayerNorm.backward(dinp: A(dtokens), dweight: G(lnPreW), dbias: G(lnPreB), dout: A(grads.dx), inp: A(tokens), weight: P(lnPreW),

@@ -19,10 +19,11 @@ public final class AdamW {
         v = FloatBuffer(count: range.count)
     }
 
-    /// One update of `params[range]` from `grads[range]` at learning rate `lr`.
-    public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Double) {
+    /// One update of `params[range]` at learning rate `lr` from the range's gradients:
+    /// `rangeGrads[i]` is the gradient of `params[range.lowerBound + i]`.
+    public func update(params: UnsafeMutablePointer<Float>, rangeGrads g: UnsafePointer<Float>, lr: Double) {
         step += 1
-        let p = params + range.lowerBound, g = grads + range.lowerBound
+        let p = params + range.lowerBound
         let b1 = Float(beta1), b2 = Float(beta2)
         let decay = Float(1 - lr * weightDecay)
         let bc1 = 1 - _pow(beta1, Double(step)), bc2 = 1 - _pow(beta2, Double(step))

@@ -32,9 +32,10 @@ public final class GradientBuckets {
         return starts
     }
 
-    init(collectives: Collectives, gradients: UnsafeMutablePointer<Float>, range: Range<Int>, blockStarts: [Int]) {
+    /// `rangeGradients[i]` is the gradient of parameter `range.lowerBound + i`.
+    init(collectives: Collectives, rangeGradients: UnsafeMutablePointer<Float>, range: Range<Int>, blockStarts: [Int]) {
         self.collectives = collectives
-        base = gradients
+        base = rangeGradients
         self.range = range
         self.blockStarts = blockStarts
         bound = range.upperBound
@@ -45,14 +46,14 @@ public final class GradientBuckets {
         guard failure == nil, l < blockStarts.count else { return }
         let start = max(blockStarts[l], range.lowerBound)
         guard start < bound else { return }
-        do { try collectives.startSum(base + start, count: bound - start) } catch { failure = error }
+        do { try collectives.startSum(base + (start - range.lowerBound), count: bound - start) } catch { failure = error }
         bound = start
     }
 
     /// Sums what is left (below the lowest block reached) and waits for every bucket.
     func finish() throws {
         if let failure { throw failure }
-        if bound > range.lowerBound { try collectives.startSum(base + range.lowerBound, count: bound - range.lowerBound) }
+        if bound > range.lowerBound { try collectives.startSum(base, count: bound - range.lowerBound) }
         bound = range.lowerBound
         try collectives.finishSums()
     }

@@ -83,8 +83,29 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     /// (N·W each), qkv (3·N·W), fc and act (N·H each), four N-vectors of layer-norm statistics,
     /// and the attention probabilities (B·heads·T²).
     static func blockSet(B: Int, T: Int, W: Int, H: Int, heads: Int) -> Int? {
+        sum([keptBlock(B: B, T: T, W: W, H: H), sharedOnly(B: B, T: T, W: W, H: H, heads: heads)])
+    }
+
+    /// Floats a block kept for backward holds of its own: res1, out (N·W each), qkv (3·N·W), fc
+    /// (N·H) and four N-vectors of layer-norm statistics (`TransformerStack`).
+    static func keptBlock(B: Int, T: Int, W: Int, H: Int) -> Int? {
         guard let N = prod(B, T) else { return nil }
-        return sum([prod(8, N, W), prod(2, N, H), prod(4, N), prod(B, heads, T, T)])
+        return sum([prod(5, N, W), prod(N, H), prod(4, N)])
+    }
+
+    /// Floats of the activations every block shares and backward computes again: ln1, att, ln2
+    /// (N·W each), act (N·H) and the attention probabilities (B·heads·T²).
+    static func sharedOnly(B: Int, T: Int, W: Int, H: Int, heads: Int) -> Int? {
+        guard let N = prod(B, T) else { return nil }
+        return sum([prod(3, N, W), prod(N, H), prod(B, heads, T, T)])
+    }
+
+    /// Floats of a stack's activations with `kept` of its blocks kept for backward, the others
+    /// (frozen, or inference) sharing one full set.
+    static func stackActivations(B: Int, T: Int, W: Int, H: Int, heads: Int, layers: Int, kept: Int) -> Int? {
+        let frozen = layers - kept
+        return sum([sharedOnly(B: B, T: T, W: W, H: H, heads: heads), frozen > 0 ? keptBlock(B: B, T: T, W: W, H: H) : 0,
+                    keptBlock(B: B, T: T, W: W, H: H).flatMap { Checked.multiply($0, kept) }])
     }
 
     /// Floats of a stack's backward scratch: dx, dres1, dln, datt (N·W), dqkv (3·N·W), dfc and
@@ -95,8 +116,8 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Floats of the vision tower's activation arena, as laid out for (B, saved, keptFrom,
-    /// classOnly): the embedding, one shared set for the frozen blocks plus one set per kept
-    /// block, the head, and with `saved` the head's gradients and (unless classOnly) the
+    /// classOnly): the embedding, one shared set for the frozen blocks and what kept blocks
+    /// compute again, what each kept block keeps of its own, the head, and with `saved` the head's gradients and (unless classOnly) the
     /// stack's and embedding's backward buffers. `recompute` (with `saved`, activation
     /// checkpointing): one shared set for every block plus each kept block's output (N·W).
     public static func visionArenaFloats(_ c: CLIPConfig, batch B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false,
@@ -110,8 +131,7 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
             if saved && recompute {
                 parts += [blockSet(B: B, T: T, W: W, H: H, heads: v.heads), prod(L - kept, B, T, W)]
             } else {
-                let sets = (kept > 0 ? 1 : 0) + (L - kept)
-                parts.append(blockSet(B: B, T: T, W: W, H: H, heads: v.heads).flatMap { Checked.multiply($0, sets) })
+                parts.append(stackActivations(B: B, T: T, W: W, H: H, heads: v.heads, layers: L, kept: L - kept))
             }
         }
         parts += [prod(2, B, W), prod(2, B), prod(B, c.embedDim)]
@@ -138,7 +158,7 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     public static func textArenaFloats(_ c: CLIPConfig, batch B: Int, recompute: Bool = false) -> Int? {
         let t = c.text, W = t.width, T = t.contextLength, H = t.mlpWidth
         let blocks = recompute ? sum([blockSet(B: B, T: T, W: W, H: H, heads: t.heads), prod(t.layers, B, T, W)])
-            : blockSet(B: B, T: T, W: W, H: H, heads: t.heads).flatMap { Checked.multiply($0, t.layers) }
+            : stackActivations(B: B, T: T, W: W, H: H, heads: t.heads, layers: t.layers, kept: t.layers)
         return sum([prod(B, T, W), blocks,
                     prod(2, B, W), prod(2, B), prod(B, c.embedDim),
                     gradSet(B: B, T: T, W: W, H: H, heads: t.heads), prod(2, B, W)])
@@ -147,14 +167,14 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     // MARK: - Steps
 
     /// One CLIPood training run's step: `batch` images, `classes` classes (the MMS class set),
-    /// `trainable` and its range of `trainableCount` parameters out of `parameterCount`, with
+    /// `trainable` and its range of `trainableCount` parameters, with
     /// `averages` weight averages kept. `cachedViews` > 0: the frozen prefix is cached for that
     /// many (image, view) rows and steps read streams (built 16 images at a time); 0: steps read
     /// pixels. The trainable range is held by the optimiser's two moments, each average and the
-    /// run's own snapshot (the zero-shot weights are the model's, not a copy); gradients cover
-    /// the whole model. `checkpoint`: the trained blocks are recomputed in backward (see
+    /// run's own snapshot (the zero-shot weights are the model's, not a copy), and so are its
+    /// gradients (`ParameterStore.gradients`). `checkpoint`: the trained blocks are recomputed in backward (see
     /// `visionArenaFloats`).
-    public static func trainingStep(_ c: CLIPConfig, parameterCount: Int, trainableCount: Int, trainable: VisionTower.Trainable,
+    public static func trainingStep(_ c: CLIPConfig, trainableCount: Int, trainable: VisionTower.Trainable,
                                     batch B: Int, classes K: Int, averages: Int, cachedViews: Int = 0,
                                     classTokenShortcut: Bool = true, checkpoint: Bool = false) -> MemoryEstimate {
         let v = c.vision, D = c.embedDim, L = v.layers, T = v.tokens
@@ -177,7 +197,7 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
         }
         parts.append(cached ? ("stream batch", prod(B, T, v.width)) : ("image batch", prod(B, 3, v.imageSize, v.imageSize)))
         if cached { parts += [("prefix cache", prod(cachedViews, T, v.width)), ("prefix batches", sum([prod(16, 3, v.imageSize, v.imageSize), prod(16, T, v.width)]))] }
-        parts += [("gradients", parameterCount),
+        parts += [("gradients", trainableCount),
                   ("AdamW moments", prod(2, trainableCount)),
                   ("weight averages and snapshot", prod(averages + 1, trainableCount)),
                   ("loss", sum([prod(4, B, D), B, prod(3, B, K), prod(K, D)]))]

@@ -74,8 +74,9 @@ public final class Pretrainer {
         model.text.backward(dfeatures: dtext.base + own.lowerBound * D, B: B)
         // Every rank computed the same d loss / d s; the sum over ranks must count it once.
         if (collectives?.rank ?? 0) == 0 { model.parameters.grad(scaleSlot)[0] += ds }
-        try collectives?.sum(model.parameters.grads.base, count: model.parameters.count)
-        optimizer.update(params: model.parameters.values.base, grads: model.parameters.grads.base, lr: lr)
+        let grads = model.parameters.gradients(from: 0)
+        try collectives?.sum(grads, count: model.parameters.count)
+        optimizer.update(params: model.parameters.values.base, rangeGrads: grads, lr: lr)
         let p = model.parameters.value(scaleSlot)
         p[0] = min(p[0], Pretrainer.maxLogitScale)
         step += 1

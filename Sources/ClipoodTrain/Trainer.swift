@@ -138,12 +138,13 @@ public final class Trainer {
         // Data parallel: each block's gradients start summing over the ranks as soon as the
         // backward pass is done with it; the rest (and the wait) follow the backward pass.
         let buckets = collectives.map {
-            GradientBuckets(collectives: $0, gradients: model.parameters.grads.base, range: range, blockStarts: blockStarts ?? [])
+            GradientBuckets(collectives: $0, rangeGradients: model.parameters.gradients(from: range.lowerBound), range: range, blockStarts: blockStarts ?? [])
         }
         model.vision.backward(dfeatures: dfeatures.base, B: B, trainable: config.trainable, blockDone: buckets?.blockDone)
         try buckets?.finish()
-        guard allFinite(model.parameters.grads.base + range.lowerBound, count: range.count) else { throw Stop.nonFiniteGradient(step: step + 1) }
-        optimizer.update(params: model.parameters.values.base, grads: model.parameters.grads.base, lr: lr)
+        let grads = model.parameters.gradients(from: range.lowerBound)
+        guard allFinite(grads, count: range.count) else { throw Stop.nonFiniteGradient(step: step + 1) }
+        optimizer.update(params: model.parameters.values.base, rangeGrads: grads, lr: lr)
         step += 1
         for a in averages { a.observe(step: step, params: model.parameters.values.base) }
         return StepRecord(step: step, loss: value, accuracy: Float(sums[1] / Double(batch)), learningRate: lr)

@@ -241,7 +241,7 @@ struct KernelBackwardTests {
             for i in 0 ..< s.count { p[i] = s.name.hasSuffix(".w") && s.name.hasPrefix("ln") ? 1 + 0.2 * v.next() : 0.4 * v.next() }
         }
         func P(_ n: String) -> UnsafeMutablePointer<Float> { params.values.view(n).base }
-        func G(_ n: String) -> UnsafeMutablePointer<Float> { params.grads.view(n).base }
+        func G(_ n: String) -> UnsafeMutablePointer<Float> { params.grad(params.layout[n]!) }
         let ln1 = FloatBuffer(count: N * C), m1 = FloatBuffer(count: N), r1 = FloatBuffer(count: N), qkv = FloatBuffer(count: N * 3 * C)
         let att = FloatBuffer(count: N * C), probs = FloatBuffer(count: B * NH * T * T), proj = FloatBuffer(count: N * C), res1 = FloatBuffer(count: N * C)
         let ln2 = FloatBuffer(count: N * C), m2 = FloatBuffer(count: N), r2 = FloatBuffer(count: N), fc = FloatBuffer(count: N * H)
@@ -275,6 +275,6 @@ struct KernelBackwardTests {
         Linear.backward(dinp: dln1.base, dweight: G("qkv.w"), dbias: G("qkv.b"), dout: dqkv.base, inp: ln1.base, weight: P("qkv.w"), N: N, C: C, OC: 3 * C)
         LayerNorm.backward(dinp: dx.base, dweight: G("ln1.w"), dbias: G("ln1.b"), dout: dln1.base, inp: x.base, weight: P("ln1.w"), mean: m1.base, rstd: r1.base, N: N, C: C)
         expectPassed(GradientCheck.check("block dinp", x: x.base, count: x.count, analytic: dx.toArray(), h: 1e-3, atol: 2e-3, loss: loss))
-        expectPassed(GradientCheck.check("block params", x: params.values.base, count: params.count, analytic: params.grads.storage.toArray(), h: 1e-3, atol: 2e-3, loss: loss))
+        expectPassed(GradientCheck.check("block params", x: params.values.base, count: params.count, analytic: Array(UnsafeBufferPointer(start: params.gradients(), count: params.count)), h: 1e-3, atol: 2e-3, loss: loss))
     }
 }

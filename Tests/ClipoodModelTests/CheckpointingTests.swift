@@ -66,7 +66,7 @@ struct CheckpointingTests {
         let dpixels = trainable == .full ? FloatBuffer(count: B * 3 * S * S) : nil
         m.vision.backward(dfeatures: dfeatures.base, B: B, trainable: trainable, dpixels: dpixels?.base)
         withExtendedLifetime(stream) {}
-        pass.grads = Array(UnsafeBufferPointer(start: m.parameters.grads.base, count: m.parameterCount))
+        pass.grads = Array(UnsafeBufferPointer(start: m.parameters.gradients(), count: m.parameterCount))
         if let dpixels { pass.dpixels = Array(UnsafeBufferPointer(start: dpixels.base, count: dpixels.count)) }
         return pass
     }
@@ -112,7 +112,7 @@ struct CheckpointingTests {
         let features = m.text.forward(ids: ids, B: B, saveForBackward: true, checkpoint: checkpoint)
         var pass = Pass(features: Array(UnsafeBufferPointer(start: features, count: B * D)), grads: [])
         m.text.backward(dfeatures: dfeatures.base, B: B)
-        pass.grads = Array(UnsafeBufferPointer(start: m.parameters.grads.base, count: m.parameterCount))
+        pass.grads = Array(UnsafeBufferPointer(start: m.parameters.gradients(), count: m.parameterCount))
         return pass
     }
 

@@ -55,7 +55,8 @@ struct DataParallelStepTests {
         }
         let whole = trainer(), share = trainer()
         let pair = MirroredPair()
-        pair.base = share.model.parameters.grads.base
+        pair.base = share.model.parameters.gradients()   // every gradient, so offsets are the parameters'
+        _ = whole.model.parameters.gradients()
         share.collectives = pair
         let range = whole.range
         for step in 0 ..< 3 {
@@ -67,7 +68,7 @@ struct DataParallelStepTests {
             // noise in near-zero gradients into steps of up to lr, and the weights drift apart
             // by more than the rounding of the sums).
             guard step == 0 else { continue }
-            let g = whole.model.parameters.grads.base, h = share.model.parameters.grads.base
+            let g = whole.model.parameters.gradients(), h = share.model.parameters.gradients()
             var worst: Float = 0, largest: Float = 0
             for i in range { worst = max(worst, abs(g[i] - h[i])); largest = max(largest, abs(g[i])) }
             #expect(worst <= 1e-5 * largest, "step \(step + 1): largest gradient difference \(worst) (largest gradient \(largest))")

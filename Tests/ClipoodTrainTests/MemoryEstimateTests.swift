@@ -35,6 +35,14 @@ struct MemoryEstimateTests {
         return size("system", "current") - size("total", "fast") - size("total", "rest") + size("total", "mmap")
     }
 
+    /// The bytes most runs agree on (within 1 %): a step allocates the same bytes every time,
+    /// while tests running beside it move single measurements up or down (by tens of MB, now
+    /// and then in three runs of five, so a median was not enough).
+    static func typical(_ measured: [Int]) -> Int {
+        func agreeing(_ x: Int) -> Int { measured.filter { abs($0 - x) <= abs(x) / 100 }.count }
+        return measured.max { agreeing($0) < agreeing($1) }!
+    }
+
     static let config = CLIPConfig(vision: .init(width: 128, layers: 3, heads: 4, patchSize: 8, imageSize: 64),
                                    text: .init(width: 32, layers: 1, heads: 2, contextLength: 8, vocabularySize: 50), embedDim: 64)
 
@@ -85,21 +93,19 @@ struct MemoryEstimateTests {
     /// The estimate is at least what a real step allocates and at most three times it, for full
     /// tuning from pixels, last-2 from pixels, and last-1 from a prefix cache (the class-token
     /// path). The allocator's figures are process-wide and other tests run at the same time, so
-    /// the step is measured five times and the median is compared (a step allocates the same
-    /// bytes every time: the spread shows what the other tests did).
+    /// the step is measured seven times and the figure most runs agree on is compared (`typical`).
     @Test(arguments: [(VisionTower.Trainable.full, 0), (.lastBlocks(2), 0), (.lastBlocks(1), 48)])
     func estimateBoundsAMeasuredStep(_ trainable: VisionTower.Trainable, cachedViews: Int) throws {
         let B = 24, K = 5
-        let runs = try (0 ..< 5).map { _ in try Self.measureStep(trainable, batch: B, classes: K, cachedViews: cachedViews) }
-        let model = CLIPModel(config: Self.config)
-        let estimate = MemoryEstimate.trainingStep(Self.config, parameterCount: model.parameterCount, trainableCount: runs[0].range,
+        let runs = try (0 ..< 7).map { _ in try Self.measureStep(trainable, batch: B, classes: K, cachedViews: cachedViews) }
+        let estimate = MemoryEstimate.trainingStep(Self.config, trainableCount: runs[0].range,
                                                    trainable: trainable, batch: B, classes: K, averages: runs[0].averages, cachedViews: cachedViews)
         let measured = runs.map(\.bytes).sorted()
-        let median = measured[2]
+        let typical = Self.typical(measured)
         print("memory \(trainable) cached \(cachedViews): measured \(measured) bytes, estimate \(estimate.bytes) (\(estimate))")
-        #expect(median > 1 << 20)
-        #expect(estimate.bytes >= median, "estimate \(estimate.bytes) below the measured \(measured)")
-        #expect(estimate.bytes <= 3 * median, "estimate \(estimate.bytes) more than 3× the measured \(measured)")
+        #expect(typical > 1 << 20)
+        #expect(estimate.bytes >= typical, "estimate \(estimate.bytes) below the measured \(measured)")
+        #expect(estimate.bytes <= 3 * typical, "estimate \(estimate.bytes) more than 3× the measured \(measured)")
     }
 
     /// With activation recomputation (checkpoint=on) the estimate bounds a real step the same
@@ -108,50 +114,50 @@ struct MemoryEstimateTests {
     @Test(arguments: [(VisionTower.Trainable.full, 0), (.lastBlocks(2), 0), (.lastBlocks(2), 48)])
     func checkpointEstimateBoundsAMeasuredStep(_ trainable: VisionTower.Trainable, cachedViews: Int) throws {
         let B = 24, K = 5
-        let runs = try (0 ..< 5).map { _ in try Self.measureStep(trainable, batch: B, classes: K, cachedViews: cachedViews, checkpoint: true) }
-        let model = CLIPModel(config: Self.config)
+        let runs = try (0 ..< 7).map { _ in try Self.measureStep(trainable, batch: B, classes: K, cachedViews: cachedViews, checkpoint: true) }
         func estimate(_ checkpoint: Bool) -> MemoryEstimate {
-            MemoryEstimate.trainingStep(Self.config, parameterCount: model.parameterCount, trainableCount: runs[0].range, trainable: trainable,
+            MemoryEstimate.trainingStep(Self.config, trainableCount: runs[0].range, trainable: trainable,
                                         batch: B, classes: K, averages: runs[0].averages, cachedViews: cachedViews, checkpoint: checkpoint)
         }
         let measured = runs.map(\.bytes).sorted()
-        let median = measured[2], e = estimate(true)
+        let typical = Self.typical(measured), e = estimate(true)
         print("memory \(trainable) cached \(cachedViews) checkpoint=on: measured \(measured) bytes, estimate \(e.bytes) (\(e))")
-        #expect(median > 1 << 20)
-        #expect(e.bytes >= median, "estimate \(e.bytes) below the measured \(measured)")
-        #expect(e.bytes <= 3 * median, "estimate \(e.bytes) more than 3× the measured \(measured)")
+        #expect(typical > 1 << 20)
+        #expect(e.bytes >= typical, "estimate \(e.bytes) below the measured \(measured)")
+        #expect(e.bytes <= 3 * typical, "estimate \(e.bytes) more than 3× the measured \(measured)")
         #expect(e.bytes < estimate(false).bytes)
     }
 
-    /// ViT-L/14 trained whole at the paper's batch (12 per domain × 3): the stored activations
-    /// alone do not fit 20 GB; with recomputation the whole step's estimate does.
-    @Test func vitL14FitsWithCheckpointing() {
+    /// ViT-L/14 trained whole at the paper's batch (12 per domain × 3) fits 20 GB with its
+    /// blocks' products stored (the rest is computed again in backward: ~15.7 GiB; a full set
+    /// per block needed ~25 GiB), and in less with the blocks recomputed (checkpoint=on).
+    @Test func vitL14FitsTwentyGigabytes() {
         let c = CLIPConfig.vitL14
-        let layout = CLIPLayout.layout(c), P = layout.count
+        let layout = CLIPLayout.layout(c)
         let vision = layout.suffixRange(fromFirstNamed: "visual.")!.count   // what trainableRange(.full) covers, without allocating
         #expect(vision > 303_000_000 && vision < 305_000_000)   // ViT-L/14's 304 M image tower
         func estimate(_ checkpoint: Bool) -> MemoryEstimate {
-            MemoryEstimate.trainingStep(c, parameterCount: P, trainableCount: vision, trainable: .full, batch: 36, classes: 7, averages: 1, checkpoint: checkpoint)
+            MemoryEstimate.trainingStep(c, trainableCount: vision, trainable: .full, batch: 36, classes: 7, averages: 1, checkpoint: checkpoint)
         }
         print("ViT-L/14 batch 36: stored \(estimate(false)), checkpoint=on \(estimate(true))")
-        #expect(estimate(false).bytes > 20 << 30)
-        #expect(estimate(true).bytes < 20 << 30)
+        #expect(estimate(false).bytes < 20 << 30 && estimate(false).bytes > 12 << 30)
+        #expect(estimate(true).bytes < estimate(false).bytes * 2 / 3)
     }
 
-    /// The pretraining estimate bounds a real step the same way (median of five).
+    /// The pretraining estimate bounds a real step the same way (`typical` of seven).
     @Test func pretrainingEstimateBoundsAMeasuredStep() throws {
-        let measured = try (0 ..< 5).map { _ in try Self.measurePretraining() }.sorted()
+        let measured = try (0 ..< 7).map { _ in try Self.measurePretraining() }.sorted()
         let estimate = MemoryEstimate.pretrainingStep(Self.config, batch: 12)
         print("memory pretraining: measured \(measured) bytes, estimate \(estimate.bytes) (\(estimate))")
-        #expect(estimate.bytes >= measured[2] && estimate.bytes <= 3 * measured[2])
+        #expect(estimate.bytes >= Self.typical(measured) && estimate.bytes <= 3 * Self.typical(measured))
     }
 
     /// The same with both towers recomputing their blocks (checkpoint=on), which needs less.
     @Test func checkpointPretrainingEstimateBoundsAMeasuredStep() throws {
-        let measured = try (0 ..< 5).map { _ in try Self.measurePretraining(checkpoint: true) }.sorted()
+        let measured = try (0 ..< 7).map { _ in try Self.measurePretraining(checkpoint: true) }.sorted()
         let estimate = MemoryEstimate.pretrainingStep(Self.config, batch: 12, checkpoint: true)
         print("memory pretraining checkpoint=on: measured \(measured) bytes, estimate \(estimate.bytes) (\(estimate))")
-        #expect(estimate.bytes >= measured[2] && estimate.bytes <= 3 * measured[2])
+        #expect(estimate.bytes >= Self.typical(measured) && estimate.bytes <= 3 * Self.typical(measured))
         #expect(estimate.bytes < MemoryEstimate.pretrainingStep(Self.config, batch: 12).bytes)
     }
 
@@ -178,7 +184,7 @@ struct MemoryEstimateTests {
                            text: .init(width: 512, layers: 12, heads: 8), embedDim: 512)
         let P = CLIPLayout.layout(c).count
         #expect(P > 149_000_000 && P < 150_000_000)   // ViT-B/16's 149.6 M
-        let estimate = MemoryEstimate.trainingStep(c, parameterCount: P, trainableCount: 85_800_000, trainable: .full,
+        let estimate = MemoryEstimate.trainingStep(c, trainableCount: 85_800_000, trainable: .full,
                                                    batch: 4 * 4096, classes: 7, averages: 3)
         #expect(estimate.bytes > 1 << 40)
         let error = #expect(throws: InsufficientMemory.self) {
@@ -195,13 +201,13 @@ struct MemoryEstimateTests {
         // tries, as other tests allocate at the same time).
         let deltas = (0 ..< 5).map { _ -> Int in
             let start = Self.inUse()
-            _ = try? MemoryEstimate.trainingStep(c, parameterCount: P, trainableCount: 85_800_000, trainable: .full, batch: 4 * 4096, classes: 7, averages: 3)
+            _ = try? MemoryEstimate.trainingStep(c, trainableCount: 85_800_000, trainable: .full, batch: 4 * 4096, classes: 7, averages: 3)
                 .require(for: "training")
             return Self.inUse() - start
         }
         #expect(deltas.min()! < 1 << 20, "\(deltas)")
         // A batch that fits passes.
-        let small = MemoryEstimate.trainingStep(c, parameterCount: P, trainableCount: 85_800_000, trainable: .full, batch: 2, classes: 7, averages: 3)
+        let small = MemoryEstimate.trainingStep(c, trainableCount: 85_800_000, trainable: .full, batch: 2, classes: 7, averages: 3)
         try small.require(for: "training", available: 24 << 30)
         #expect(small.bytes > 4 * P && small.bytes < 8 << 30)
     }
@@ -210,14 +216,14 @@ struct MemoryEstimateTests {
     @Test func overflowSaturates() throws {
         let c = CLIPConfig(vision: .init(width: 1 << 20, layers: 1 << 20, heads: 1, patchSize: 1, imageSize: 1 << 16),
                            text: .init(width: 8, layers: 1, heads: 1), embedDim: 8)
-        let e = MemoryEstimate.trainingStep(c, parameterCount: 10, trainableCount: 10, trainable: .full, batch: 1 << 30, classes: 2, averages: 1)
+        let e = MemoryEstimate.trainingStep(c, trainableCount: 10, trainable: .full, batch: 1 << 30, classes: 2, averages: 1)
         #expect(e.bytes == .max)
         #expect(e.description.hasPrefix("~more than 10^9 GiB"))
         #expect(throws: InsufficientMemory.self) { try e.require(for: "x", available: Int.max - 1) }
         #expect(MemoryEstimate.evaluation(c, images: Int.max / 2, classes: 1000).bytes == .max)
         #expect(MemoryEstimate.times(3, 4) == 12 && MemoryEstimate.times(Int.max, 2) == .max && MemoryEstimate.times(-1, 3) == .max)
         // A negative batch (from a damaged file) is refused too, not estimated as small.
-        let negative = MemoryEstimate.trainingStep(Self.config, parameterCount: 10, trainableCount: 10, trainable: .full, batch: -4, classes: 2, averages: 1)
+        let negative = MemoryEstimate.trainingStep(Self.config, trainableCount: 10, trainable: .full, batch: -4, classes: 2, averages: 1)
         #expect(negative.bytes == .max)
     }
 

@@ -81,7 +81,7 @@ struct MethodTests {
         for (t, g) in gradsList.enumerated() {
             let lr = 0.01 * Double(t + 1)
             let grads = FloatBuffer(g)   // kept alive across the call
-            opt.update(params: params.base, grads: grads.base, lr: lr)
+            opt.update(params: params.base, rangeGrads: grads.base + 1, lr: lr)
             for i in 0 ..< 3 {
                 let gi = Double(g[i + 1])
                 ref[i] *= 1 - lr * 0.1
@@ -218,6 +218,28 @@ struct PrefixCacheTests {
         // And training changed something, so the equality above is not vacuous.
         let moved = maxAbsDifference(Array(pa[a.range]), zeroShot).value
         #expect(moved > 1e-3)
+        // Each model holds gradients for what its run trains, nothing below it.
+        #expect(a.model.parameters.gradientStart == a.range.lowerBound && b.model.parameters.gradientStart == b.range.lowerBound)
+    }
+
+    /// A run holds gradients for its range only: a whole-tower run none for the text tower; a
+    /// later pass that needs more (pretraining both towers) gets every gradient.
+    @Test func gradientsCoverTheTrainedRangeOnly() throws {
+        let model = try CheckpointLoader.load(path: fixtures.appendingPathComponent("models/hf_quickgelu").path).model
+        var v = TestValues(seed: 12)
+        let trainer = Trainer(model: model, textFeatures: FloatBuffer(v.array(3 * model.config.embedDim)), classes: 3,
+                              config: TrainingConfig(steps: 2))
+        let S = model.config.vision.imageSize
+        try trainer.step(pixels: FloatBuffer(v.array(2 * 3 * S * S)).base, labels: [0, 2], B: 2)
+        let visual = model.parameters.layout.suffixRange(fromFirstNamed: "visual.")!
+        #expect(trainer.range == visual && visual.lowerBound > 0)
+        #expect(model.parameters.gradientStart == visual.lowerBound)
+        let ids = [Int32](repeating: 1, count: 2 * model.config.text.contextLength)
+        model.text.forward(ids: ids, B: 2, saveForBackward: true)
+        model.text.backward(dfeatures: FloatBuffer(v.array(2 * model.config.embedDim)).base, B: 2)
+        let tokens = model.parameters.layout["token_embedding.weight"]!
+        #expect(model.parameters.gradientStart <= tokens.offset)
+        #expect(UnsafeBufferPointer(start: model.parameters.grad(tokens), count: tokens.count).contains { $0 != 0 })
     }
 }
 
