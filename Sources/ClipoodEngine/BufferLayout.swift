@@ -35,6 +35,15 @@ public struct BufferLayout: Sendable {
         return slot
     }
 
+    /// A slot over memory already laid out, from `offset` (an arena's scratch tensor whose use
+    /// never overlaps that of the tensors it covers). It is not one of `slots` and has no name
+    /// to look up.
+    public func overlay(_ name: String, _ shape: [Int], at offset: Int) -> TensorSlot {
+        let slot = TensorSlot(name: name, shape: shape, offset: offset)
+        precondition(offset >= 0 && slot.range.upperBound <= count, "BufferLayout: overlay '\(name)' \(shape) at \(offset) beyond \(count)")
+        return slot
+    }
+
     public subscript(name: String) -> TensorSlot? { index[name].map { slots[$0] } }
 
     public var names: [String] { slots.map(\.name) }

@@ -86,8 +86,13 @@ final class TransformerStack {
     func addGradSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int) -> GradSlots {
         let N = B * T, W = width, H = mlpWidth
         func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(n)", shape) }
-        return GradSlots(dx: a("dx", [N, W]), dres1: a("dres1", [N, W]), dln: a("dln", [N, W]), dqkv: a("dqkv", [N, 3 * W]),
-                         datt: a("datt", [N, W]), dfc: a("dfc", [N, H]), dact: a("dact", [N, H]), scratch: a("scratch", [Attention.scratchCount(T: T, NH: heads)]))
+        let dx = a("dx", [N, W]), dres1 = a("dres1", [N, W]), dln = a("dln", [N, W])
+        let dqkv = a("dqkv", [N, 3 * W]), datt = a("datt", [N, W])
+        // The MLP half is done with dact before the attention half zeroes dqkv and datt, and the
+        // attention half with those before the next block's MLP half writes dact: one memory.
+        let dact = H <= 4 * W ? layout.overlay("\(prefix).dact", [N, H], at: dqkv.offset) : a("dact", [N, H])
+        return GradSlots(dx: dx, dres1: dres1, dln: dln, dqkv: dqkv, datt: datt, dfc: a("dfc", [N, H]), dact: dact,
+                         scratch: a("scratch", [Attention.scratchCount(T: T, NH: heads)]))
     }
 
     /// Runs blocks `start ..< count` on `input` (the input of block `start`); returns the

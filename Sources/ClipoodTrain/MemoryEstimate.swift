@@ -108,11 +108,11 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
                     keptBlock(B: B, T: T, W: W, H: H).flatMap { Checked.multiply($0, kept) }])
     }
 
-    /// Floats of a stack's backward scratch: dx, dres1, dln, datt (N·W), dqkv (3·N·W), dfc and
-    /// dact (N·H), the attention scratch (heads·T²).
+    /// Floats of a stack's backward scratch: dx, dres1, dln, datt (N·W), dqkv (3·N·W), dfc (N·H),
+    /// dact (N·H, in dqkv's and datt's memory when it fits there), the attention scratch (heads·T²).
     static func gradSet(B: Int, T: Int, W: Int, H: Int, heads: Int) -> Int? {
         guard let N = prod(B, T) else { return nil }
-        return sum([prod(7, N, W), prod(2, N, H), prod(heads, T, T)])
+        return sum([prod(7, N, W), prod(N, H), H <= 4 * W ? 0 : prod(N, H), prod(heads, T, T)])
     }
 
     /// Floats of the vision tower's activation arena, as laid out for (B, saved, keptFrom,

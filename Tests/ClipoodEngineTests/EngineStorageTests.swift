@@ -10,6 +10,23 @@ struct EngineStorageTests {
         #expect(layout["blocks.1.w"]?.range == 10 ..< 14)
         #expect(layout.suffixRange(fromFirstNamed: "blocks.1.") == 10 ..< 17)
         #expect(layout["missing"] == nil)
+        // An overlay names memory already laid out, without adding to it or to its names.
+        let over = layout.overlay("scratch", [3, 2], at: 4)
+        #expect(over.range == 4 ..< 10 && layout.count == 17 && layout["scratch"] == nil && layout.slots.count == 4)
+    }
+
+    /// Gradients start at the lowest parameter asked for; asking for a lower one starts them
+    /// again from there.
+    @Test func gradientsStartWhereAskedAndGrowDown() {
+        let store = ParameterStore(layout: BufferLayout([("text", [3]), ("w", [2, 2]), ("b", [2])]))
+        #expect(store.gradientStart == store.count)
+        let w = store.layout["w"]!, b = store.layout["b"]!
+        store.gradients(from: w.offset).update(repeating: 2, count: 6)
+        #expect(store.gradientStart == 3 && store.grad(b)[1] == 2 && store.grad(w) == store.gradients(from: 3))
+        store.zeroGrads(b.range)
+        #expect(store.grad(b)[0] == 0 && store.grad(w)[3] == 2)
+        _ = store.gradients(from: 0)
+        #expect(store.gradientStart == 0 && store.grad(store.layout["text"]!) + 3 == store.grad(w))
     }
 
     @Test func parameterViewsShareOneBuffer() {
