@@ -117,8 +117,8 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
 
     /// Floats of the vision tower's activation arena, as laid out for (B, saved, keptFrom,
     /// classOnly): the embedding, one shared set for the frozen blocks and what kept blocks
-    /// compute again, what each kept block keeps of its own, the head, and with `saved` the head's gradients and (unless classOnly) the
-    /// stack's and embedding's backward buffers. `recompute` (with `saved`, activation
+    /// compute again, what each kept block keeps of its own, the head, and with `saved` the
+    /// head's gradients and (unless classOnly) the stack's and embedding's backward buffers. `recompute` (with `saved`, activation
     /// checkpointing): one shared set for every block plus each kept block's output (N·W).
     public static func visionArenaFloats(_ c: CLIPConfig, batch B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false,
                                          recompute: Bool = false) -> Int? {
@@ -167,13 +167,13 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
     // MARK: - Steps
 
     /// One CLIPood training run's step: `batch` images, `classes` classes (the MMS class set),
-    /// `trainable` and its range of `trainableCount` parameters, with
-    /// `averages` weight averages kept. `cachedViews` > 0: the frozen prefix is cached for that
-    /// many (image, view) rows and steps read streams (built 16 images at a time); 0: steps read
-    /// pixels. The trainable range is held by the optimiser's two moments, each average and the
-    /// run's own snapshot (the zero-shot weights are the model's, not a copy), and so are its
-    /// gradients (`ParameterStore.gradients`). `checkpoint`: the trained blocks are recomputed in backward (see
-    /// `visionArenaFloats`).
+    /// `trainable` and its range of `trainableCount` parameters, with `averages` weight averages
+    /// kept. `cachedViews` > 0: the frozen prefix is cached for that many (image, view) rows and
+    /// steps read streams (built 16 images at a time); 0: steps read pixels. The trainable range
+    /// is held by the optimiser's two moments, each average and the run's own snapshot (the
+    /// zero-shot weights are the model's, not a copy), and so are its gradients
+    /// (`ParameterStore.gradients`). `checkpoint`: the trained blocks are recomputed in backward
+    /// (see `visionArenaFloats`).
     public static func trainingStep(_ c: CLIPConfig, trainableCount: Int, trainable: VisionTower.Trainable,
                                     batch B: Int, classes K: Int, averages: Int, cachedViews: Int = 0,
                                     classTokenShortcut: Bool = true, checkpoint: Bool = false) -> MemoryEstimate {
