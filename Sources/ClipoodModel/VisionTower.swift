@@ -7,6 +7,8 @@ public final class VisionTower {
     let params: ParameterStore
     let stack: TransformerStack
     let conv1, classEmbedding, positions, lnPreW, lnPreB, lnPostW, lnPostB, proj: TensorSlot
+    /// Where the tower's parameters start in the flat buffer.
+    let firstParameter: Int
     let arena = Arena(layout: BufferLayout())
 
     // Activation slots for the current (B, saved) shape.
@@ -24,6 +26,7 @@ public final class VisionTower {
         let L = params.layout
         func s(_ n: String) -> TensorSlot { L["visual.\(n)"]! }
         conv1 = s("conv1.weight"); classEmbedding = s("class_embedding"); positions = s("positional_embedding")
+        firstParameter = L.suffixRange(fromFirstNamed: "visual.")!.lowerBound
         lnPreW = s("ln_pre.weight"); lnPreB = s("ln_pre.bias"); lnPostW = s("ln_post.weight"); lnPostB = s("ln_post.bias"); proj = s("proj")
         let v = config.vision
         stack = TransformerStack(layout: L, prefix: "visual.transformer.resblocks", layers: v.layers, width: v.width, heads: v.heads,
@@ -196,8 +199,7 @@ public final class VisionTower {
         // Below the blocks (ln_pre, embeddings) only for the whole tower or the pixels' gradient.
         let belowBlocks = trainable == .full || dpixels != nil
         // Gradients exist from the lowest parameter this pass writes (`ParameterStore.gradients`).
-        _ = params.gradients(from: belowBlocks ? params.layout.suffixRange(fromFirstNamed: "visual.")!.lowerBound
-                                 : projOnly ? proj.offset : stack.blocks[first].lowestOffset)
+        _ = params.gradients(from: belowBlocks ? firstParameter : projOnly ? proj.offset : stack.blocks[first].lowestOffset)
         A(dlnPost).update(repeating: 0, count: B * W)
         Projection.backward(dinp: projOnly ? nil : A(dlnPost), dweight: G(proj), dout: dfeatures, inp: A(lnPost), weight: P(proj), N: B, C: W, OC: config.embedDim)
         if projOnly && dpixels == nil { return }
