@@ -108,10 +108,15 @@ func duration(_ s: Double) -> String {
     return String(format: "%dh%02dm", Int(s) / 3600, (Int(s) % 3600) / 60)
 }
 
-/// Set by the executable's SIGINT handler; long commands check it at safe points
-/// (training at step boundaries) and stop cleanly.
+/// Set by the executable's SIGINT (and, in a job, SIGTERM) handler, or by a stop the ranks of a
+/// job agreed on; long commands check it at safe points (training at step boundaries) and stop
+/// cleanly.
 public enum Interrupt {
     nonisolated(unsafe) public static var requested: Int32 = 0
+    /// Stopping signals this process itself took since the last `clear`: a second one ends the
+    /// process at once. A stop agreed with other ranks is not one, so this rank's own Ctrl-C,
+    /// when it comes after that agreement (a busy rank takes it late), is still its first.
+    nonisolated(unsafe) public static var signalsTaken: Int32 = 0
     public static var isRequested: Bool { requested != 0 }
-    public static func clear() { requested = 0 }
+    public static func clear() { requested = 0; signalsTaken = 0 }
 }

@@ -349,7 +349,8 @@ extension Workspace {
             return try features.evaluate(model: m, data: d, split: r.split, run: r, state: "final", part: r.evalPart, progress: quiet)
         }
         let stint = run.train(model: m, data: d, images: images, limit: limit, progress: progressSink(), evaluate: evaluate)
-        // A stop agreed with other ranks of a job counts as this rank's own Ctrl-C.
+        // A stop agreed with other ranks of a job ends the session as this rank's own Ctrl-C would
+        // (though it is not a signal this rank took: see Interrupt.signalsTaken).
         if run.stopReason?.hasPrefix("interrupted") == true { Interrupt.requested = 1 }
         if let reason = run.stopReason {
             writeError("train '\(run.name)': \(reason); the run keeps step \(run.stepsDone)'s weights and averages" +

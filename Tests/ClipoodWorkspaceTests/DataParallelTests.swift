@@ -153,8 +153,15 @@ struct DataParallelTests {
         let ranks = job.ranksOnceTraining()
         // What a Ctrl-C at mpirun's terminal does: SIGINT to mpirun and to the ranks (which joined
         // its process group). The signal goes to each process, not to the group: under a test
-        // runner that group may hold more than mpirun and its ranks.
-        for pid in [job.process.processIdentifier] + ranks { kill(pid, SIGINT) }
+        // runner that group may hold more than mpirun and its ranks. Rank 0's comes last, once
+        // the ranks have agreed to stop (rank 1 said so): a busy rank can take its Ctrl-C
+        // that late, and it is still the first, not a second one that ends the process.
+        let rank0 = ranks.first { Self.rank(of: $0) == 0 }
+        #expect(rank0 != nil && ranks.contains { Self.rank(of: $0) == 1 }, "ranks: \(ranks)")
+        for pid in [job.process.processIdentifier] + ranks where pid != rank0 { kill(pid, SIGINT) }
+        let deadline = Date().addingTimeInterval(60)
+        while !job.output().contains("rank 1: train 'a': interrupted") && Date() < deadline { usleep(20_000) }
+        if let rank0 { kill(rank0, SIGINT) }
         #expect(job.ends(within: 120, ranks: ranks), "mpirun did not end within 2 minutes of the Ctrl-C: \(job.output())")
         let saved = w.root.appendingPathComponent("interrupted/a/log.csv").path
         let rows = ((try? String(contentsOfFile: saved, encoding: .utf8)) ?? "").split(separator: "\n").count - 1
@@ -162,6 +169,14 @@ struct DataParallelTests {
         let resumed = try Self.run("set progress=off\nload run interrupted/a\ntrain resume=a steps=2\n", in: w.root, ranks: nil)
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(resumed.output.contains("resuming 'a' at step \(rows + 1)"), "\(resumed.output)")
+    }
+
+    /// The MPI rank of a process of the job (from its environment in /proc).
+    static func rank(of pid: pid_t) -> Int? {
+        guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
+        let prefix = "OMPI_COMM_WORLD_RANK="
+        return environ.split(separator: 0).lazy.compactMap { String(decoding: $0, as: UTF8.self) }
+            .first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
     }
 
     /// The processes whose parent is `pid` (from /proc).
@@ -199,7 +214,7 @@ struct DataParallelTests {
             let file = w.root.appendingPathComponent("long.cood")
             try (DataParallelTests.preamble(w) + session).write(to: file, atomically: true, encoding: .utf8)
             log = w.root.appendingPathComponent("out.txt")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let out = try FileHandle(forWritingTo: log)
             defer { try? out.close() }   // the child keeps its own descriptor
             process.executableURL = URL(fileURLWithPath: mpirun)
