@@ -1,4 +1,6 @@
 import ClipoodEngine
+import Foundation
+import Synchronization
 import Testing
 
 @Suite("flat buffers, layouts and the RNG")
@@ -36,6 +38,42 @@ struct EngineStorageTests {
         store.gradients().update(repeating: 1, count: store.count)
         store.zeroGrads(4 ..< 6)
         #expect(Array(UnsafeBufferPointer(start: store.gradients(), count: store.count)) == [1, 1, 1, 1, 0, 0])
+    }
+
+    /// A ledger counts the buffers made inside `measure` until they are freed (during the
+    /// measurement or after it), keeps the most alive at once, and does not see buffers made
+    /// before it or by another task at the same time.
+    @Test func ledgerCountsOnlyItsOwnBuffers() {
+        final class Shared: Sendable { let made = Atomic(0), stop = Atomic(false), stopped = Atomic(false) }
+        let shared = Shared()
+        let before = FloatBuffer(count: 1000)
+        let neighbour = Thread {   // another thread making and freeing buffers all the while
+            while !shared.stop.load(ordering: .relaxed) {
+                _ = FloatBuffer(count: 4096)
+                shared.made.add(1, ordering: .relaxed)
+            }
+            shared.stopped.store(true, ordering: .releasing)
+        }
+        neighbour.start()
+        var kept: FloatBuffer?
+        let (overlapped, ledger) = MemoryLedger.measure { () -> Bool in
+            let start = shared.made.load(ordering: .relaxed)
+            kept = FloatBuffer(count: 25)
+            for _ in 0 ..< 200 { withExtendedLifetime((FloatBuffer(count: 100), FloatBuffer(count: 50))) {} }
+            // Stay until the neighbour has made buffers during the measurement (or 10 s passed).
+            let deadline = ContinuousClock.now + .seconds(10)
+            while shared.made.load(ordering: .relaxed) < start + 100 && ContinuousClock.now < deadline { usleep(100) }
+            withExtendedLifetime(before) {}
+            return shared.made.load(ordering: .relaxed) >= start + 100
+        }
+        shared.stop.store(true, ordering: .relaxed)
+        while !shared.stopped.load(ordering: .acquiring) { usleep(100) }
+        #expect(overlapped)
+        #expect(ledger.peak == 175 * 4 && ledger.live == 25 * 4)
+        #expect(kept?.count == 25)
+        kept = nil   // freed after the measurement: the ledger hears of it
+        #expect(ledger.live == 0 && ledger.peak == 175 * 4)
+        #expect(MemoryLedger.current == nil)
     }
 
     @Test func arenaGrowsOnlyWhenNeeded() {
