@@ -41,9 +41,8 @@ public final class CLIPModel {
         switch trainable {
         case .full: return L.suffixRange(fromFirstNamed: "visual.")!
         case .projection: return L["visual.proj"]!.range
-        case .lastBlocks(let k):
-            let first = max(0, config.vision.layers - k)
-            return L.suffixRange(fromFirstNamed: first == 0 ? "visual.transformer.resblocks.0." : "visual.transformer.resblocks.\(first).")!
+        case .lastBlocks:
+            return L.suffixRange(fromFirstNamed: "visual.transformer.resblocks.\(trainable.firstBlock(layers: config.vision.layers)).")!
         }
     }
 

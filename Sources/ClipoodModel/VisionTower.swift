@@ -178,6 +178,16 @@ public final class VisionTower {
         case full
         case lastBlocks(Int)
         case projection
+
+        /// The first of a tower's `layers` blocks that this choice trains (`layers` when it
+        /// trains none: the projection alone).
+        public func firstBlock(layers: Int) -> Int {
+            switch self {
+            case .full: return 0
+            case .lastBlocks(let k): return max(0, layers - k)
+            case .projection: return layers
+            }
+        }
     }
 
     /// Backpropagates `dfeatures` (B, D) through the last `forward(saveForBackward: true)`.
@@ -191,11 +201,9 @@ public final class VisionTower {
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
         func G(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.grad(t) }
         let projOnly = trainable == .projection
-        let first: Int
-        switch trainable {
-        case .full, .projection: first = 0
-        case .lastBlocks(let k): first = max(0, v.layers - k)
-        }
+        // The lowest block this pass goes through: the projection alone reaches the blocks only
+        // for the pixels' gradient, and then through every one of them.
+        let first = projOnly ? 0 : trainable.firstBlock(layers: v.layers)
         // Below the blocks (ln_pre, embeddings) only for the whole tower or the pixels' gradient.
         let belowBlocks = trainable == .full || dpixels != nil
         // Gradients exist from the lowest parameter this pass writes (`ParameterStore.gradients`).

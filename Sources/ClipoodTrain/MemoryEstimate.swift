@@ -178,12 +178,7 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
                                     batch B: Int, classes K: Int, averages: Int, cachedViews: Int = 0,
                                     classTokenShortcut: Bool = true, checkpoint: Bool = false) -> MemoryEstimate {
         let v = c.vision, D = c.embedDim, L = v.layers, T = v.tokens
-        let first: Int
-        switch trainable {
-        case .full: first = 0
-        case .projection: first = L
-        case .lastBlocks(let k): first = max(0, L - k)
-        }
+        let first = trainable.firstBlock(layers: L)
         let cached = cachedViews > 0 && trainable != .full
         var parts: [(String, Int?)] = []
         if cached && trainable == .lastBlocks(1) && classTokenShortcut {

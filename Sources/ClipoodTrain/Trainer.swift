@@ -99,14 +99,7 @@ public final class Trainer {
     }
 
     /// The first block that gets gradients under `config.trainable` (the layer count for `proj`).
-    public var firstTrainableLayer: Int {
-        let L = model.config.vision.layers
-        switch config.trainable {
-        case .full: return 0
-        case .projection: return L
-        case .lastBlocks(let k): return max(0, L - k)
-        }
-    }
+    public var firstTrainableLayer: Int { config.trainable.firstBlock(layers: model.config.vision.layers) }
 
     /// The same step from cached residual streams (B, T, W) entering block `firstTrainableLayer`,
     /// as `VisionTower.prefix` computes them: the frozen prefix is not run again. Identical to
