@@ -171,12 +171,15 @@ struct DataParallelTests {
         #expect(resumed.output.contains("resuming 'a' at step \(rows + 1)"), "\(resumed.output)")
     }
 
-    /// The MPI rank of a process of the job (from its environment in /proc).
+    /// The MPI rank of a process of the job, from its environment in /proc (Open MPI's
+    /// variable, or the PMI one other launchers set).
     static func rank(of pid: pid_t) -> Int? {
         guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
-        let prefix = "OMPI_COMM_WORLD_RANK="
-        return environ.split(separator: 0).lazy.compactMap { String(decoding: $0, as: UTF8.self) }
-            .first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
+        let variables = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        for prefix in ["OMPI_COMM_WORLD_RANK=", "PMI_RANK="] {
+            if let v = variables.first(where: { $0.hasPrefix(prefix) }) { return Int(v.dropFirst(prefix.count)) }
+        }
+        return nil
     }
 
     /// The processes whose parent is `pid` (from /proc).
