@@ -15,48 +15,34 @@ static double seconds(void) {
 enum { CHAINS = 12 };
 static const long ROUNDS = 20000000;
 
-__attribute__((target("avx2,fma"))) static double fma256(void) {
-    __m256 acc[CHAINS], x = _mm256_set1_ps(1.0001f), y = _mm256_set1_ps(0.9999f);
-    for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_set1_ps((float)i);
-    double t = seconds();
-    for (long n = 0; n < ROUNDS; n++)
-#pragma GCC unroll 12   // keeps the accumulators in registers
-        for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_fmadd_ps(x, y, acc[i]);
-    t = seconds() - t;
-    __m256 sum = acc[0];
-    for (int i = 1; i < CHAINS; i++) sum = _mm256_add_ps(sum, acc[i]);   // every chain is used
-    volatile float sink = sum[0]; (void)sink;
-    return ROUNDS * CHAINS * 8.0 * 2 / t / 1e9;
-}
+// One timing function per instruction: CHAINS accumulators of type VEC start at SET1(i), each
+// round applies STEP to every one (unrolled, so they stay in registers), and every chain is summed
+// into the result so that the compiler keeps them all. FLOPS: per instruction, multiply and add
+// counted apart.
+#define PEAK(NAME, TARGET, VEC, SET1, ADD, FIRST, STEP, FLOPS)                       \
+    __attribute__((target(TARGET))) static double NAME(void) {                        \
+        VEC acc[CHAINS];                                                               \
+        for (int i = 0; i < CHAINS; i++) acc[i] = SET1((float)i);                     \
+        double t = seconds();                                                          \
+        for (long n = 0; n < ROUNDS; n++)                                              \
+            _Pragma("GCC unroll 12")                                                   \
+            for (int i = 0; i < CHAINS; i++) acc[i] = STEP(acc[i]);                    \
+        t = seconds() - t;                                                             \
+        VEC sum = acc[0];                                                              \
+        for (int i = 1; i < CHAINS; i++) sum = ADD(sum, acc[i]);                       \
+        volatile float sink = FIRST(sum); (void)sink;                                  \
+        return ROUNDS * CHAINS * (FLOPS) / t / 1e9;                                    \
+    }
 
-__attribute__((target("avx512f"))) static double fma512(void) {
-    __m512 acc[CHAINS], x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
-    for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_set1_ps((float)i);
-    double t = seconds();
-    for (long n = 0; n < ROUNDS; n++)
-#pragma GCC unroll 12   // keeps the accumulators in registers
-        for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_fmadd_ps(x, y, acc[i]);
-    t = seconds() - t;
-    __m512 sum = acc[0];
-    for (int i = 1; i < CHAINS; i++) sum = _mm512_add_ps(sum, acc[i]);   // every chain is used
-    volatile float sink = _mm512_reduce_add_ps(sum); (void)sink;
-    return ROUNDS * CHAINS * 16.0 * 2 / t / 1e9;
-}
+#define FMA256(a) _mm256_fmadd_ps(_mm256_set1_ps(1.0001f), _mm256_set1_ps(0.9999f), a)
+#define FMA512(a) _mm512_fmadd_ps(_mm512_set1_ps(1.0001f), _mm512_set1_ps(0.9999f), a)
+// bf16 1.0 in every half: 32 bf16 products per instruction, summed in pairs into 16 fp32 lanes.
+#define DOTBF16(a) _mm512_dpbf16_ps(a, (__m512bh)_mm512_set1_epi16(0x3f80), (__m512bh)_mm512_set1_epi16(0x3f80))
+#define FIRST256(v) _mm256_cvtss_f32(v)
 
-__attribute__((target("avx512f,avx512bf16"))) static double dotbf16(void) {
-    __m512 acc[CHAINS];
-    __m512bh one = (__m512bh)_mm512_set1_epi16(0x3f80);   // bf16 1.0
-    for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_set1_ps((float)i);
-    double t = seconds();
-    for (long n = 0; n < ROUNDS; n++)
-#pragma GCC unroll 12   // keeps the accumulators in registers
-        for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_dpbf16_ps(acc[i], one, one);
-    t = seconds() - t;
-    __m512 sum = acc[0];
-    for (int i = 1; i < CHAINS; i++) sum = _mm512_add_ps(sum, acc[i]);   // every chain is used
-    volatile float sink = _mm512_reduce_add_ps(sum); (void)sink;
-    return ROUNDS * CHAINS * 32.0 * 2 / t / 1e9;   // 32 bf16 products per instruction, each a multiply and an add
-}
+PEAK(fma256, "avx2,fma", __m256, _mm256_set1_ps, _mm256_add_ps, FIRST256, FMA256, 8 * 2)
+PEAK(fma512, "avx512f", __m512, _mm512_set1_ps, _mm512_add_ps, _mm512_reduce_add_ps, FMA512, 16 * 2)
+PEAK(dotbf16, "avx512f,avx512bf16", __m512, _mm512_set1_ps, _mm512_add_ps, _mm512_reduce_add_ps, DOTBF16, 32 * 2)
 
 static double best(double (*f)(void)) {
     double b = 0;
