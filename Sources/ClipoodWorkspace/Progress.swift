@@ -116,7 +116,16 @@ public enum Interrupt {
     /// Stopping signals this process itself took since the last `clear`: a second one ends the
     /// process at once. A stop agreed with other ranks is not one, so this rank's own Ctrl-C,
     /// when it comes after that agreement (a busy rank takes it late), is still its first.
-    nonisolated(unsafe) public static var signalsTaken: Int32 = 0
+    nonisolated(unsafe) public private(set) static var signalsTaken: Int32 = 0
     public static var isRequested: Bool { requested != 0 }
     public static func clear() { requested = 0; signalsTaken = 0 }
+
+    /// A stopping signal (Ctrl-C, or SIGTERM in a job) arrived: the first since `clear` asks work
+    /// to stop and returns true; a second returns false, and the handler ends the process.
+    public static func signalArrived() -> Bool {
+        if signalsTaken != 0 { return false }
+        signalsTaken = 1
+        requested = 1
+        return true
+    }
 }

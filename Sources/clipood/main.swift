@@ -35,9 +35,7 @@ func finish(_ code: Int32) -> Never {
 // a second Ctrl-C before that ends the process. (Which thread runs these handlers: Signals.)
 signal(SIGINT) { _ in
     if ReadlineBridge.atPrompt != 0 { ReadlineBridge.clearLine(); return }
-    if Interrupt.signalsTaken != 0 { _exit(130) }
-    Interrupt.signalsTaken = 1
-    Interrupt.requested = 1
+    if !Interrupt.signalArrived() { _exit(130) }
 }
 if cluster.isDistributed {
     // Ranks of a job are stopped the same way by SIGTERM, which mpirun (after its
@@ -45,9 +43,7 @@ if cluster.isDistributed {
     // step boundary, so all stop at the same step. mpirun starts local ranks in process groups
     // of their own: joining mpirun's lets a Ctrl-C at its terminal reach them at once.
     signal(SIGTERM) { _ in
-        if Interrupt.signalsTaken != 0 { _exit(143) }
-        Interrupt.signalsTaken = 1
-        Interrupt.requested = 1
+        if !Interrupt.signalArrived() { _exit(143) }
     }
     _ = setpgid(0, getpgid(getppid()))
 }
