@@ -90,6 +90,16 @@ static dnnl_status_t operand_desc(dnnl_memory_desc_t *d, const key_t_ *k, int64_
     return dnnl_memory_desc_init_by_strides(d, 4, dims, dt, strides);
 }
 
+// The CPU's vendor is AMD (cpuid leaf 0: "AuthenticAMD").
+static int cpu_is_amd(void) {
+    static int amd = -1;
+    if (amd < 0) {
+        unsigned a, b, c, d;
+        amd = __get_cpuid(0, &a, &b, &c, &d) && b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;
+    }
+    return amd;
+}
+
 #define TRY(x) do { st = (x); if (st != dnnl_success) goto fail; } while (0)
 
 static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst) {
@@ -142,14 +152,19 @@ static dnnl_status_t build(entry_t *e, const key_t_ *k) {
         TRY(dnnl_primitive_attr_set_post_ops(attr, ops));
     }
     // Which of oneDNN's implementations runs the product. fp32: its jit GEMM ("gemm:jit"), which
-    // oneDNN 2.6 ranks below brgemm but which measured as fast or faster on every shape of the
-    // towers here, and 2.3x faster where B is (K, N) with N = 3072 (the MLP's backward products:
-    // brgemm ran them at 100-135 GFLOPS, gemm:jit at 270-310). bf16: oneDNN's own choice.
+    // oneDNN 2.6 ranks below brgemm, except on AMD for single products with a transposed B
+    // (the fully connected layers' forward), which run oneDNN's own choice (brgemm). Measured
+    // on the towers' shapes, 2 threads: on an Intel Xeon (family 6 model 207) gemm:jit was as
+    // fast or faster everywhere, and 2.3x faster where B is (K, N) with N = 3072 (the MLP's
+    // backward products: brgemm 100-135 GFLOPS, gemm:jit 270-310); on an AMD EPYC (Zen 4)
+    // brgemm ran the forward products at 190-205 GFLOPS where gemm:jit ran 130-190, and the
+    // backward (K, 3072) one at 137 where gemm:jit ran 179. bf16: oneDNN's own choice.
     // CLIPOOD_DNNL_IMPL=PREFIX overrides both (profiling: the first implementation whose name
-    // starts with PREFIX, else oneDNN's choice). The choice depends only on the call's signature,
-    // never on timing, so results stay deterministic.
+    // starts with PREFIX, else oneDNN's choice). The choice depends only on the call's signature
+    // and the CPU, never on timing, so results stay deterministic.
     const char *want = getenv("CLIPOOD_DNNL_IMPL");
-    if (!(want && *want) && !k->bf16) want = "gemm:jit";
+    int single = k->batch1 == 1 && k->batch2 == 1;
+    if (!(want && *want) && !k->bf16 && !(cpu_is_amd() && k->transB && !k->transA && single)) want = "gemm:jit";
     if (want && *want) {
         dnnl_primitive_desc_iterator_t it;
         TRY(dnnl_primitive_desc_iterator_create(&it, &md, attr, engine, NULL));

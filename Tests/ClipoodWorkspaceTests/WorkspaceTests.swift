@@ -169,8 +169,9 @@ struct ExecutableTests {
     }
 
     /// CLIPOOD_GEMM_PROFILE=1: at exit, one line per oneDNN product shape on standard error;
-    /// each shape's primitive is created once however often it runs, and fp32 products run
-    /// oneDNN's jit GEMM (brgemm ran the MLP's backward shapes at half the speed).
+    /// each shape's primitive is created once however often it runs, and fp32 products with a
+    /// plain B run oneDNN's jit GEMM on every CPU (brgemm ran the MLP's backward shapes at half
+    /// the speed on an Intel Xeon, and 0.77× on an AMD EPYC).
     @Test func gemmProfileListsEachProductOnce() throws {
         let r = try Executable.run(["bench", "gemm", "runs=3", "shapes=square", "threads=1"],
                                    environment: ["CLIPOOD_GEMM_PROFILE": "1", "CLIPOOD_BLAS": "onednn"])
