@@ -273,28 +273,31 @@ static void rows_to_bf16_avx512(uint16_t *dst, const float *src, int64_t r0, int
 }
 #endif
 
-typedef struct { uint16_t *dst; const float *src; int64_t rows, cols, ld; int parts; int native; } conv_t;
+// One operand to convert: rows x cols fp32 with row stride ld -> dense bf16.
+typedef struct { uint16_t *dst; const float *src; int64_t rows, cols, ld; } operand_t;
+typedef struct { operand_t op[2]; int parts; int native; } conv_t;
 
+// Part k of `parts` converts its share of the rows of both operands.
 static void conv_part(void *p, int k) {
     conv_t *t = (conv_t *)p;
-    int64_t r0 = t->rows * k / t->parts, r1 = t->rows * (k + 1) / t->parts;
+    for (int i = 0; i < 2; i++) {
+        const operand_t *o = &t->op[i];
+        int64_t r0 = o->rows * k / t->parts, r1 = o->rows * (k + 1) / t->parts;
 #if defined(__x86_64__)
-    if (t->native) { rows_to_bf16_avx512(t->dst, t->src, r0, r1, t->cols, t->ld); return; }
+        if (t->native) { rows_to_bf16_avx512(o->dst, o->src, r0, r1, o->cols, o->ld); continue; }
 #endif
-    rows_to_bf16_scalar(t->dst, t->src, r0, r1, t->cols, t->ld);
+        rows_to_bf16_scalar(o->dst, o->src, r0, r1, o->cols, o->ld);
+    }
 }
 
 static int native_bf16 = -1;
 
-// rows x cols fp32 with row stride ld -> dense bf16, rows split over the threads.
-static void to_bf16(void *dst, const float *src, int64_t rows, int64_t cols, int64_t ld) {
+// Both operands of a product to dense bf16 in one parallel region, rows split over the threads
+// (a region per operand cost a barrier each).
+static void operands_to_bf16(operand_t a, operand_t b) {
     if (native_bf16 < 0) native_bf16 = cdm_cpu_has_bf16();
-    // On the calling thread: a parallel region per operand costs more (a barrier each, and a
-    // long wait whenever the other thread is descheduled) than the conversion saves.
-    int parts = 1;
-    if (parts > rows) parts = (int)rows;
-    if (parts < 1) parts = 1;
-    conv_t t = {(uint16_t *)dst, src, rows, cols, ld, parts, native_bf16};
+    int parts = n_threads;
+    conv_t t = {{a, b}, parts, native_bf16};
     cdm_parallel(parts, conv_part, &t);
 }
 
@@ -356,8 +359,9 @@ static int run(const key_t_ *k, const float *A, const float *B, const float *bia
             return dnnl_out_of_memory;
         }
         // Stored as rows x cols with row stride ld: A is (K, M) when transposed, else (M, K).
-        to_bf16(scratchA, A, k->transA ? k->K : k->M, k->transA ? k->M : k->K, k->lda);
-        to_bf16(scratchB2, B, k->transB ? k->N : k->K, k->transB ? k->K : k->N, k->ldb);
+        operand_t a = {(uint16_t *)scratchA, A, k->transA ? k->K : k->M, k->transA ? k->M : k->K, k->lda};
+        operand_t b = {(uint16_t *)scratchB2, B, k->transB ? k->N : k->K, k->transB ? k->K : k->N, k->ldb};
+        operands_to_bf16(a, b);
         TRY(dnnl_memory_set_data_handle_v2(e->a, scratchA, stream));
         TRY(dnnl_memory_set_data_handle_v2(e->bDense, scratchB2, stream));
         TRY(dnnl_memory_set_data_handle_v2(e->b, scratchB, stream));
