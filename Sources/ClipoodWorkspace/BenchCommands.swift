@@ -37,8 +37,8 @@ extension Workspace {
                 "gemm",
                 summary: "achieved sgemm GFLOPS on 1024³ and on ViT-B/16's largest shapes",
                 discussion: """
-                Times the matrix product of the `blas` and `precision` settings (oneDNN or
-                OpenBLAS; row-major) after one warm-up call and reports the median and best of
+                Times the matrix product of the `blas` and `precision` settings, or of `blas=` and
+                `precision=` given here for this benchmark (oneDNN or OpenBLAS; row-major), after one warm-up call and reports the median and best of
                 `runs` calls. FLOPs = 2·M·N·K per call. The ViT-B/16 shapes are a batch of 32
                 images × 197 tokens = 6304 rows times the qkv (768→2304), MLP up (768→3072) and MLP
                 down (3072→768) weights. With CLIPOOD_GEMM_PROFILE=1 in the environment, any
@@ -46,8 +46,9 @@ extension Workspace {
                 """,
                 arguments: [
                     B.gemmRuns.spec, B.threads.help("BLAS threads for this benchmark (default: the threads setting)").spec, B.shapes.spec,
+                    B.blas.spec, B.precision.spec,
                 ],
-                examples: ["bench gemm", "bench gemm runs=9 threads=1"],
+                examples: ["bench gemm", "bench gemm runs=9 threads=1", "bench gemm shapes=vit precision=bf16"],
                 run: { ws, args in try ws.benchGemm(args) }),
             benchClipCommand,
             benchAllreduceCommand,
@@ -59,7 +60,11 @@ extension Workspace {
         let previous = BLAS.threads
         BLAS.threads = threads
         defer { BLAS.threads = previous }
-        // The backend and precision are the `blas` and `precision` settings'.
+        // The backend and precision: the `blas` and `precision` settings', unless given here.
+        let previousDefaults = (BLAS.defaultBackend, BLAS.defaultPrecision)
+        defer { (BLAS.defaultBackend, BLAS.defaultPrecision) = previousDefaults }
+        if let b = args[B.blas] { BLAS.defaultBackend = b }
+        if let p = args[B.precision] { BLAS.defaultPrecision = p }
         var shapes: [GemmShape] = []
         let which = args[B.shapes]
         if which != "vit" { shapes.append(GemmShape(label: "square 1024³", M: 1024, N: 1024, K: 1024)) }

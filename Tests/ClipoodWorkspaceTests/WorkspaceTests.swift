@@ -185,6 +185,20 @@ struct ExecutableTests {
         #expect(!quiet.stderr.contains("oneDNN products"))
     }
 
+    /// `bench gemm blas= precision=` times that backend and precision for this benchmark only.
+    @Test func benchGemmTakesItsBackendAndPrecision() throws {
+        let open = try Executable.run(["bench", "gemm", "runs=1", "shapes=square", "threads=1", "blas=openblas"], environment: ["CLIPOOD_BLAS": "onednn"])
+        #expect(open.status == 0, "\(open.stderr)")
+        #expect(open.stdout.hasPrefix("sgemm, fp32, 1 BLAS thread, OpenBLAS "), "\(open.stdout)")
+        let dnnl = try Executable.run(["bench", "gemm", "runs=1", "shapes=square", "threads=1", "blas=onednn", "precision=bf16"],
+                                      environment: ["CLIPOOD_BLAS": "openblas"])
+        #expect(dnnl.status == 0, "\(dnnl.stderr)")
+        let expected = BLAS.cpuHasBF16 ? "gemm, bf16 inputs with fp32 accumulation (oneDNN " : "sgemm, fp32, 1 BLAS thread, oneDNN "
+        #expect(dnnl.stdout.hasPrefix(expected), "\(dnnl.stdout)")
+        let bad = try Executable.run(["bench", "gemm", "blas=mkl"])
+        #expect(bad.status == 1 && bad.stderr.contains("blas="), "\(bad.stderr)")
+    }
+
     @Test func pipedPromptKeepsGoingAfterAnError() throws {
         // No terminal: the prompt reads lines without readline; a bad line is reported and the next one runs.
         let r = try Executable.run([], stdin: "set seed=oops\nset seed=3\nshow settings\n")
