@@ -54,17 +54,24 @@ extension Workspace {
             benchAllreduceCommand,
         ])
 
+    /// Puts a bench command's `blas=` and `precision=` in force (else the settings' stay) and
+    /// returns what restores the settings'. Process-wide, as `set` does: a task-local
+    /// `BLAS.$scoped` reaches only the calling thread.
+    func applyBackendArguments(_ args: Arguments) -> () -> Void {
+        let previous = (BLAS.defaultBackend, BLAS.defaultPrecision)
+        if let b = args[B.blas] { BLAS.defaultBackend = b }
+        if let p = args[B.precision] { BLAS.defaultPrecision = p }
+        return { (BLAS.defaultBackend, BLAS.defaultPrecision) = previous }
+    }
+
     func benchGemm(_ args: Arguments) throws {
         let runs = args[B.gemmRuns]
         let threads = args[B.threads] ?? settings.threads
         let previous = BLAS.threads
         BLAS.threads = threads
         defer { BLAS.threads = previous }
-        // The backend and precision: the `blas` and `precision` settings', unless given here.
-        let previousDefaults = (BLAS.defaultBackend, BLAS.defaultPrecision)
-        defer { (BLAS.defaultBackend, BLAS.defaultPrecision) = previousDefaults }
-        if let b = args[B.blas] { BLAS.defaultBackend = b }
-        if let p = args[B.precision] { BLAS.defaultPrecision = p }
+        let restoreBackend = applyBackendArguments(args)
+        defer { restoreBackend() }
         var shapes: [GemmShape] = []
         let which = args[B.shapes]
         if which != "vit" { shapes.append(GemmShape(label: "square 1024³", M: 1024, N: 1024, K: 1024)) }
@@ -117,10 +124,8 @@ extension Workspace {
         let runs = args[B.runs]
         let threads = args[B.threads] ?? settings.threads
         BLAS.threads = threads
-        let previous = (BLAS.defaultBackend, BLAS.defaultPrecision)
-        defer { (BLAS.defaultBackend, BLAS.defaultPrecision) = previous }
-        if let b = args[B.blas] { BLAS.defaultBackend = b }
-        if let p = args[B.precision] { BLAS.defaultPrecision = p }
+        let restoreBackend = applyBackendArguments(args)
+        defer { restoreBackend() }
         if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 {
             write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); running fp32")
         }
