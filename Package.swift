@@ -2,7 +2,7 @@
 // clipood — CLIPood fine-tuning of CLIP in Swift. See README.md and docs/ARCHITECTURE.md.
 //
 // Dependency arrows point one way:
-//   C* system libraries, CKernels (vectorised exp) ← ClipoodEngine (numerics) ← ClipoodModel (CLIP, checkpoints) ← (data, train: later issues)
+//   C* system libraries, CKernels (vectorised kernels) ← ClipoodEngine (numerics) ← ClipoodModel (CLIP, checkpoints) ← (data, train: later issues)
 //   ClipoodTokenizer (BPE) and ClipoodImage (decoding, preprocessing) are leaves beside the model
 //   ClipoodCommands (command language, no dependencies) ← ClipoodWorkspace ← clipood (executable)
 import PackageDescription
@@ -36,7 +36,7 @@ let package = Package(
         // overflow-checked size arithmetic, one-line errors with the path. Depends on nothing.
         .target(name: "ClipoodIO", swiftSettings: swift5),
         // Vectorised exp-based elementwise kernels (softmax rows, QuickGELU), one copy per ISA.
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release)), .unsafeFlags(["-fno-math-errno"])]),
         // Flat Float buffers, parameter layouts, BLAS, kernels with forward and backward, RNG.
         .target(name: "ClipoodEngine", dependencies: ["CBLAS", "CKernels", "CDNNLMatmul", "ClipoodIO"], swiftSettings: swift5),
         // CLIP's towers on the engine, safetensors and .npy files, checkpoint formats and name maps.
@@ -46,7 +46,7 @@ let package = Package(
         // The built-in world: a procedural multi-domain dataset (and, later, the demo model).
         .target(name: "ClipoodDemo", dependencies: ["ClipoodEngine", "ClipoodImage", "CPNG"], path: "Sources/ClipoodDemo", swiftSettings: swift5),
         // The CLIPood method: MMS loss, AdamW and cosine schedule, weight averages (BMA, EMA, SWA, WiSE-FT), trainer.
-        .target(name: "ClipoodTrain", dependencies: ["ClipoodEngine", "ClipoodModel"], swiftSettings: swift5),
+        .target(name: "ClipoodTrain", dependencies: ["ClipoodEngine", "ClipoodModel", "CKernels"], swiftSettings: swift5),
         // Runs as whole experiments: Run, the training loop, the evaluation pipeline and its caches,
         // the prefix cache, save/restore (one writer, one reader), content hashes. Between
         // training/data and the workspace; prints nothing (progress goes through a callback).

@@ -1,4 +1,5 @@
 import ClipoodEngine
+import CKernels
 
 /// AdamW exactly as PyTorch's `torch.optim.AdamW` (amsgrad off, one parameter group) over one
 /// contiguous range of a flat parameter buffer. Per step t (1-based), for every value:
@@ -31,16 +32,11 @@ public final class AdamW {
         let bc2Sqrt = Float(bc2.squareRoot())
         let e = Float(eps)
         let mm = m.base, vv = v.base
-        // Elementwise, so split over threads (memory-bound: four arrays per parameter).
+        // Elementwise, so split over threads (memory-bound: four arrays per parameter), each
+        // piece one vectorised CKernels loop with the same operations in the same order.
         Parallel.chunks(range.count, minimum: Elementwise.minimumPerThread) { r in
-            for i in r {
-                let gi = g[i]
-                p[i] *= decay
-                mm[i] += (1 - b1) * (gi - mm[i])   // PyTorch's lerp(m, g, 1 − β1): same value, same rounding
-                vv[i] = b2 * vv[i] + (1 - b2) * gi * gi
-                let denom = vv[i].squareRoot() / bc2Sqrt + e
-                p[i] -= stepSize * mm[i] / denom
-            }
+            ck_adamw(p + r.lowerBound, mm + r.lowerBound, vv + r.lowerBound, g + r.lowerBound, r.count,
+                     decay, b1, b2, stepSize, bc2Sqrt, e)
         }
     }
 

@@ -95,6 +95,33 @@ struct MethodTests {
         #expect(params[0] == 0.5 && params[4] == 3)   // outside the range: untouched
     }
 
+    /// The vectorised step gives the same bits as the update written out one Float at a time
+    /// (53 values: three 16-lane blocks and a tail, over two steps).
+    @Test func adamWIsTheScalarUpdateBitForBit() {
+        var v = TestValues(seed: 31)
+        let n = 53
+        let start = v.array(n, -1, 1)
+        let params = FloatBuffer(start)
+        let opt = AdamW(range: 0 ..< n, weightDecay: 0.05)
+        var p = start, m = [Float](repeating: 0, count: n), s = [Float](repeating: 0, count: n)
+        for t in 1 ... 2 {
+            let g = v.array(n, -0.5, 0.5)
+            let grads = FloatBuffer(g)
+            let lr = 3e-3 * Double(t)
+            opt.update(params: params.base, rangeGrads: grads.base, lr: lr)
+            let decay = Float(1 - lr * 0.05), b1: Float = 0.9, b2: Float = 0.999
+            let stepSize = Float(lr / (1 - pow(0.9, Double(t)))), bc2Sqrt = Float((1 - pow(0.999, Double(t))).squareRoot())
+            for i in 0 ..< n {
+                p[i] *= decay
+                m[i] += (1 - b1) * (g[i] - m[i])
+                s[i] = b2 * s[i] + (1 - b2) * g[i] * g[i]
+                p[i] -= stepSize * m[i] / (s[i].squareRoot() / bc2Sqrt + Float(1e-8))
+            }
+        }
+        #expect(params.toArray() == p)
+        #expect(opt.m.toArray() == m && opt.v.toArray() == s)
+    }
+
     @Test func cosineScheduleMatchesCosineAnnealingLR() {
         let s = CosineSchedule(baseLR: 1e-3, totalSteps: 20)
         #expect(s.lr(atStep: 0) == 1e-3)

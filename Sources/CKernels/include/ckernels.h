@@ -1,5 +1,6 @@
-// Vectorised elementwise kernels (exp-based) for ClipoodEngine, in C so that the compiler
-// makes AVX-512, AVX2+FMA and baseline copies and picks one at load time for the CPU.
+// Vectorised kernels for ClipoodEngine and the optimiser (exp-based elementwise functions, layer
+// norm rows, column sums, the AdamW step), in C so that the compiler makes AVX-512, AVX2+FMA and
+// baseline copies and picks one at load time for the CPU.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
@@ -15,6 +16,30 @@ void ck_quickgelu_forward(float *out, const float *in, long n);
 
 /// QuickGELU backward, accumulating: dinp[i] += dout[i] * (s + 1.702 x s (1 - s)), s = σ(1.702 x).
 void ck_quickgelu_backward(float *dinp, const float *dout, const float *in, long n);
+
+/// Layer norm of one row of C values: mean and 1/√(variance + eps) (two passes, sums over 16
+/// lanes in a fixed order), then y[j] = (x[j] − mean) · rstd · w[j] + b[j].
+void ck_layernorm_forward_row(float *y, float *mean, float *rstd, const float *x, const float *w,
+                              const float *b, long C, float eps);
+
+/// Layer norm backward for one row, accumulating: dx[j] += rstd · (g[j] − mean(g) − x̂[j] · mean(g · x̂)),
+/// g = dy · w, x̂ = (x − mean) · rstd.
+void ck_layernorm_backward_row(float *dx, const float *dy, const float *x, const float *w,
+                               float mean, float rstd, long C);
+
+/// Layer norm's weight and bias gradients for columns c0..<c1, rows 0..<N in order,
+/// accumulating: dw[i] += Σ x̂[n][i] · dy[n][i], db[i] += Σ dy[n][i]. Either may be NULL.
+void ck_layernorm_param_grads(float *dw, float *db, const float *dy, const float *x, const float *mean,
+                              const float *rstd, long N, long C, long c0, long c1);
+
+/// sums[i] += Σ rows[n·ld + i] over n in 0..<N in order, for columns c0..<c1 (a bias gradient).
+void ck_add_column_sums(float *sums, const float *rows, long N, long ld, long c0, long c1);
+
+/// One AdamW step over n values, exactly as PyTorch orders it:
+///   p ← p·decay ; m ← m + (1−β1)(g − m) ; v ← β2·v + (1−β2)·g·g ;
+///   p ← p − stepSize·m / (√v / bc2Sqrt + eps).
+void ck_adamw(float *p, float *m, float *v, const float *g, long n,
+              float decay, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps);
 
 /// The instruction set of the copies that run on this CPU, e.g. "x86-64-v4 (AVX-512)".
 const char *ck_isa(void);

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Fully connected layer: out(N, OC) = inp(N, C) · W(OC, C)ᵀ + b(OC), W stored as PyTorch does.
 /// With `residual`, the forward adds it too (a transformer block's skip connection), for free.
 public enum Linear {
@@ -51,10 +53,7 @@ public enum Linear {
         }
         if let dbias {   // column sums of dout, rows in order; columns split over threads
             Parallel.chunks(OC, minimum: Elementwise.minimumLines(length: N)) { cols in
-                for n in 0 ..< N {
-                    let row = dout + n * OC
-                    for o in cols { dbias[o] += row[o] }
-                }
+                ck_add_column_sums(dbias, dout, N, OC, cols.lowerBound, cols.upperBound)
             }
         }
     }
