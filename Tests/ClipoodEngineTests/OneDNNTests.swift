@@ -63,6 +63,32 @@ struct OneDNNTests {
         }
     }
 
+    /// bf16 products equal the exact products of the bf16-rounded inputs up to fp32 summation
+    /// (so a misplaced value in the operands' conversion or blocking cannot hide in bf16's
+    /// rounding): shapes with several blocks and partial ones in K and N, strided rows.
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func bf16IsTheProductOfRoundedInputs(_ t: (Bool, Bool)) {
+        guard bf16Available else { return }
+        let (transA, transB) = t
+        let M = 45, N = 150, K = 77
+        let lda = (transA ? M : K) + 3, ldb = (transB ? K : N) + 5, ldc = N
+        var v = TestValues(seed: 17)
+        let A = v.array((transA ? K : M) * lda), B = v.array((transB ? N : K) * ldb)
+        func rounded(_ x: Float) -> Float {   // round to nearest even at bf16's 8 significant bits
+            let u = x.bitPattern
+            return Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000)
+        }
+        let ref = naiveGemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: 1, A: A.map(rounded), lda: lda,
+                            B: B.map(rounded), ldb: ldb, beta: 0, C: [Float](repeating: 0, count: M * ldc), ldc: ldc)
+        let c = FloatBuffer(count: M * ldc)
+        A.withUnsafeBufferPointer { a in B.withUnsafeBufferPointer { b in
+            BLAS.oneDNN(transA: transA, transB: transB, M: M, N: N, K: K, alpha: 1, A: a.baseAddress!, lda: lda,
+                        B: b.baseAddress!, ldb: ldb, beta: 0, C: c.base, ldc: ldc, bf16: true)
+        } }
+        let d = maxAbsDifference(c.toArray(), ref)
+        #expect(d.value < 1e-4, "transA \(transA) transB \(transB): off by \(d.value) at \(d.index)")
+    }
+
     /// The same call twice gives the same bits (for a given thread count).
     @Test func deterministic() {
         let M = 300, N = 200, K = 150
