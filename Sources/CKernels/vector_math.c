@@ -76,12 +76,14 @@ CK_CLONES void ck_quickgelu_forward(float *out, const float *in, long n) {
     }
 }
 
-CK_CLONES void ck_quickgelu_backward(float *dinp, const float *dout, const float *in, long n) {
-    for (long i = 0; i < n; i++) {
-        float x = in[i];
-        float s = 1.0f / (1.0f + ck_expf(-1.702f * x));
-        dinp[i] += dout[i] * (s + 1.702f * x * s * (1.0f - s));
-    }
+static inline float ck_quickgelu_grad(float dy, float x) {
+    float s = 1.0f / (1.0f + ck_expf(-1.702f * x));
+    return dy * (s + 1.702f * x * s * (1.0f - s));
+}
+
+CK_CLONES void ck_quickgelu_backward(float *dinp, const float *dout, const float *in, long n, int accumulate) {
+    if (accumulate) for (long i = 0; i < n; i++) dinp[i] += ck_quickgelu_grad(dout[i], in[i]);
+    else for (long i = 0; i < n; i++) dinp[i] = ck_quickgelu_grad(dout[i], in[i]);
 }
 
 // The resolver prefers the clones in the order given above; this mirrors its choice.

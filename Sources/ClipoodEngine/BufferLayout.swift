@@ -135,9 +135,13 @@ public final class ParameterStore {
         return gradStorage!.base + (start - gradientStart)
     }
 
-    /// Zeroes the gradient of `range` (default: everything) — one memset.
+    /// Zeroes the gradient of `range` (default: everything), split over the threads (a
+    /// whole tower's gradients are hundreds of megabytes: one thread's memset took a step's 1 %).
     public func zeroGrads(_ range: Range<Int>? = nil) {
         let r = range ?? 0 ..< count
-        gradients(from: r.lowerBound).update(repeating: 0, count: r.count)
+        let g = gradients(from: r.lowerBound)
+        Parallel.chunks(r.count, minimum: Elementwise.minimumPerThread) { part in
+            (g + part.lowerBound).update(repeating: 0, count: part.count)
+        }
     }
 }

@@ -145,7 +145,6 @@ final class TransformerStack {
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
         func G(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.grad(t) }
-        func zero(_ t: TensorSlot) { A(t).update(repeating: 0, count: t.count) }
         for l in stride(from: blocks.count - 1, through: firstLayer, by: -1) {
             let p = blocks[l], s = slots[l]
             let x: UnsafePointer<Float> = l == start ? input : UnsafePointer(A(slots[l - 1].out))
@@ -153,19 +152,24 @@ final class TransformerStack {
             // The others compute theirs again: all of it (recompute), or what they did not keep.
             if l < blocks.count - 1 { block(l, input: x, B: B, T: T, params: params, arena: arena, slots: s, products: recompute) }
             // MLP half: out = res1 + c_proj(act(c_fc(ln_2(res1)))).
+            // dact, dfc, dln, datt and dqkv are each written whole by their first kernel
+            // (accumulate false), not zeroed and added to: no pass over them first.
             A(g.dres1).update(from: A(g.dx), count: N * W)
-            zero(g.dact); zero(g.dfc); zero(g.dln)
-            Linear.backward(dinp: A(g.dact), dweight: G(p.outw), dbias: G(p.outb), dout: A(g.dx), inp: A(s.act), weight: P(p.outw), N: N, C: H, OC: W)
-            activation.backward(dinp: A(g.dfc), dout: A(g.dact), inp: A(s.fc), count: N * H)
-            Linear.backward(dinp: A(g.dln), dweight: G(p.fcw), dbias: G(p.fcb), dout: A(g.dfc), inp: A(s.ln2), weight: P(p.fcw), N: N, C: W, OC: H)
+            Linear.backward(dinp: A(g.dact), dweight: G(p.outw), dbias: G(p.outb), dout: A(g.dx), inp: A(s.act), weight: P(p.outw),
+                            N: N, C: H, OC: W, accumulateInput: false)
+            activation.backward(dinp: A(g.dfc), dout: A(g.dact), inp: A(s.fc), count: N * H, accumulate: false)
+            Linear.backward(dinp: A(g.dln), dweight: G(p.fcw), dbias: G(p.fcb), dout: A(g.dfc), inp: A(s.ln2), weight: P(p.fcw),
+                            N: N, C: W, OC: H, accumulateInput: false)
             LayerNorm.backward(dinp: A(g.dres1), dweight: G(p.ln2w), dbias: G(p.ln2b), dout: A(g.dln), inp: A(s.res1), weight: P(p.ln2w),
                                mean: A(s.mean2), rstd: A(s.rstd2), N: N, C: W)
             // Attention half: res1 = x + out_proj(attention(in_proj(ln_1(x)))).
             A(g.dx).update(from: A(g.dres1), count: N * W)
-            zero(g.datt); zero(g.dqkv); zero(g.dln)
-            Linear.backward(dinp: A(g.datt), dweight: G(p.projw), dbias: G(p.projb), dout: A(g.dres1), inp: A(s.att), weight: P(p.projw), N: N, C: W, OC: W)
-            Attention.backward(dqkv: A(g.dqkv), scratch: A(g.scratch), dout: A(g.datt), probs: A(s.probs), qkv: A(s.qkv), B: B, T: T, C: W, NH: heads)
-            Linear.backward(dinp: A(g.dln), dweight: G(p.qkvw), dbias: G(p.qkvb), dout: A(g.dqkv), inp: A(s.ln1), weight: P(p.qkvw), N: N, C: W, OC: 3 * W)
+            Linear.backward(dinp: A(g.datt), dweight: G(p.projw), dbias: G(p.projb), dout: A(g.dres1), inp: A(s.att), weight: P(p.projw),
+                            N: N, C: W, OC: W, accumulateInput: false)
+            Attention.backward(dqkv: A(g.dqkv), scratch: A(g.scratch), dout: A(g.datt), probs: A(s.probs), qkv: A(s.qkv), B: B, T: T, C: W, NH: heads,
+                               accumulate: false)
+            Linear.backward(dinp: A(g.dln), dweight: G(p.qkvw), dbias: G(p.qkvb), dout: A(g.dqkv), inp: A(s.ln1), weight: P(p.qkvw),
+                            N: N, C: W, OC: 3 * W, accumulateInput: false)
             // The key bias adds the same number to every score of a query, which softmax ignores:
             // its gradient is exactly zero. Float rounding leaves ~1e-8 of noise that Adam would
             // turn into ±lr steps (a random walk), so store the exact zero.

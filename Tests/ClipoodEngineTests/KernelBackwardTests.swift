@@ -114,6 +114,40 @@ struct KernelBackwardTests {
         }
     }
 
+    /// Without accumulation, the input gradients of Linear, Attention and the activations are
+    /// written whole: the same values as accumulating into zeros, whatever the buffer held (NaN).
+    @Test func writingBackwardsEqualAccumulatingIntoZeros() {
+        var v = TestValues(seed: 15)
+        func both(_ count: Int, _ run: (UnsafeMutablePointer<Float>, Bool) -> Void) -> (written: [Float], added: [Float]) {
+            let written = FloatBuffer([Float](repeating: .nan, count: count)), added = FloatBuffer(count: count)
+            run(written.base, false)
+            run(added.base, true)
+            return (written.toArray(), added.toArray())
+        }
+        let N = 4, C = 6, OC = 5
+        let x = FloatBuffer(v.array(N * C)), w = FloatBuffer(v.array(OC * C)), dy = FloatBuffer(v.array(N * OC))
+        let linear = both(N * C) { dinp, accumulate in
+            Linear.backward(dinp: dinp, dweight: nil, dbias: nil, dout: dy.base, inp: x.base, weight: w.base, N: N, C: C, OC: OC,
+                            accumulateInput: accumulate)
+        }
+        #expect(linear.written == linear.added && linear.added.contains { $0 != 0 })
+        let B = 2, T = 4, W = 6, NH = 2
+        let qkv = FloatBuffer(v.array(B * T * 3 * W)), dout = FloatBuffer(v.array(B * T * W))
+        let out = FloatBuffer(count: B * T * W), probs = FloatBuffer(count: B * NH * T * T)
+        let scratch = FloatBuffer(count: Attention.scratchCount(T: T, NH: NH))
+        Attention.forward(out: out.base, probs: probs.base, qkv: qkv.base, B: B, T: T, C: W, NH: NH, causal: false)
+        let attention = both(qkv.count) { dqkv, accumulate in
+            Attention.backward(dqkv: dqkv, scratch: scratch.base, dout: dout.base, probs: probs.base, qkv: qkv.base,
+                               B: B, T: T, C: W, NH: NH, accumulate: accumulate)
+        }
+        #expect(attention.written == attention.added && attention.added.contains { $0 != 0 })
+        let a = FloatBuffer(v.array(40, -4, 4)), da = FloatBuffer(v.array(40))
+        for act in Activation.allCases {
+            let r = both(40) { dinp, accumulate in act.backward(dinp: dinp, dout: da.base, inp: a.base, count: 40, accumulate: accumulate) }
+            #expect(r.written == r.added && r.added.contains { $0 != 0 }, "\(act)")
+        }
+    }
+
     @Test(arguments: Activation.allCases)
     func activation(_ act: Activation) {
         var v = TestValues(seed: 14)

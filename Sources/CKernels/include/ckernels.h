@@ -14,8 +14,9 @@ void ck_softmax_row(float *row, long n);
 /// QuickGELU forward: out[i] = x / (1 + exp(-1.702 x)).
 void ck_quickgelu_forward(float *out, const float *in, long n);
 
-/// QuickGELU backward, accumulating: dinp[i] += dout[i] * (s + 1.702 x s (1 - s)), s = σ(1.702 x).
-void ck_quickgelu_backward(float *dinp, const float *dout, const float *in, long n);
+/// QuickGELU backward: dinp[i] += dout[i] * (s + 1.702 x s (1 - s)), s = σ(1.702 x), or, with
+/// accumulate 0, dinp[i] = that product.
+void ck_quickgelu_backward(float *dinp, const float *dout, const float *in, long n, int accumulate);
 
 /// Layer norm of one row of C values: mean and 1/√(variance + eps) (two passes, sums over 16
 /// lanes in a fixed order), then y[j] = (x[j] − mean) · rstd · w[j] + b[j].

@@ -16,16 +16,17 @@ public enum GELU {
         }
     }
 
-    /// d/dx = Φ(x) + x·φ(x).
+    /// d/dx = Φ(x) + x·φ(x), added to dinp (or, without `accumulate`, written to it).
     public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-                                inp: UnsafePointer<Float>, count: Int) {
+                                inp: UnsafePointer<Float>, count: Int, accumulate: Bool = true) {
+        @inline(__always) func grad(_ i: Int) -> Float {
+            let x = inp[i]
+            let cdf = 0.5 * (1 + erff(x * 0.70710678118654752))
+            let pdf = 0.39894228040143268 * expf(-0.5 * x * x)
+            return dout[i] * (cdf + x * pdf)
+        }
         Parallel.chunks(count, minimum: Elementwise.minimumPerThread) { r in
-            for i in r {
-                let x = inp[i]
-                let cdf = 0.5 * (1 + erff(x * 0.70710678118654752))
-                let pdf = 0.39894228040143268 * expf(-0.5 * x * x)
-                dinp[i] += dout[i] * (cdf + x * pdf)
-            }
+            if accumulate { for i in r { dinp[i] += grad(i) } } else { for i in r { dinp[i] = grad(i) } }
         }
     }
 }
@@ -39,11 +40,12 @@ public enum QuickGELU {
         }
     }
 
-    /// d/dx = σ(ax) + a·x·σ(ax)·(1 − σ(ax)), a = 1.702.
+    /// d/dx = σ(ax) + a·x·σ(ax)·(1 − σ(ax)), a = 1.702, added to dinp (or, without
+    /// `accumulate`, written to it).
     public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-                                inp: UnsafePointer<Float>, count: Int) {
+                                inp: UnsafePointer<Float>, count: Int, accumulate: Bool = true) {
         Parallel.chunks(count, minimum: Elementwise.minimumPerThread) { r in
-            ck_quickgelu_backward(dinp + r.lowerBound, dout + r.lowerBound, inp + r.lowerBound, r.count)
+            ck_quickgelu_backward(dinp + r.lowerBound, dout + r.lowerBound, inp + r.lowerBound, r.count, accumulate ? 1 : 0)
         }
     }
 }
@@ -60,10 +62,11 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
-    public func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+    public func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, count: Int,
+                         accumulate: Bool = true) {
         switch self {
-        case .quickGELU: QuickGELU.backward(dinp: dinp, dout: dout, inp: inp, count: count)
-        case .gelu: GELU.backward(dinp: dinp, dout: dout, inp: inp, count: count)
+        case .quickGELU: QuickGELU.backward(dinp: dinp, dout: dout, inp: inp, count: count, accumulate: accumulate)
+        case .gelu: GELU.backward(dinp: dinp, dout: dout, inp: inp, count: count, accumulate: accumulate)
         }
     }
 }

@@ -46,15 +46,17 @@ public enum Attention {
     /// Scratch floats `backward` needs: one T×T matrix per head.
     public static func scratchCount(T: Int, NH: Int) -> Int { NH * T * T }
 
-    /// `scratch` holds `scratchCount(T:NH:)` floats.
+    /// `scratch` holds `scratchCount(T:NH:)` floats. The gradients are added to dqkv; without
+    /// `accumulate`, dqkv is overwritten instead (every value of it is written once).
     public static func backward(dqkv: UnsafeMutablePointer<Float>,     // (B, T, 3C)
                                 scratch: UnsafeMutablePointer<Float>,  // (NH, T, T)
                                 dout: UnsafePointer<Float>,            // (B, T, C)
                                 probs: UnsafePointer<Float>,           // (B, NH, T, T)
                                 qkv: UnsafePointer<Float>,             // (B, T, 3C)
-                                B: Int, T: Int, C: Int, NH: Int, workers: Int = Parallel.workers) {
+                                B: Int, T: Int, C: Int, NH: Int, accumulate: Bool = true, workers: Int = Parallel.workers) {
         let HS = C / NH, C3 = 3 * C
         let scale = 1 / Float(HS).squareRoot()
+        let beta: Float = accumulate ? 1 : 0
         for b in 0 ..< B {
             let q0 = qkv + b * T * C3, dq0 = dqkv + b * T * C3, dy0 = dout + b * T * C
             let p0 = probs + b * NH * T * T
@@ -64,7 +66,7 @@ public enum Attention {
             BLAS.sgemmBatched(batch: heads, transB: true, M: T, N: T, K: HS, A: dy0, lda: C, strideA: perHead,
                               B: q0 + 2 * C, ldb: C3, strideB: perHead, C: scratch, ldc: T, strideC: perMatrix)
             BLAS.sgemmBatched(batch: heads, transA: true, M: T, N: HS, K: T, A: p0, lda: T, strideA: perMatrix,
-                              B: dy0, ldb: C, strideB: perHead, beta: 1, C: dq0 + 2 * C, ldc: C3, strideC: perHead)
+                              B: dy0, ldb: C, strideB: perHead, beta: beta, C: dq0 + 2 * C, ldc: C3, strideC: perHead)
             // Softmax backward in place: dS = P ⊙ (dP − rowsum(dP ⊙ P)). Masked entries have P = 0.
             Parallel.chunks(NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
                 for r in rows {
@@ -76,9 +78,9 @@ public enum Attention {
             }
             // dQ += scale · dS K ; dK += scale · dSᵀ Q
             BLAS.sgemmBatched(batch: heads, M: T, N: HS, K: T, alpha: scale, A: scratch, lda: T, strideA: perMatrix,
-                              B: q0 + C, ldb: C3, strideB: perHead, beta: 1, C: dq0, ldc: C3, strideC: perHead)
+                              B: q0 + C, ldb: C3, strideB: perHead, beta: beta, C: dq0, ldc: C3, strideC: perHead)
             BLAS.sgemmBatched(batch: heads, transA: true, M: T, N: HS, K: T, alpha: scale, A: scratch, lda: T, strideA: perMatrix,
-                              B: q0, ldb: C3, strideB: perHead, beta: 1, C: dq0 + C, ldc: C3, strideC: perHead)
+                              B: q0, ldb: C3, strideB: perHead, beta: beta, C: dq0 + C, ldc: C3, strideC: perHead)
         }
     }
 

@@ -38,15 +38,17 @@ public enum Linear {
                    beta: bias == nil && residual == nil ? 0 : 1, C: out, ldc: OC)
     }
 
+    /// Gradients, added (+=) to dinp, dweight and dbias; with `accumulateInput: false`, dinp
+    /// is overwritten instead (for a caller that would otherwise zero it first).
     public static func backward(dinp: UnsafeMutablePointer<Float>?,      // (N, C)
                                 dweight: UnsafeMutablePointer<Float>?,   // (OC, C)
                                 dbias: UnsafeMutablePointer<Float>?,     // (OC)
                                 dout: UnsafePointer<Float>,              // (N, OC)
                                 inp: UnsafePointer<Float>,               // (N, C)
                                 weight: UnsafePointer<Float>,            // (OC, C)
-                                N: Int, C: Int, OC: Int) {
-        if let dinp {   // dinp += dout · W
-            BLAS.gemm(M: N, N: C, K: OC, A: dout, lda: OC, B: weight, ldb: C, beta: 1, C: dinp, ldc: C)
+                                N: Int, C: Int, OC: Int, accumulateInput: Bool = true) {
+        if let dinp {   // dinp += dout · W (or, without accumulateInput, dinp = dout · W)
+            BLAS.gemm(M: N, N: C, K: OC, A: dout, lda: OC, B: weight, ldb: C, beta: accumulateInput ? 1 : 0, C: dinp, ldc: C)
         }
         if let dweight {   // dW += doutᵀ · inp
             BLAS.gemm(transA: true, M: OC, N: C, K: N, A: dout, lda: OC, B: inp, ldb: C, beta: 1, C: dweight, ldc: C)
