@@ -289,18 +289,21 @@ static inline uint16_t bf16_of(float x) {
     return (uint16_t)(u >> 16);
 }
 
-static void rows_to_bf16_scalar(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld) {
+// Rows r0..<r1 of cols values (source row stride ld, destination row stride ldd) to bf16.
+static void rows_to_bf16_scalar(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld,
+                                int64_t ldd) {
     for (int64_t r = r0; r < r1; r++)
-        for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = bf16_of(src[r * ld + c]);
+        for (int64_t c = 0; c < cols; c++) dst[r * ldd + c] = bf16_of(src[r * ld + c]);
 }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 __attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw")))
-static void rows_to_bf16_avx512(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld) {
+static void rows_to_bf16_avx512(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld,
+                                int64_t ldd) {
     for (int64_t r = r0; r < r1; r++) {
         const float *s = src + r * ld;
-        uint16_t *d = dst + r * cols;
+        uint16_t *d = dst + r * ldd;
         int64_t c = 0;
         for (; c + 32 <= cols; c += 32) {
             __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + c + 16), _mm512_loadu_ps(s + c));
@@ -426,9 +429,9 @@ static void conv_part(void *p, int k) {
 #endif
         int64_t r0 = o->rows * k / t->parts, r1 = o->rows * (k + 1) / t->parts;
 #if defined(__x86_64__)
-        if (t->native) { rows_to_bf16_avx512(o->dst, o->src, r0, r1, o->cols, o->ld); continue; }
+        if (t->native) { rows_to_bf16_avx512(o->dst, o->src, r0, r1, o->cols, o->ld, o->cols); continue; }
 #endif
-        rows_to_bf16_scalar(o->dst, o->src, r0, r1, o->cols, o->ld);
+        rows_to_bf16_scalar(o->dst, o->src, r0, r1, o->cols, o->ld, o->cols);
     }
 }
 
@@ -478,37 +481,26 @@ static void print_profile(void) {
     }
 }
 
-static int run(const key_t_ *k, const float *A, const float *B, const float *bias, float *C) {
-    if (k->M == 0 || k->N == 0) return 0;
-    pthread_mutex_lock(&lock);
+// Entry e's product. bf16: the operands are converted here (both in one parallel region), except
+// A when aBF16 already holds it as a dense bf16 copy. Called with the lock held.
+static dnnl_status_t execute(entry_t *e, const key_t_ *k, const float *A, const void *aBF16, const float *B,
+                             const float *bias, float *C) {
     dnnl_status_t st = dnnl_success;
-    if (!ensure_engine()) { pthread_mutex_unlock(&lock); return dnnl_runtime_error; }
-    omp_set_num_threads(n_threads);
-    if (profile_state < 0) {
-        const char *v = getenv("CLIPOOD_GEMM_PROFILE");
-        profile_state = v && *v && strcmp(v, "0") != 0;
-        if (profile_state) atexit(print_profile);
-    }
-    uint64_t start = profile_state ? now_ns() : 0;
-    entry_t *e = lookup(k, &st);
-    if (!e) { pthread_mutex_unlock(&lock); return st; }
     if (k->bf16) {
-        if (!grow(&scratchA, &scratchA_size, e->bytesA) || !grow(&scratchB, &scratchB_size, e->bytesB) ||
-            (!e->pack.on && !grow(&scratchB2, &scratchB2_size, e->bytesBDense))) {
-            pthread_mutex_unlock(&lock);
+        if ((!aBF16 && !grow(&scratchA, &scratchA_size, e->bytesA)) || !grow(&scratchB, &scratchB_size, e->bytesB) ||
+            (!e->pack.on && !grow(&scratchB2, &scratchB2_size, e->bytesBDense)))
             return dnnl_out_of_memory;
-        }
-        // Stored as rows x cols with row stride ld: A is (K, M) when transposed, else (M, K).
-        operand_t a = {(uint16_t *)scratchA, A, k->transA ? k->K : k->M, k->transA ? k->M : k->K, k->lda, NULL, 0};
+        // Stored as rows x cols with row stride ld: A is (K, M) when transposed, else (M, K);
+        // none of it when aBF16 holds it already.
+        operand_t a = {(uint16_t *)scratchA, A, aBF16 ? 0 : k->transA ? k->K : k->M, k->transA ? k->M : k->K, k->lda, NULL, 0};
+        TRY(dnnl_memory_set_data_handle_v2(e->a, aBF16 ? (void *)aBF16 : scratchA, stream));
         if (e->pack.on) {   // B straight into the primitive's layout
             operand_t b = {(uint16_t *)scratchB, B, k->K, k->N, k->ldb, &e->pack, k->transB};
             operands_to_bf16(a, b);
-            TRY(dnnl_memory_set_data_handle_v2(e->a, scratchA, stream));
             TRY(dnnl_memory_set_data_handle_v2(e->b, scratchB, stream));
         } else {
             operand_t b = {(uint16_t *)scratchB2, B, k->transB ? k->N : k->K, k->transB ? k->K : k->N, k->ldb, NULL, 0};
             operands_to_bf16(a, b);
-            TRY(dnnl_memory_set_data_handle_v2(e->a, scratchA, stream));
             TRY(dnnl_memory_set_data_handle_v2(e->bDense, scratchB2, stream));
             TRY(dnnl_memory_set_data_handle_v2(e->b, scratchB, stream));
             dnnl_exec_arg_t rb[2] = {{DNNL_ARG_FROM, e->bDense}, {DNNL_ARG_TO, e->b}};
@@ -523,8 +515,37 @@ static int run(const key_t_ *k, const float *A, const float *B, const float *bia
     if (e->bias) TRY(dnnl_memory_set_data_handle_v2(e->bias, (void *)bias, stream));
     TRY(dnnl_primitive_execute(e->mm, stream, e->bias ? 4 : 3, args));
     TRY(dnnl_stream_wait(stream));
-    if (profile_state) { e->calls++; e->nanoseconds += now_ns() - start; }
 fail:
+    return st;
+}
+
+// Takes the lock and readies the engine, the thread count and the profile; 0 if the engine failed.
+static int begin(void) {
+    pthread_mutex_lock(&lock);
+    if (!ensure_engine()) { pthread_mutex_unlock(&lock); return 0; }
+    omp_set_num_threads(n_threads);
+    if (profile_state < 0) {
+        const char *v = getenv("CLIPOOD_GEMM_PROFILE");
+        profile_state = v && *v && strcmp(v, "0") != 0;
+        if (profile_state) atexit(print_profile);
+    }
+    return 1;
+}
+
+static void account(entry_t *e, uint64_t start) {
+    if (profile_state) { e->calls++; e->nanoseconds += now_ns() - start; }
+}
+
+static int run(const key_t_ *k, const float *A, const float *B, const float *bias, float *C) {
+    if (k->M == 0 || k->N == 0) return 0;
+    if (!begin()) return dnnl_runtime_error;
+    uint64_t start = profile_state ? now_ns() : 0;
+    dnnl_status_t st = dnnl_success;
+    entry_t *e = lookup(k, &st);
+    if (e) {
+        st = execute(e, k, A, NULL, B, bias, C);
+        if (st == dnnl_success) account(e, start);
+    }
     pthread_mutex_unlock(&lock);
     return st;
 }
@@ -599,6 +620,55 @@ int cdm_linear(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, con
     }
     key_t_ k = make_key(0, 1, M, N, K, 1.0f, lda, K, beta, ldc, bf16, bias != NULL);
     return run(&k, A, W, bias, C);
+}
+
+// dout (N, OC) to a dense bf16 copy, columns split over the parts, each part adding its columns
+// to dbias row after row (the order ck_add_column_sums uses, so the same bits).
+typedef struct { uint16_t *dst; const float *dout; float *dbias; int64_t N, OC; int parts, native; } dout_t;
+
+static void dout_part(void *p, int k) {
+    dout_t *t = (dout_t *)p;
+    int64_t c0 = t->OC * k / t->parts, c1 = t->OC * (k + 1) / t->parts;
+    for (int64_t r = 0; r < t->N; r++) {
+        const float *row = t->dout + r * t->OC;
+#if defined(__x86_64__)
+        if (t->native) rows_to_bf16_avx512(t->dst + r * t->OC + c0, row + c0, 0, 1, c1 - c0, 0, 0);
+        else
+#endif
+        rows_to_bf16_scalar(t->dst + r * t->OC + c0, row + c0, 0, 1, c1 - c0, 0, 0);
+        if (t->dbias) {
+            float *restrict db = t->dbias;
+            for (int64_t c = c0; c < c1; c++) db[c] += row[c];
+        }
+    }
+}
+
+int cdm_linear_backward_bf16(int64_t N, int64_t C, int64_t OC, const float *dout, const float *inp, const float *W,
+                             float *dinp, int accumulate, float *dweight, float *dbias) {
+    if (N <= 0 || C <= 0 || OC <= 0) return dnnl_invalid_arguments;
+    if (!begin()) return dnnl_runtime_error;
+    uint64_t start = profile_state ? now_ns() : 0;
+    dnnl_status_t st = dnnl_success;
+    // dinp (N, C) = dout (N, OC) · W (OC, C), and dweight (OC, C) += doutᵀ · inp (N, C): both
+    // products read dout as a dense (N, OC) bf16 matrix, the second as its transpose.
+    key_t_ kIn = make_key(0, 0, N, C, OC, 1.0f, OC, C, accumulate ? 1.0f : 0.0f, C, 1, 0);
+    key_t_ kW = make_key(1, 0, OC, C, N, 1.0f, OC, C, 1.0f, C, 1, 0);
+    uint64_t resetsBefore = resets;
+    entry_t *eIn = lookup(&kIn, &st), *eW = eIn ? lookup(&kW, &st) : NULL;
+    if (eW && resets != resetsBefore) eIn = lookup(&kIn, &st);   // the second lookup emptied the cache
+    if (!eIn || !eW) goto fail;
+    if (!grow(&scratchA, &scratchA_size, (size_t)(N * OC) * 2)) { st = dnnl_out_of_memory; goto fail; }
+    if (native_bf16 < 0) native_bf16 = cdm_cpu_has_bf16();
+    dout_t t = {(uint16_t *)scratchA, dout, dbias, N, OC, n_threads, native_bf16};
+    cdm_parallel(n_threads, dout_part, &t);
+    TRY(execute(eIn, &kIn, NULL, scratchA, W, NULL, dinp));
+    account(eIn, start);
+    start = profile_state ? now_ns() : 0;
+    TRY(execute(eW, &kW, NULL, scratchA, inp, NULL, dweight));
+    account(eW, start);
+fail:
+    pthread_mutex_unlock(&lock);
+    return st;
 }
 
 void cdm_set_threads(int threads) {

@@ -176,6 +176,25 @@ public enum BLAS {
         precondition(status == 0, "oneDNN linear \(M)×\(K)·\(N)×\(K)ᵀ (bf16 \(bf16)) failed with status \(status)")
     }
 
+    /// Whether `linearBackward` should run a fully connected layer's backward: bf16 in force and
+    /// the products big enough to take bf16 (the same rule as `gemm`'s).
+    @inline(__always)
+    public static func fusesLinearBackward(M: Int, N: Int, K: Int) -> Bool {
+        M * N * K >= bf16MinimumVolume && effectivePrecision == .bf16
+    }
+
+    /// A fully connected layer's backward on oneDNN in bf16, dout converted once for both
+    /// products: dinp (N, C) = dout · W (+ dinp when `accumulate`), dweight += doutᵀ · inp, and
+    /// dbias += dout's column sums. The same bits as the two `gemm` calls and the column sums.
+    /// Only when `fusesLinearBackward` says so.
+    public static func linearBackward(N: Int, C: Int, OC: Int, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                                      weight: UnsafePointer<Float>, dinp: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                      dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
+        _ = threadsSynced
+        let status = cdm_linear_backward_bf16(Int64(N), Int64(C), Int64(OC), dout, inp, weight, dinp, accumulate ? 1 : 0, dweight, dbias)
+        precondition(status == 0, "oneDNN linear backward \(N)×\(OC)·\(OC)×\(C) (bf16) failed with status \(status)")
+    }
+
     /// oneDNN's thread count follows OpenBLAS's from the first call on (`threads` keeps them together).
     private static let threadsSynced: Void = cdm_set_threads(openblas_get_num_threads())
 

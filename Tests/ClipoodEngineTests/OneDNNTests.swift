@@ -89,6 +89,35 @@ struct OneDNNTests {
         #expect(d.value < 1e-4, "transA \(transA) transB \(transB): off by \(d.value) at \(d.index)")
     }
 
+    /// A fully connected layer's bf16 backward in one call (dout converted once, its column sums
+    /// taken while converting) gives the same bits as the two products and the sums one at a time.
+    @Test func bf16LinearBackwardInOneCallIsTheProductsOneAtATime() {
+        guard bf16Available else { return }
+        let N = 70, C = 260, OC = 300   // N·C·OC above bf16MinimumVolume; C and OC cut blocks short
+        var v = TestValues(seed: 23)
+        let dout = FloatBuffer(v.array(N * OC)), inp = FloatBuffer(v.array(N * C)), w = FloatBuffer(v.array(OC * C))
+        let start = v.array(N * C), startW = v.array(OC * C), startB = v.array(OC)
+        for accumulate in [false, true] {
+            let dinp = FloatBuffer(start), dw = FloatBuffer(startW), db = FloatBuffer(startB)
+            BLAS.$scoped.withValue(.init(backend: .onednn, precision: .bf16)) {
+                #expect(BLAS.fusesLinearBackward(M: N, N: C, K: OC))
+                Linear.backward(dinp: dinp.base, dweight: dw.base, dbias: db.base, dout: dout.base, inp: inp.base, weight: w.base,
+                                N: N, C: C, OC: OC, accumulateInput: accumulate)
+            }
+            let rIn = FloatBuffer(start), rW = FloatBuffer(startW)
+            BLAS.oneDNN(transA: false, transB: false, M: N, N: C, K: OC, alpha: 1, A: dout.base, lda: OC, B: w.base, ldb: C,
+                        beta: accumulate ? 1 : 0, C: rIn.base, ldc: C, bf16: true)
+            BLAS.oneDNN(transA: true, transB: false, M: OC, N: C, K: N, alpha: 1, A: dout.base, lda: OC, B: inp.base, ldb: C,
+                        beta: 1, C: rW.base, ldc: C, bf16: true)
+            var rB = startB
+            for n in 0 ..< N { for o in 0 ..< OC { rB[o] += dout[n * OC + o] } }
+            #expect(dinp.toArray() == rIn.toArray(), "dinp, accumulate \(accumulate)")
+            #expect(dw.toArray() == rW.toArray(), "dweight, accumulate \(accumulate)")
+            #expect(db.toArray() == rB, "dbias, accumulate \(accumulate)")
+            #expect(dinp.toArray() != start && dw.toArray() != startW)
+        }
+    }
+
     /// The same call twice gives the same bits (for a given thread count).
     @Test func deterministic() {
         let M = 300, N = 200, K = 150

@@ -29,6 +29,13 @@ int cdm_gemm_batched(int64_t batch1, int64_t batch2, int transA, int transB, int
 int cdm_linear(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *W,
                const float *bias, float beta, float *C, int64_t ldc, int bf16);
 
+/// A fully connected layer's backward in bf16, dout converted once for both products:
+///   dinp (N, C) = dout (N, OC) · W (OC, C), plus dinp when accumulate != 0;
+///   dweight (OC, C) += doutᵀ · inp (N, C);  dbias (OC) += dout's column sums (rows in order), if not NULL.
+/// The same bits as the two cdm_gemm calls and the column sums one at a time.
+int cdm_linear_backward_bf16(int64_t N, int64_t C, int64_t OC, const float *dout, const float *inp, const float *W,
+                             float *dinp, int accumulate, float *dweight, float *dbias);
+
 /// Threads every following call uses (OpenMP's count for oneDNN, set on the calling thread
 /// before each execution). At least 1.
 void cdm_set_threads(int threads);

@@ -47,6 +47,12 @@ public enum Linear {
                                 inp: UnsafePointer<Float>,               // (N, C)
                                 weight: UnsafePointer<Float>,            // (OC, C)
                                 N: Int, C: Int, OC: Int, accumulateInput: Bool = true) {
+        if let dinp, let dweight, BLAS.fusesLinearBackward(M: N, N: C, K: OC) {
+            // bf16: both products in one call that converts dout once and sums dbias while at it.
+            BLAS.linearBackward(N: N, C: C, OC: OC, dout: dout, inp: inp, weight: weight, dinp: dinp, accumulate: accumulateInput,
+                                dweight: dweight, dbias: dbias)
+            return
+        }
         if let dinp {   // dinp += dout · W (or, without accumulateInput, dinp = dout · W)
             BLAS.gemm(M: N, N: C, K: OC, A: dout, lda: OC, B: weight, ldb: C, beta: accumulateInput ? 1 : 0, C: dinp, ldc: C)
         }
