@@ -69,6 +69,19 @@ CK_CLONES void ck_softmax_row(float *row, long n) {
     for (long j = 0; j < n; j++) row[j] *= inv;
 }
 
+CK_CLONES void ck_softmax_backward_row(float *d, const float *p, long n) {
+#pragma clang fp contract(off)
+    // Σ p·d over 16 lanes added in a fixed order, no FMA: every copy gives the same bits.
+    float s[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) s[k] += p[i + k] * d[i + k];
+    for (int k = 0; i + k < n; k++) s[k] += p[i + k] * d[i + k];
+    float dot = 0;
+    for (int k = 0; k < 16; k++) dot += s[k];
+    for (long j = 0; j < n; j++) d[j] = p[j] * (d[j] - dot);
+}
+
 CK_CLONES void ck_quickgelu_forward(float *out, const float *in, long n) {
     for (long i = 0; i < n; i++) {
         float x = in[i];

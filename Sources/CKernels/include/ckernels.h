@@ -11,6 +11,10 @@ void ck_exp(float *out, const float *in, long n);
 /// In-place softmax of row[0..<n]: max subtracted, exponentials, normalised to sum 1.
 void ck_softmax_row(float *row, long n);
 
+/// Softmax backward of one row in place: d[j] = p[j] · (d[j] − Σ p·d), p the softmax's output
+/// and d the gradient of its output (the sum over 16 lanes in a fixed order).
+void ck_softmax_backward_row(float *d, const float *p, long n);
+
 /// QuickGELU forward: out[i] = x / (1 + exp(-1.702 x)).
 void ck_quickgelu_forward(float *out, const float *in, long n);
 

@@ -69,12 +69,7 @@ public enum Attention {
                               B: dy0, ldb: C, strideB: perHead, beta: beta, C: dq0 + 2 * C, ldc: C3, strideC: perHead)
             // Softmax backward in place: dS = P ⊙ (dP − rowsum(dP ⊙ P)). Masked entries have P = 0.
             Parallel.chunks(NH * T, minimum: Elementwise.minimumLines(length: T), workers: workers) { rows in
-                for r in rows {
-                    let pr = p0 + r * T, dr = scratch + r * T
-                    var dot: Float = 0
-                    for j in 0 ..< T { dot += pr[j] * dr[j] }
-                    for j in 0 ..< T { dr[j] = pr[j] * (dr[j] - dot) }
-                }
+                for r in rows { ck_softmax_backward_row(scratch + r * T, p0 + r * T, T) }
             }
             // dQ += scale · dS K ; dK += scale · dSᵀ Q
             BLAS.sgemmBatched(batch: heads, M: T, N: HS, K: T, alpha: scale, A: scratch, lda: T, strideA: perMatrix,
