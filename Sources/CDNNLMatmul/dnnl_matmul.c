@@ -120,21 +120,23 @@ static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t 
 
 static int native_bf16 = -1;
 
-// Whether the conversion can write B in the primitive's layout `w` itself: the blocked layout
-// pack_t describes (for a transposed B, with 32 K values per block), on a CPU with native bf16
-// conversion. CLIPOOD_DNNL_REORDER=1 leaves every B to oneDNN's reorder, for comparisons.
+// Whether the conversion can write B in the primitive's layout `w` itself: a plain (K, N) B and
+// the blocked layout pack_t describes, on a CPU with native bf16 conversion. A transposed B (a
+// weight in the forward) is left to a dense copy and oneDNN's reorder: a conversion that read
+// 16 stored rows at a time and transposed them in registers gave the same bits but ran the
+// forward products about 7 % slower on an AMD EPYC Zen 4 (the reorder is the faster transpose).
+// CLIPOOD_DNNL_REORDER=1 leaves every B to the reorder, for comparisons.
 static pack_t packable(const dnnl_memory_desc_t *w, const key_t_ *k) {
     pack_t p = {0};
     if (native_bf16 < 0) native_bf16 = cdm_cpu_has_bf16();
     const char *v = getenv("CLIPOOD_DNNL_REORDER");
-    if (!native_bf16 || (v && *v && strcmp(v, "0") != 0)) return p;
+    if (!native_bf16 || k->transB || (v && *v && strcmp(v, "0") != 0)) return p;
     if (w->ndims != 2 || w->format_kind != dnnl_blocked || w->offset0 != 0) return p;
     const dnnl_blocking_desc_t *bl = &w->format_desc.blocking;
     if (bl->inner_nblks != 3 || bl->inner_blks[2] != 2 || bl->inner_idxs[0] != 0 || bl->inner_idxs[1] != 1 ||
         bl->inner_idxs[2] != 0 || bl->inner_blks[1] % 16 != 0)
         return p;
     int64_t kp = bl->inner_blks[0], nb = bl->inner_blks[1];
-    if (k->transB && kp != 16) return p;   // a transposed B is converted 32 values of a row at a time
     int64_t pk = w->padded_dims[0], pn = w->padded_dims[1];
     if (pk % (2 * kp) || pn % nb || pk < k->K || pn < k->N) return p;
     int64_t block = 2 * kp * nb;
@@ -353,65 +355,11 @@ static void pack_rows_avx512(uint16_t *dst, const float *src, int64_t K, int64_t
         }
 }
 
-// 16 vectors of 16 32-bit values, transposed in place: r[i] lane j <- r[j] lane i.
-__attribute__((target("avx512f")))
-static inline void transpose16x16(__m512i r[16]) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    // u[4g + c], 128-bit lane L: element 4L + c of rows 4g ... 4g + 3.
-    for (int g = 0; g < 4; g++) {
-        __m512i *a = t + 4 * g;
-        u[4 * g + 0] = _mm512_unpacklo_epi64(a[0], a[2]);
-        u[4 * g + 1] = _mm512_unpackhi_epi64(a[0], a[2]);
-        u[4 * g + 2] = _mm512_unpacklo_epi64(a[1], a[3]);
-        u[4 * g + 3] = _mm512_unpackhi_epi64(a[1], a[3]);
-    }
-    for (int c = 0; c < 4; c++) {
-        __m512i lo01 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), hi01 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
-        __m512i lo23 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), hi23 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
-        r[c] = _mm512_shuffle_i32x4(lo01, lo23, 0x88);
-        r[4 + c] = _mm512_shuffle_i32x4(lo01, lo23, 0xDD);
-        r[8 + c] = _mm512_shuffle_i32x4(hi01, hi23, 0x88);
-        r[12 + c] = _mm512_shuffle_i32x4(hi01, hi23, 0xDD);
-    }
-}
-
-// The same for a transposed B, stored (N, K) with row stride ld (a fully connected layer's
-// weight): the 32 K values of a block are consecutive in a stored row, so 16 rows are converted
-// (pairs of K values = 32-bit lanes) and transposed 16 x 16. Needs kp = 16.
-__attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw")))
-static void pack_transposed_avx512(uint16_t *dst, const float *src, int64_t K, int64_t N, int64_t ld, const pack_t *p,
-                                   int64_t i0, int64_t i1) {
-    const int64_t nb = p->nb;
-    for (int64_t i = i0; i < i1; i++) {
-        int64_t k0 = i * 32, valid = K - k0 < 0 ? 0 : K - k0 > 32 ? 32 : K - k0;
-        __mmask16 mlo = (__mmask16)(valid >= 16 ? 0xFFFFu : (1u << valid) - 1u);
-        __mmask16 mhi = (__mmask16)(valid >= 32 ? 0xFFFFu : valid <= 16 ? 0u : (1u << (valid - 16)) - 1u);
-        for (int64_t j = 0; j < p->paddedN / nb; j++) {
-            uint32_t *blk = (uint32_t *)(dst + i * p->sK + j * p->sN);
-            for (int64_t n0 = 0; n0 < nb; n0 += 16) {
-                __m512i r[16];
-                for (int q = 0; q < 16; q++) {
-                    int64_t n = j * nb + n0 + q;
-                    if (n >= N) { r[q] = _mm512_setzero_si512(); continue; }
-                    const float *s = src + n * ld + k0;
-                    __m512 lo = _mm512_maskz_loadu_ps(mlo, s), hi = _mm512_maskz_loadu_ps(mhi, s + 16);
-                    r[q] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-                }
-                transpose16x16(r);
-                for (int q = 0; q < 16; q++) _mm512_storeu_si512((void *)(blk + q * nb + n0), r[q]);
-            }
-        }
-    }
-}
 #endif
 
 // One operand to convert: rows x cols fp32 with row stride ld -> dense bf16 or, with `pack`,
-// a (rows = K, cols = N) B, stored transposed when `transposed`, into the primitive's blocked layout.
-typedef struct { uint16_t *dst; const float *src; int64_t rows, cols, ld; const pack_t *pack; int transposed; } operand_t;
+// a plain (rows = K, cols = N) B into the primitive's blocked layout.
+typedef struct { uint16_t *dst; const float *src; int64_t rows, cols, ld; const pack_t *pack; } operand_t;
 typedef struct { operand_t op[2]; int parts; int native; } conv_t;
 
 // Part k of `parts` converts its share of the rows (or of the row blocks) of both operands.
@@ -422,8 +370,7 @@ static void conv_part(void *p, int k) {
 #if defined(__x86_64__)
         if (o->pack) {   // only ever set where the CPU converts natively
             int64_t blocks = o->pack->paddedK / (2 * o->pack->kp), i0 = blocks * k / t->parts, i1 = blocks * (k + 1) / t->parts;
-            if (o->transposed) pack_transposed_avx512(o->dst, o->src, o->rows, o->cols, o->ld, o->pack, i0, i1);
-            else pack_rows_avx512(o->dst, o->src, o->rows, o->cols, o->ld, o->pack, i0, i1);
+            pack_rows_avx512(o->dst, o->src, o->rows, o->cols, o->ld, o->pack, i0, i1);
             continue;
         }
 #endif
@@ -492,14 +439,14 @@ static dnnl_status_t execute(entry_t *e, const key_t_ *k, const float *A, const 
             return dnnl_out_of_memory;
         // Stored as rows x cols with row stride ld: A is (K, M) when transposed, else (M, K);
         // none of it when aBF16 holds it already.
-        operand_t a = {(uint16_t *)scratchA, A, aBF16 ? 0 : k->transA ? k->K : k->M, k->transA ? k->M : k->K, k->lda, NULL, 0};
+        operand_t a = {(uint16_t *)scratchA, A, aBF16 ? 0 : k->transA ? k->K : k->M, k->transA ? k->M : k->K, k->lda, NULL};
         TRY(dnnl_memory_set_data_handle_v2(e->a, aBF16 ? (void *)aBF16 : scratchA, stream));
         if (e->pack.on) {   // B straight into the primitive's layout
-            operand_t b = {(uint16_t *)scratchB, B, k->K, k->N, k->ldb, &e->pack, k->transB};
+            operand_t b = {(uint16_t *)scratchB, B, k->K, k->N, k->ldb, &e->pack};
             operands_to_bf16(a, b);
             TRY(dnnl_memory_set_data_handle_v2(e->b, scratchB, stream));
         } else {
-            operand_t b = {(uint16_t *)scratchB2, B, k->transB ? k->N : k->K, k->transB ? k->K : k->N, k->ldb, NULL, 0};
+            operand_t b = {(uint16_t *)scratchB2, B, k->transB ? k->N : k->K, k->transB ? k->K : k->N, k->ldb, NULL};
             operands_to_bf16(a, b);
             TRY(dnnl_memory_set_data_handle_v2(e->bDense, scratchB2, stream));
             TRY(dnnl_memory_set_data_handle_v2(e->b, scratchB, stream));

@@ -88,7 +88,7 @@ final class TransformerStack {
         func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(n)", shape) }
         let dx = a("dx", [N, W]), dres1 = a("dres1", [N, W]), dln = a("dln", [N, W])
         let dqkv = a("dqkv", [N, 3 * W]), datt = a("datt", [N, W])
-        // The MLP half is done with dact before the attention half zeroes dqkv and datt, and the
+        // The MLP half is done with dact before the attention half writes dqkv and datt, and the
         // attention half with those before the next block's MLP half writes dact: one memory.
         let dact = H <= 4 * W ? layout.overlay("\(prefix).dact", [N, H], at: dqkv.offset) : a("dact", [N, H])
         return GradSlots(dx: dx, dres1: dres1, dln: dln, dqkv: dqkv, datt: datt, dfc: a("dfc", [N, H]), dact: dact,
