@@ -1,15 +1,10 @@
 // See include/ckernels.h. The same operations in the same order as PyTorch's AdamW step,
 // one value at a time, with no contraction into FMA: every copy gives the same bits.
 #include "ckernels.h"
+#include "clones.h"
 #include <math.h>
 
 #pragma clang fp contract(off)
-
-#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
-#define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CK_CLONES
-#endif
 
 CK_CLONES void ck_adamw(float *restrict p, float *restrict m, float *restrict v, const float *restrict g, long n,
                         float decay, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps) {

@@ -1,15 +1,10 @@
 // See include/ckernels.h. Row sums run over 16 lanes combined in a fixed order, so every copy
 // (AVX-512, AVX2, baseline) gives the same bits; contraction into FMA is off for the same reason.
 #include "ckernels.h"
+#include "clones.h"
 #include <math.h>
 
 #pragma clang fp contract(off)
-
-#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
-#define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CK_CLONES
-#endif
 
 #define LANES 16
 

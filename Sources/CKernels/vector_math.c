@@ -1,15 +1,10 @@
-// See include/ckernels.h. Every loop is branch-free so that clang vectorises it; the
-// target_clones attribute compiles each function three times (x86-64-v4: AVX-512; v3: AVX2
-// and FMA; the baseline) and an ifunc resolver picks the widest the CPU supports at load.
+// See include/ckernels.h. Every loop is branch-free so that clang vectorises it; CK_CLONES
+// (clones.h) compiles each function once per instruction set and the widest the CPU supports
+// runs.
 #include "ckernels.h"
+#include "clones.h"
 #include <stdint.h>
 #include <string.h>
-
-#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
-#define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CK_CLONES
-#endif
 
 // exp(x) = 2^n · exp(r), n = round(x / ln 2), r = x − n ln 2 (Cody–Waite, two parts of ln 2),
 // exp(r) on |r| ≤ ln2/2 by Cephes' degree-6 polynomial.
