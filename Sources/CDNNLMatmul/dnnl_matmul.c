@@ -118,7 +118,12 @@ static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t 
     return st;
 }
 
-static int native_bf16 = -1;
+// Whether the CPU converts to bf16 natively (cdm_cpu_has_bf16, asked once).
+static int native_bf16(void) {
+    static int native = -1;
+    if (native < 0) native = cdm_cpu_has_bf16();
+    return native;
+}
 
 // Whether the conversion can write B in the primitive's layout `w` itself: a plain (K, N) B and
 // the blocked layout pack_t describes, on a CPU with native bf16 conversion. A transposed B (a
@@ -128,9 +133,8 @@ static int native_bf16 = -1;
 // CLIPOOD_DNNL_REORDER=1 leaves every B to the reorder, for comparisons.
 static pack_t packable(const dnnl_memory_desc_t *w, const key_t_ *k) {
     pack_t p = {0};
-    if (native_bf16 < 0) native_bf16 = cdm_cpu_has_bf16();
     const char *v = getenv("CLIPOOD_DNNL_REORDER");
-    if (!native_bf16 || k->transB || (v && *v && strcmp(v, "0") != 0)) return p;
+    if (!native_bf16() || k->transB || (v && *v && strcmp(v, "0") != 0)) return p;
     if (w->ndims != 2 || w->format_kind != dnnl_blocked || w->offset0 != 0) return p;
     const dnnl_blocking_desc_t *bl = &w->format_desc.blocking;
     if (bl->inner_nblks != 3 || bl->inner_blks[2] != 2 || bl->inner_idxs[0] != 0 || bl->inner_idxs[1] != 1 ||
@@ -357,10 +361,18 @@ static void pack_rows_avx512(uint16_t *dst, const float *src, int64_t K, int64_t
 
 #endif
 
+// rows_to_bf16_avx512 where the CPU converts natively, else the scalar loop.
+static void rows_to_bf16(uint16_t *dst, const float *src, int64_t r0, int64_t r1, int64_t cols, int64_t ld, int64_t ldd) {
+#if defined(__x86_64__)
+    if (native_bf16()) { rows_to_bf16_avx512(dst, src, r0, r1, cols, ld, ldd); return; }
+#endif
+    rows_to_bf16_scalar(dst, src, r0, r1, cols, ld, ldd);
+}
+
 // One operand to convert: rows x cols fp32 with row stride ld -> dense bf16 or, with `pack`,
 // a plain (rows = K, cols = N) B into the primitive's blocked layout.
 typedef struct { uint16_t *dst; const float *src; int64_t rows, cols, ld; const pack_t *pack; } operand_t;
-typedef struct { operand_t op[2]; int parts; int native; } conv_t;
+typedef struct { operand_t op[2]; int parts; } conv_t;
 
 // Part k of `parts` converts its share of the rows (or of the row blocks) of both operands.
 static void conv_part(void *p, int k) {
@@ -374,20 +386,15 @@ static void conv_part(void *p, int k) {
             continue;
         }
 #endif
-        int64_t r0 = o->rows * k / t->parts, r1 = o->rows * (k + 1) / t->parts;
-#if defined(__x86_64__)
-        if (t->native) { rows_to_bf16_avx512(o->dst, o->src, r0, r1, o->cols, o->ld, o->cols); continue; }
-#endif
-        rows_to_bf16_scalar(o->dst, o->src, r0, r1, o->cols, o->ld, o->cols);
+        rows_to_bf16(o->dst, o->src, o->rows * k / t->parts, o->rows * (k + 1) / t->parts, o->cols, o->ld, o->cols);
     }
 }
 
 // Both operands of a product to bf16 in one parallel region, rows split over the threads
 // (a region per operand cost a barrier each).
 static void operands_to_bf16(operand_t a, operand_t b) {
-    if (native_bf16 < 0) native_bf16 = cdm_cpu_has_bf16();
     int parts = n_threads;
-    conv_t t = {{a, b}, parts, native_bf16};
+    conv_t t = {{a, b}, parts};
     cdm_parallel(parts, conv_part, &t);
 }
 
@@ -571,18 +578,14 @@ int cdm_linear(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, con
 
 // dout (N, OC) to a dense bf16 copy, columns split over the parts, each part adding its columns
 // to dbias row after row (the order ck_add_column_sums uses, so the same bits).
-typedef struct { uint16_t *dst; const float *dout; float *dbias; int64_t N, OC; int parts, native; } dout_t;
+typedef struct { uint16_t *dst; const float *dout; float *dbias; int64_t N, OC; int parts; } dout_t;
 
 static void dout_part(void *p, int k) {
     dout_t *t = (dout_t *)p;
     int64_t c0 = t->OC * k / t->parts, c1 = t->OC * (k + 1) / t->parts;
     for (int64_t r = 0; r < t->N; r++) {
         const float *row = t->dout + r * t->OC;
-#if defined(__x86_64__)
-        if (t->native) rows_to_bf16_avx512(t->dst + r * t->OC + c0, row + c0, 0, 1, c1 - c0, 0, 0);
-        else
-#endif
-        rows_to_bf16_scalar(t->dst + r * t->OC + c0, row + c0, 0, 1, c1 - c0, 0, 0);
+        rows_to_bf16(t->dst + r * t->OC + c0, row + c0, 0, 1, c1 - c0, 0, 0);
         if (t->dbias) {
             float *restrict db = t->dbias;
             for (int64_t c = c0; c < c1; c++) db[c] += row[c];
@@ -605,8 +608,7 @@ int cdm_linear_backward_bf16(int64_t N, int64_t C, int64_t OC, const float *dout
     if (eW && resets != resetsBefore) eIn = lookup(&kIn, &st);   // the second lookup emptied the cache
     if (!eIn || !eW) goto fail;
     if (!grow(&scratchA, &scratchA_size, (size_t)(N * OC) * 2)) { st = dnnl_out_of_memory; goto fail; }
-    if (native_bf16 < 0) native_bf16 = cdm_cpu_has_bf16();
-    dout_t t = {(uint16_t *)scratchA, dout, dbias, N, OC, n_threads, native_bf16};
+    dout_t t = {(uint16_t *)scratchA, dout, dbias, N, OC, n_threads};
     cdm_parallel(n_threads, dout_part, &t);
     TRY(execute(eIn, &kIn, NULL, scratchA, W, NULL, dinp));
     account(eIn, start);
