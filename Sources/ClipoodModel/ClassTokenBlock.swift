@@ -2,16 +2,19 @@ import ClipoodEngine
 
 /// The last transformer block of the image tower, computed for the class token only.
 ///
-/// The loss reads only the class token of the last block's output, so that block needs keys
-/// and values for every token but a query, attention row, out-projection and MLP for the class
-/// token alone. Same output and gradients as the full block (exact up to float rounding), for
-/// about a twelfth of its work: what makes `tune=last1` with a cached prefix cheap.
+/// Everything downstream of the image tower reads only the class token of the last block's
+/// output, so that block needs keys and values for every token but a query, attention row,
+/// out-projection and MLP for the class token alone: the same output and gradients as the full
+/// block (exact up to float rounding) for about a sixth of its work. The tower runs its last
+/// block this way in every forward (inference, evaluation, training) and with its cached
+/// prefix for `tune=last1`.
 final class ClassTokenBlock {
     let p: BlockParameters
     let W: Int, NH: Int, H: Int
     let activation: Activation
     let eps: Float
     private var capacity = (B: 0, T: 0)
+    private var gradCapacity = (B: 0, T: 0)
     // Saved by forward (B, T, … for all tokens; B, … for the class token).
     private var ln1 = FloatBuffer(count: 0), mean1 = FloatBuffer(count: 0), rstd1 = FloatBuffer(count: 0)
     private var kv = FloatBuffer(count: 0)          // (B·T, 2W): keys then values of every token
@@ -22,10 +25,11 @@ final class ClassTokenBlock {
     private var ln2 = FloatBuffer(count: 0), mean2 = FloatBuffer(count: 0), rstd2 = FloatBuffer(count: 0)
     private var fc = FloatBuffer(count: 0), act = FloatBuffer(count: 0)
     private(set) var out = FloatBuffer(count: 0)    // (B, W)
-    // Backward scratch.
+    private var lnCls = FloatBuffer(count: 0)       // (B, W)
+    // Backward scratch, made by the first backward (inference never needs it).
     private var dres1 = FloatBuffer(count: 0), dln2 = FloatBuffer(count: 0), dfc = FloatBuffer(count: 0), dact = FloatBuffer(count: 0)
     private var datt = FloatBuffer(count: 0), dq = FloatBuffer(count: 0), dkv = FloatBuffer(count: 0), dln1 = FloatBuffer(count: 0)
-    private var dp = FloatBuffer(count: 0), lnCls = FloatBuffer(count: 0)
+    private var dp = FloatBuffer(count: 0)
 
     init(parameters: BlockParameters, width: Int, heads: Int, mlpWidth: Int, activation: Activation, eps: Float) {
         p = parameters; W = width; NH = heads; H = mlpWidth; self.activation = activation; self.eps = eps
@@ -39,10 +43,16 @@ final class ClassTokenBlock {
         kv = FloatBuffer(count: b * t * 2 * W); q = FloatBuffer(count: b * W); probs = FloatBuffer(count: b * NH * t)
         att = FloatBuffer(count: b * W); res1 = FloatBuffer(count: b * W)
         ln2 = FloatBuffer(count: b * W); mean2 = FloatBuffer(count: b); rstd2 = FloatBuffer(count: b)
-        fc = FloatBuffer(count: b * H); act = FloatBuffer(count: b * H); out = FloatBuffer(count: b * W)
+        fc = FloatBuffer(count: b * H); act = FloatBuffer(count: b * H); out = FloatBuffer(count: b * W); lnCls = FloatBuffer(count: b * W)
+    }
+
+    private func ensureGradients(B: Int, T: Int) {
+        guard B > gradCapacity.B || T > gradCapacity.T else { return }
+        gradCapacity = (max(B, gradCapacity.B), max(T, gradCapacity.T))
+        let (b, t) = gradCapacity
         dres1 = FloatBuffer(count: b * W); dln2 = FloatBuffer(count: b * W); dfc = FloatBuffer(count: b * H); dact = FloatBuffer(count: b * H)
         datt = FloatBuffer(count: b * W); dq = FloatBuffer(count: b * W); dkv = FloatBuffer(count: b * t * 2 * W); dln1 = FloatBuffer(count: b * t * W)
-        dp = FloatBuffer(count: t); lnCls = FloatBuffer(count: b * W)
+        dp = FloatBuffer(count: b * t)
     }
 
     /// x: (B, T, W), the stream entering the block. Returns the class token's output (B, W).
@@ -75,49 +85,57 @@ final class ClassTokenBlock {
     }
 
     /// dout: (B, W) gradient of the class token's output. Accumulates every parameter gradient
-    /// of the block; the input stream is frozen, so no gradient flows below it.
-    func backward(dout: UnsafePointer<Float>, x: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore) {
+    /// of the block. With `dx`, writes the gradient w.r.t. the input stream x (B, T, W) there
+    /// (overwriting it): keys and values reach every token, the query and the residual the
+    /// class token. Without it the stream is frozen and nothing flows below the block.
+    func backward(dout: UnsafePointer<Float>, x: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore,
+                  dx: UnsafeMutablePointer<Float>? = nil) {
+        ensureGradients(B: B, T: T)
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
         func G(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.grad(t) }
         let HS = W / NH, scale = 1 / Float(HS).squareRoot()
         // MLP half.
         dres1.base.update(from: dout, count: B * W)
-        dact.base.update(repeating: 0, count: B * H); dfc.base.update(repeating: 0, count: B * H); dln2.base.update(repeating: 0, count: B * W)
-        Linear.backward(dinp: dact.base, dweight: G(p.outw), dbias: G(p.outb), dout: dout, inp: act.base, weight: P(p.outw), N: B, C: H, OC: W)
-        activation.backward(dinp: dfc.base, dout: dact.base, inp: fc.base, count: B * H)
-        Linear.backward(dinp: dln2.base, dweight: G(p.fcw), dbias: G(p.fcb), dout: dfc.base, inp: ln2.base, weight: P(p.fcw), N: B, C: W, OC: H)
+        Linear.backward(dinp: dact.base, dweight: G(p.outw), dbias: G(p.outb), dout: dout, inp: act.base, weight: P(p.outw), N: B, C: H, OC: W,
+                        accumulateInput: false)
+        activation.backward(dinp: dfc.base, dout: dact.base, inp: fc.base, count: B * H, accumulate: false)
+        Linear.backward(dinp: dln2.base, dweight: G(p.fcw), dbias: G(p.fcb), dout: dfc.base, inp: ln2.base, weight: P(p.fcw), N: B, C: W, OC: H,
+                        accumulateInput: false)
         LayerNorm.backward(dinp: dres1.base, dweight: G(p.ln2w), dbias: G(p.ln2b), dout: dln2.base, inp: res1.base, weight: P(p.ln2w),
                            mean: mean2.base, rstd: rstd2.base, N: B, C: W)
-        // Attention half (the residual path into x is not needed: x is frozen).
-        datt.base.update(repeating: 0, count: B * W); dq.base.update(repeating: 0, count: B * W); dkv.base.update(repeating: 0, count: B * T * 2 * W)
-        Linear.backward(dinp: datt.base, dweight: G(p.projw), dbias: G(p.projb), dout: dres1.base, inp: att.base, weight: P(p.projw), N: B, C: W, OC: W)
+        // Attention half.
+        dq.base.update(repeating: 0, count: B * W); dkv.base.update(repeating: 0, count: B * T * 2 * W)
+        Linear.backward(dinp: datt.base, dweight: G(p.projw), dbias: G(p.projb), dout: dres1.base, inp: att.base, weight: P(p.projw), N: B, C: W, OC: W,
+                        accumulateInput: false)
         for b in 0 ..< B {
             for h in 0 ..< NH {
                 let qh = q.base + b * W + h * HS, k = kv.base + b * T * 2 * W + h * HS, v = k + W
                 let dk = dkv.base + b * T * 2 * W + h * HS, dv = dk + W
-                let pr = probs.base + (b * NH + h) * T, da = datt.base + b * W + h * HS
+                let pr = probs.base + (b * NH + h) * T, da = datt.base + b * W + h * HS, dpb = dp.base + b * T
                 // dp = dA·Vᵀ ; dV += pᵀ ⊗ dA
-                BLAS.sgemm(transB: true, M: 1, N: T, K: HS, A: da, lda: HS, B: v, ldb: 2 * W, C: dp.base, ldc: T)
+                BLAS.sgemm(transB: true, M: 1, N: T, K: HS, A: da, lda: HS, B: v, ldb: 2 * W, C: dpb, ldc: T)
                 BLAS.sgemm(transA: true, M: T, N: HS, K: 1, A: pr, lda: T, B: da, ldb: HS, beta: 1, C: dv, ldc: 2 * W)
                 var dot: Float = 0
-                for j in 0 ..< T { dot += pr[j] * dp.base[j] }
-                for j in 0 ..< T { dp.base[j] = pr[j] * (dp.base[j] - dot) }
+                for j in 0 ..< T { dot += pr[j] * dpb[j] }
+                for j in 0 ..< T { dpb[j] = pr[j] * (dpb[j] - dot) }
                 // dq += scale·ds·K ; dK += scale·dsᵀ ⊗ q
-                BLAS.sgemm(M: 1, N: HS, K: T, alpha: scale, A: dp.base, lda: T, B: k, ldb: 2 * W, beta: 1, C: dq.base + b * W + h * HS, ldc: HS)
-                BLAS.sgemm(transA: true, M: T, N: HS, K: 1, alpha: scale, A: dp.base, lda: T, B: qh, ldb: HS, beta: 1, C: dk, ldc: 2 * W)
+                BLAS.sgemm(M: 1, N: HS, K: T, alpha: scale, A: dpb, lda: T, B: k, ldb: 2 * W, beta: 1, C: dq.base + b * W + h * HS, ldc: HS)
+                BLAS.sgemm(transA: true, M: T, N: HS, K: 1, alpha: scale, A: dpb, lda: T, B: qh, ldb: HS, beta: 1, C: dk, ldc: 2 * W)
             }
         }
         // Projections back to ln_1: the query from the class token, keys and values from every token.
-        dln1.base.update(repeating: 0, count: B * T * W)
         Linear.backward(dinp: nil, dweight: G(p.qkvw), dbias: G(p.qkvb), dout: dq.base, inp: lnCls.base, weight: P(p.qkvw), N: B, C: W, OC: W)
         Linear.backward(dinp: dln1.base, dweight: G(p.qkvw) + W * W, dbias: G(p.qkvb) + W, dout: dkv.base, inp: ln1.base, weight: P(p.qkvw) + W * W,
-                        N: B * T, C: W, OC: 2 * W)
-        // d ln_1 of the class token also gets the query's share.
-        for b in 0 ..< B {
-            BLAS.sgemm(M: 1, N: W, K: W, A: dq.base + b * W, lda: W, B: P(p.qkvw), ldb: W, beta: 1, C: dln1.base + b * T * W, ldc: W)
-        }
+                        N: B * T, C: W, OC: 2 * W, accumulateInput: false)
+        // d ln_1 of the class token (row 0 of each image: a row stride of T·W) also gets the query's share.
+        BLAS.gemm(M: B, N: W, K: W, A: dq.base, lda: W, B: P(p.qkvw), ldb: W, beta: 1, C: dln1.base, ldc: T * W)
         (G(p.qkvb) + W).update(repeating: 0, count: W)   // the key bias: exactly zero (see TransformerStack)
-        LayerNorm.backward(dinp: nil, dweight: G(p.ln1w), dbias: G(p.ln1b), dout: dln1.base, inp: x, weight: P(p.ln1w),
+        if let dx {
+            // The residual: the class token's res1 = x + attention, and its gradient is dres1.
+            Parallel.chunks(B * T * W, minimum: Elementwise.minimumPerThread) { r in (dx + r.lowerBound).update(repeating: 0, count: r.count) }
+            for b in 0 ..< B { (dx + b * T * W).update(from: dres1.base + b * W, count: W) }
+        }
+        LayerNorm.backward(dinp: dx, dweight: G(p.ln1w), dbias: G(p.ln1b), dout: dln1.base, inp: x, weight: P(p.ln1w),
                            mean: mean1.base, rstd: rstd1.base, N: B * T, C: W)
     }
 }

@@ -59,8 +59,13 @@ final class TransformerStack {
     /// `backward(recompute: true)` runs each block's forward again into the shared set right
     /// before back-propagating through it. Memory: one set plus N·W per kept block instead of a
     /// set per kept block, for about one more forward pass of the kept blocks.
-    func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, keptFrom: Int, recompute: Bool = false) -> [LayerSlots] {
-        let N = B * T, W = width, H = mlpWidth
+    ///
+    /// `count`: only blocks `..< count` run here (the vision tower runs its last block for the
+    /// class token alone, with its own buffers); the others get the shared set, which a forward
+    /// that runs them all without keeping them (a prefix up to the last block) still needs.
+    func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, keptFrom: Int, recompute: Bool = false,
+                  count: Int? = nil) -> [LayerSlots] {
+        let N = B * T, W = width, H = mlpWidth, count = min(count ?? blocks.count, blocks.count)
         func a(_ label: String, _ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(label).\(n)", shape) }
         // What a kept block computes again in backward, and what only the shared set has.
         let ln1 = a("shared", "ln1", [N, W]), probs = a("shared", "probs", [B, heads, T, T]), att = a("shared", "att", [N, W])
@@ -70,17 +75,17 @@ final class TransformerStack {
                        probs: probs, att: att, res1: a(label, "res1", [N, W]), ln2: ln2, mean2: a(label, "mean2", [N]),
                        rstd2: a(label, "rstd2", [N]), fc: a(label, "fc", [N, H]), act: act, out: a(label, "out", [N, W]))
         }
-        let kept = max(0, min(keptFrom, blocks.count))
-        let shared = recompute || kept > 0 ? own("shared") : nil
+        let kept = max(0, min(keptFrom, count))
+        let shared = recompute || kept > 0 || count < blocks.count ? own("shared") : nil
         if recompute {
             let s = shared!
             return (0 ..< blocks.count).map { l in
-                guard l >= kept else { return s }
+                guard l >= kept && l < count else { return s }
                 return LayerSlots(ln1: s.ln1, mean1: s.mean1, rstd1: s.rstd1, qkv: s.qkv, probs: s.probs, att: s.att, res1: s.res1,
                                   ln2: s.ln2, mean2: s.mean2, rstd2: s.rstd2, fc: s.fc, act: s.act, out: layout.add("\(prefix).\(l).out", [N, W]))
             }
         }
-        return (0 ..< blocks.count).map { l in l < kept ? shared! : own(String(l)) }
+        return (0 ..< blocks.count).map { l in l < kept || l >= count ? shared! : own(String(l)) }
     }
 
     func addGradSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int) -> GradSlots {
@@ -127,10 +132,10 @@ final class TransformerStack {
         if products { Linear.forward(out: A(s.out), inp: A(s.act), weight: P(p.outw), bias: P(p.outb), residual: A(s.res1), N: N, C: H, OC: W) }
     }
 
-    /// Backward through blocks `firstLayer ..< count`, in reverse, after a forward that started
-    /// at block `start` (≤ firstLayer) with `input`. On entry `g.dx` holds the gradient w.r.t.
-    /// the last block's output; on exit it holds the gradient w.r.t. the input of block
-    /// `firstLayer`. Parameter gradients accumulate into `params`' gradients. Each block's
+    /// Backward through blocks `firstLayer ..< end` (`end` defaults to every block), in reverse,
+    /// after a forward that started at block `start` (≤ firstLayer) with `input` and ended at
+    /// `end`. On entry `g.dx` holds the gradient w.r.t. block `end - 1`'s output; on exit it
+    /// holds the gradient w.r.t. the input of block `firstLayer`. Parameter gradients accumulate into `params`' gradients. Each block's
     /// shared activations are computed again from what it kept (the same kernels on the same
     /// inputs: the same values), or, with `recompute` (slots from `addSlots(recompute: true)`),
     /// its whole forward from its kept input; but the last block's, which the forward pass just
@@ -138,19 +143,19 @@ final class TransformerStack {
     /// final (a data-parallel step starts summing them over the ranks while the blocks below are
     /// computed).
     func backward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena,
-                  slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0, start: Int = 0, recompute: Bool = false,
+                  slots: [LayerSlots], g: GradSlots, firstLayer: Int = 0, start: Int = 0, end: Int? = nil, recompute: Bool = false,
                   blockDone: ((Int) -> Void)? = nil) {
         precondition(firstLayer >= start, "TransformerStack.backward: block \(firstLayer) is before the forward's first block \(start)")
-        let N = B * T, W = width, H = mlpWidth
+        let N = B * T, W = width, H = mlpWidth, end = end ?? blocks.count
         func A(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { arena.pointer(t) }
         func P(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.value(t) }
         func G(_ t: TensorSlot) -> UnsafeMutablePointer<Float> { params.grad(t) }
-        for l in stride(from: blocks.count - 1, through: firstLayer, by: -1) {
+        for l in stride(from: end - 1, through: firstLayer, by: -1) {
             let p = blocks[l], s = slots[l]
             let x: UnsafePointer<Float> = l == start ? input : UnsafePointer(A(slots[l - 1].out))
             // The last block ran last in the forward pass: the shared set still holds its activations.
             // The others compute theirs again: all of it (recompute), or what they did not keep.
-            if l < blocks.count - 1 { block(l, input: x, B: B, T: T, params: params, arena: arena, slots: s, products: recompute) }
+            if l < end - 1 { block(l, input: x, B: B, T: T, params: params, arena: arena, slots: s, products: recompute) }
             // MLP half: out = res1 + c_proj(act(c_fc(ln_2(res1)))).
             // dact, dfc, dln, datt and dqkv are each written whole by their first kernel
             // (accumulate false), not zeroed and added to: no pass over them first.

@@ -115,11 +115,14 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
         return sum([prod(7, N, W), prod(N, H), H <= 4 * W ? 0 : prod(N, H), prod(heads, T, T)])
     }
 
-    /// Floats of the vision tower's activation arena, as laid out for (B, saved, keptFrom,
-    /// classOnly): the embedding, one shared set for the frozen blocks and what kept blocks
-    /// compute again, what each kept block keeps of its own, the head, and with `saved` the
-    /// head's gradients and (unless classOnly) the stack's and embedding's backward buffers. `recompute` (with `saved`, activation
-    /// checkpointing): one shared set for every block plus each kept block's output (N·W).
+    /// Floats of the vision tower's activations, as laid out for (B, saved, keptFrom, classOnly):
+    /// the embedding, one shared set for the frozen blocks and what kept blocks compute again,
+    /// what each kept block below the last keeps of its own, the last block's class-token
+    /// buffers (`classTokenBlockFloats`), the head, and with `saved` the head's gradients and
+    /// (unless classOnly) the stack's and embedding's backward buffers. `recompute` (with
+    /// `saved`, activation checkpointing): one shared set for every block plus each kept block's
+    /// output (N·W). With `classOnly` (`tune=last1` from a cached prefix) the caller adds the
+    /// class-token block.
     public static func visionArenaFloats(_ c: CLIPConfig, batch B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false,
                                          recompute: Bool = false) -> Int? {
         let v = c.vision, W = v.width, T = v.tokens, NP = T - 1, H = v.mlpWidth, L = v.layers
@@ -127,12 +130,15 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
         var parts: [Int?] = []
         if !classOnly {
             parts += [prod(B, NP, K), prod(B, NP, W), prod(2, B, T, W), prod(2, B, T)]
-            let kept = max(0, min(saved ? keptFrom : L, L))
+            // Blocks below the last, which runs for the class token with its own buffers.
+            let below = max(0, L - 1)
+            let kept = below - max(0, min(saved ? keptFrom : below, below))
             if saved && recompute {
-                parts += [blockSet(B: B, T: T, W: W, H: H, heads: v.heads), prod(L - kept, B, T, W)]
+                parts += [blockSet(B: B, T: T, W: W, H: H, heads: v.heads), prod(kept, B, T, W)]
             } else {
-                parts.append(stackActivations(B: B, T: T, W: W, H: H, heads: v.heads, layers: L, kept: L - kept))
+                parts.append(stackActivations(B: B, T: T, W: W, H: H, heads: v.heads, layers: L, kept: kept))
             }
+            if L > 0 { parts.append(classTokenBlockFloats(c, batch: B, backward: saved)) }
         }
         parts += [prod(2, B, W), prod(2, B), prod(B, c.embedDim)]
         if saved {
@@ -144,13 +150,13 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
         return sum(parts)
     }
 
-    /// Floats of the last block run for the class token only (`tune=last1` from a cached
-    /// prefix): layer norm and keys/values of every token with their gradients, the class
-    /// token's query, attention, MLP and their gradients.
-    public static func classTokenBlockFloats(_ c: CLIPConfig, batch B: Int) -> Int? {
+    /// Floats of the last block run for the class token only (`ClassTokenBlock`): layer norm
+    /// and keys/values of every token, the class token's query, attention and MLP; with
+    /// `backward`, their gradients too.
+    public static func classTokenBlockFloats(_ c: CLIPConfig, batch B: Int, backward: Bool = true) -> Int? {
         let v = c.vision, W = v.width, T = v.tokens, H = v.mlpWidth
-        return sum([prod(2, B, T, W), prod(2, B, T), prod(2, B, T, 2 * W), prod(B, v.heads, T),
-                    prod(11, B, W), prod(2, B), prod(4, B, H), T])
+        let forward = sum([prod(B, T, W), prod(2, B, T), prod(B, T, 2 * W), prod(B, v.heads, T), prod(6, B, W), prod(2, B), prod(2, B, H)])
+        return backward ? sum([forward, prod(B, T, W), prod(B, T, 2 * W), prod(4, B, W), prod(2, B, H), prod(B, T)]) : forward
     }
 
     /// Floats of the text tower's activation arena for training (every block kept; with
