@@ -3,9 +3,11 @@ import ClipoodEngine
 /// CLIP's text encoder: token + positional embedding → causal blocks → ln_final on the pooled
 /// token → projection. Output: (B, D) features, not normalised.
 ///
-/// Exact shortcut: attention is causal, so positions after the pooled token never influence
+/// Exact shortcuts: attention is causal, so positions after the pooled token never influence
 /// it. A batch therefore runs only up to its last pooled position (about 10× less work for
-/// short prompts padded to 77), with bit-identical output.
+/// short prompts padded to 77), with bit-identical output. And only the pooled token leaves
+/// the tower, so the last block runs for it alone (`PooledTokenBlock`; the same output up to
+/// float rounding).
 public final class TextTower {
     public let config: CLIPConfig
     let params: ParameterStore
@@ -13,13 +15,21 @@ public final class TextTower {
     let tokenTable, positions, lnFinalW, lnFinalB, proj: TensorSlot
     let arena = Arena(layout: BufferLayout())
 
-    private var shape: (B: Int, T: Int, saved: Bool, recompute: Bool)? = nil
+    private var shape: (B: Int, T: Int, saved: Bool, recompute: Bool, cut: Bool)? = nil
     private var embedded: TensorSlot!, pooled: TensorSlot!, lnFinal: TensorSlot!, meanF: TensorSlot!, rstdF: TensorSlot!, features: TensorSlot!
     private var layers: [TransformerStack.LayerSlots] = []
     private var grads: TransformerStack.GradSlots!
     private var dpooled: TensorSlot!, dlnFinal: TensorSlot!
     private var ids: [Int32] = []
     public private(set) var poolIndex: [Int32] = []
+    /// Whether the last block runs for the pooled token alone (the default). Off, it runs for
+    /// every token like the others: the reference the tests compare the shortcut with.
+    public var pooledTokenLastBlock = true
+    private lazy var lastBlock: PooledTokenBlock = {
+        let t = config.text
+        return PooledTokenBlock(parameters: stack.blocks[t.layers - 1], width: t.width, heads: t.heads, mlpWidth: t.mlpWidth,
+                                activation: config.activation, eps: config.layerNormEps)
+    }()
 
     init(config: CLIPConfig, params: ParameterStore) {
         self.config = config
@@ -52,11 +62,12 @@ public final class TextTower {
     /// them (`TransformerStack.addSlots`).
     func prepare(B: Int, T: Int, saved: Bool, recompute: Bool = false) {
         let recompute = saved && recompute
-        if let s = shape, s.B == B, s.T == T, s.saved == saved, s.recompute == recompute { return }
-        let W = config.text.width
+        let cut = pooledTokenLastBlock && config.text.layers > 0
+        if let s = shape, s.B == B, s.T == T, s.saved == saved, s.recompute == recompute, s.cut == cut { return }
+        let W = config.text.width, L = config.text.layers
         var l = BufferLayout()
         embedded = l.add("embedded", [B, T, W])
-        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: saved ? 0 : config.text.layers, recompute: recompute)
+        layers = stack.addSlots(to: &l, prefix: "block", B: B, T: T, keptFrom: saved ? 0 : L, recompute: recompute, count: cut ? L - 1 : nil)
         pooled = l.add("pooled", [B, W]); lnFinal = l.add("ln_final", [B, W]); meanF = l.add("ln_final.mean", [B]); rstdF = l.add("ln_final.rstd", [B])
         features = l.add("features", [B, config.embedDim])
         if saved {
@@ -64,7 +75,7 @@ public final class TextTower {
             dpooled = l.add("grad.pooled", [B, W]); dlnFinal = l.add("grad.ln_final", [B, W])
         }
         arena.ensure(layout: l)
-        shape = (B, T, saved, recompute)
+        shape = (B, T, saved, recompute, cut)
     }
 
     /// Encodes B token sequences given as (B, context) ids (context ≤ the model's). `checkpoint`:
@@ -85,12 +96,23 @@ public final class TextTower {
         ids.withUnsafeBufferPointer {
             TokenEmbedding.forward(out: A(embedded), ids: $0.baseAddress!, table: P(tokenTable), positions: P(positions), B: B, T: T, C: W, V: config.text.vocabularySize)
         }
-        let out = stack.forward(input: A(embedded), B: B, T: T, params: params, arena: arena, slots: layers)
-        poolIndex.withUnsafeBufferPointer { GatherRows.forward(out: A(pooled), inp: out, index: $0.baseAddress!, B: B, T: T, C: W) }
+        if shape!.cut {
+            let L = config.text.layers
+            let x = UnsafePointer(stack.forward(input: A(embedded), B: B, T: T, params: params, arena: arena, slots: layers, end: L - 1))
+            lastInput = x
+            let out = lastBlock.forward(x: x, B: B, T: T, params: params, pool: poolIndex, causal: true)
+            A(pooled).update(from: out, count: B * W)
+        } else {
+            let out = stack.forward(input: A(embedded), B: B, T: T, params: params, arena: arena, slots: layers)
+            poolIndex.withUnsafeBufferPointer { GatherRows.forward(out: A(pooled), inp: out, index: $0.baseAddress!, B: B, T: T, C: W) }
+        }
         LayerNorm.forward(out: A(lnFinal), mean: A(meanF), rstd: A(rstdF), inp: A(pooled), weight: P(lnFinalW), bias: P(lnFinalB), N: B, C: W, eps: config.layerNormEps)
         Projection.forward(out: A(features), inp: A(lnFinal), weight: P(proj), N: B, C: W, OC: config.embedDim)
         return A(features)
     }
+
+    /// The input of the last forward's pooled-token block.
+    private var lastInput: UnsafePointer<Float>? = nil
 
     /// The (B, W) pooled vector after ln_final, before projection.
     public var pooledOutput: UnsafeMutablePointer<Float> { arena.pointer(lnFinal) }
@@ -109,9 +131,14 @@ public final class TextTower {
         A(dpooled).update(repeating: 0, count: B * W)
         LayerNorm.backward(dinp: A(dpooled), dweight: G(lnFinalW), dbias: G(lnFinalB), dout: A(dlnFinal), inp: A(pooled), weight: P(lnFinalW),
                            mean: A(meanF), rstd: A(rstdF), N: B, C: W)
-        A(grads.dx).update(repeating: 0, count: B * T * W)
-        poolIndex.withUnsafeBufferPointer { GatherRows.backward(dinp: A(grads.dx), dout: A(dpooled), index: $0.baseAddress!, B: B, T: T, C: W) }
-        stack.backward(input: A(embedded), B: B, T: T, params: params, arena: arena, slots: layers, g: grads, recompute: s.recompute)
+        if s.cut, let x = lastInput {
+            lastBlock.backward(dout: A(dpooled), x: x, B: B, T: T, params: params, dx: A(grads.dx))
+        } else {
+            A(grads.dx).update(repeating: 0, count: B * T * W)
+            poolIndex.withUnsafeBufferPointer { GatherRows.backward(dinp: A(grads.dx), dout: A(dpooled), index: $0.baseAddress!, B: B, T: T, C: W) }
+        }
+        stack.backward(input: A(embedded), B: B, T: T, params: params, arena: arena, slots: layers, g: grads,
+                       end: s.cut ? config.text.layers - 1 : nil, recompute: s.recompute)
         ids.withUnsafeBufferPointer {
             TokenEmbedding.backward(dtable: G(tokenTable), dpositions: G(positions), dout: A(grads.dx), ids: $0.baseAddress!, B: B, T: T, C: W)
         }

@@ -60,9 +60,11 @@ final class TransformerStack {
     /// before back-propagating through it. Memory: one set plus N·W per kept block instead of a
     /// set per kept block, for about one more forward pass of the kept blocks.
     ///
-    /// `count`: only blocks `..< count` run here (the vision tower runs its last block for the
-    /// class token alone, with its own buffers); the others get the shared set, which a forward
-    /// that runs them all without keeping them (a prefix up to the last block) still needs.
+    /// `count`: only blocks `..< count` are laid out for running here (the towers run their last
+    /// block for the pooled token alone, with its own buffers). Where blocks share one set
+    /// (inference, frozen blocks) the blocks from `count` on get it too, for a forward that
+    /// runs them all without keeping them (the image tower's prefix up to its last block's
+    /// output); otherwise they get no slots and must not run here.
     func addSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int, keptFrom: Int, recompute: Bool = false,
                   count: Int? = nil) -> [LayerSlots] {
         let N = B * T, W = width, H = mlpWidth, count = min(count ?? blocks.count, blocks.count)
@@ -76,16 +78,18 @@ final class TransformerStack {
                        rstd2: a(label, "rstd2", [N]), fc: a(label, "fc", [N, H]), act: act, out: a(label, "out", [N, W]))
         }
         let kept = max(0, min(keptFrom, count))
-        let shared = recompute || kept > 0 || count < blocks.count ? own("shared") : nil
+        let inference = keptFrom >= blocks.count
+        let shared = recompute || kept > 0 || (inference && count < blocks.count) ? own("shared") : nil
+        let tail = shared.map { Array(repeating: $0, count: blocks.count - count) } ?? []
         if recompute {
             let s = shared!
-            return (0 ..< blocks.count).map { l in
-                guard l >= kept && l < count else { return s }
+            return (0 ..< count).map { l in
+                guard l >= kept else { return s }
                 return LayerSlots(ln1: s.ln1, mean1: s.mean1, rstd1: s.rstd1, qkv: s.qkv, probs: s.probs, att: s.att, res1: s.res1,
                                   ln2: s.ln2, mean2: s.mean2, rstd2: s.rstd2, fc: s.fc, act: s.act, out: layout.add("\(prefix).\(l).out", [N, W]))
-            }
+            } + tail
         }
-        return (0 ..< blocks.count).map { l in l < kept || l >= count ? shared! : own(String(l)) }
+        return (0 ..< count).map { l in l < kept ? shared! : own(String(l)) } + tail
     }
 
     func addGradSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int) -> GradSlots {

@@ -4,7 +4,7 @@ import ClipoodEngine
 /// ln_post on the class token → projection. Output: (B, D) features, not normalised.
 ///
 /// Only the class token leaves the tower, so its last block runs for the class token alone
-/// (`ClassTokenBlock`: keys and values for every token, the rest for one): the same features
+/// (`PooledTokenBlock`: keys and values for every token, the rest for one): the same features
 /// and gradients as the full block up to float rounding, for about 7 % less work in a ViT.
 public final class VisionTower {
     public let config: CLIPConfig
@@ -26,7 +26,7 @@ public final class VisionTower {
 
     /// Whether the last block runs for the class token alone (the default). Off, it runs for
     /// every token like the others: the reference the tests compare the shortcut with.
-    public var classTokenLastBlock = true
+    public var pooledTokenLastBlock = true
 
     init(config: CLIPConfig, params: ParameterStore) {
         self.config = config
@@ -45,13 +45,13 @@ public final class VisionTower {
     /// With `saved`, blocks from `keptFrom` on keep their activations for backward.
     /// `classOnly`: the class-token path of
     /// `forwardClassToken`, which needs only the head and its gradients (the last block's
-    /// class-token work has its own buffers in `ClassTokenBlock`). `recompute` (with `saved`):
+    /// class-token work has its own buffers in `PooledTokenBlock`). `recompute` (with `saved`):
     /// the kept blocks keep only their inputs and backward recomputes them
     /// (`TransformerStack.addSlots`).
     func prepare(B: Int, saved: Bool, keptFrom: Int = 0, classOnly: Bool = false, recompute: Bool = false) {
         let keptFrom = saved ? keptFrom : config.vision.layers
         let recompute = saved && recompute && !classOnly
-        let cut = classTokenLastBlock && !classOnly && config.vision.layers > 0
+        let cut = pooledTokenLastBlock && !classOnly && config.vision.layers > 0
         if let s = shape, s.B == B, s.saved == saved, s.keptFrom == keptFrom, s.classOnly == classOnly, s.recompute == recompute,
            s.cut == cut { return }
         let v = config.vision, W = v.width, T = v.tokens, NP = T - 1, K = 3 * v.patchSize * v.patchSize
@@ -97,7 +97,7 @@ public final class VisionTower {
     }
 
     /// Blocks `start ..< L` on their input: the last one for the class token alone unless
-    /// `classTokenLastBlock` is off. Returns the last block's output and its tokens per image.
+    /// `pooledTokenLastBlock` is off. Returns the last block's output and its tokens per image.
     private func blocks(from start: Int, input: UnsafePointer<Float>, B: Int) -> (UnsafePointer<Float>, tokens: Int) {
         let v = config.vision, T = v.tokens
         guard shape!.cut else {
@@ -153,7 +153,7 @@ public final class VisionTower {
 
     /// The last block for the class token only, then the head: what `tune=last1` needs from a
     /// cached stream entering the last block (B, T, W). Same features as `forward(stream:…)`;
-    /// `backward` then trains the last block, ln_post and proj. See `ClassTokenBlock`.
+    /// `backward` then trains the last block, ln_post and proj. See `PooledTokenBlock`.
     @discardableResult
     public func forwardClassToken(stream: UnsafePointer<Float>, B: Int) -> UnsafeMutablePointer<Float> {
         let v = config.vision
@@ -169,15 +169,11 @@ public final class VisionTower {
     }
 
     /// The last block for the class token, made on first use.
-    private var lastBlock: ClassTokenBlock {
-        if let b = classBlock { return b }
+    private lazy var lastBlock: PooledTokenBlock = {
         let v = config.vision
-        let b = ClassTokenBlock(parameters: stack.blocks[v.layers - 1], width: v.width, heads: v.heads, mlpWidth: v.mlpWidth,
+        return PooledTokenBlock(parameters: stack.blocks[v.layers - 1], width: v.width, heads: v.heads, mlpWidth: v.mlpWidth,
                                 activation: config.activation, eps: config.layerNormEps)
-        classBlock = b
-        return b
-    }
-    private var classBlock: ClassTokenBlock?
+    }()
     /// The input of the last forward's class-token block.
     private var classInput: UnsafePointer<Float>? = nil
     /// Whether the last forward was `forwardClassToken`.

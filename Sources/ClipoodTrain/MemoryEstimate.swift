@@ -130,13 +130,14 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
         var parts: [Int?] = []
         if !classOnly {
             parts += [prod(B, NP, K), prod(B, NP, W), prod(2, B, T, W), prod(2, B, T)]
-            // Blocks below the last, which runs for the class token with its own buffers.
+            // The stack lays out the blocks below the last, which runs for the class token with
+            // its own buffers (inference: one shared set for every block).
             let below = max(0, L - 1)
             let kept = below - max(0, min(saved ? keptFrom : below, below))
             if saved && recompute {
                 parts += [blockSet(B: B, T: T, W: W, H: H, heads: v.heads), prod(kept, B, T, W)]
             } else {
-                parts.append(stackActivations(B: B, T: T, W: W, H: H, heads: v.heads, layers: L, kept: kept))
+                parts.append(stackActivations(B: B, T: T, W: W, H: H, heads: v.heads, layers: saved ? below : L, kept: kept))
             }
             if L > 0 { parts.append(classTokenBlockFloats(c, batch: B, backward: saved)) }
         }
@@ -150,22 +151,29 @@ public struct MemoryEstimate: Equatable, Sendable, CustomStringConvertible {
         return sum(parts)
     }
 
-    /// Floats of the last block run for the class token only (`ClassTokenBlock`): layer norm
-    /// and keys/values of every token, the class token's query, attention and MLP; with
+    /// Floats of a tower's last block run for its pooled token only (`PooledTokenBlock`): layer
+    /// norm and keys/values of every token, the pooled token's query, attention and MLP; with
     /// `backward`, their gradients too.
-    public static func classTokenBlockFloats(_ c: CLIPConfig, batch B: Int, backward: Bool = true) -> Int? {
-        let v = c.vision, W = v.width, T = v.tokens, H = v.mlpWidth
-        let forward = sum([prod(B, T, W), prod(2, B, T), prod(B, T, 2 * W), prod(B, v.heads, T), prod(6, B, W), prod(2, B), prod(2, B, H)])
+    static func pooledTokenBlockFloats(B: Int, T: Int, W: Int, H: Int, heads: Int, backward: Bool) -> Int? {
+        let forward = sum([prod(B, T, W), prod(2, B, T), prod(B, T, 2 * W), prod(B, heads, T), prod(6, B, W), prod(2, B), prod(2, B, H)])
         return backward ? sum([forward, prod(B, T, W), prod(B, T, 2 * W), prod(4, B, W), prod(2, B, H), prod(B, T)]) : forward
     }
 
-    /// Floats of the text tower's activation arena for training (every block kept; with
-    /// `recompute`, one shared set and every block's output).
+    /// The image tower's last block for the class token (see `pooledTokenBlockFloats`).
+    public static func classTokenBlockFloats(_ c: CLIPConfig, batch B: Int, backward: Bool = true) -> Int? {
+        let v = c.vision
+        return pooledTokenBlockFloats(B: B, T: v.tokens, W: v.width, H: v.mlpWidth, heads: v.heads, backward: backward)
+    }
+
+    /// Floats of the text tower's activations for training: every block below the last kept
+    /// (with `recompute`, one shared set and each such block's output), the last block's
+    /// pooled-token buffers with their gradients.
     public static func textArenaFloats(_ c: CLIPConfig, batch B: Int, recompute: Bool = false) -> Int? {
-        let t = c.text, W = t.width, T = t.contextLength, H = t.mlpWidth
-        let blocks = recompute ? sum([blockSet(B: B, T: T, W: W, H: H, heads: t.heads), prod(t.layers, B, T, W)])
-            : stackActivations(B: B, T: T, W: W, H: H, heads: t.heads, layers: t.layers, kept: t.layers)
+        let t = c.text, W = t.width, T = t.contextLength, H = t.mlpWidth, below = max(0, t.layers - 1)
+        let blocks = recompute ? sum([blockSet(B: B, T: T, W: W, H: H, heads: t.heads), prod(below, B, T, W)])
+            : stackActivations(B: B, T: T, W: W, H: H, heads: t.heads, layers: t.layers, kept: below)
         return sum([prod(B, T, W), blocks,
+                    t.layers > 0 ? pooledTokenBlockFloats(B: B, T: T, W: W, H: H, heads: t.heads, backward: true) : 0,
                     prod(2, B, W), prod(2, B), prod(B, c.embedDim),
                     gradSet(B: B, T: T, W: W, H: H, heads: t.heads), prod(2, B, W)])
     }

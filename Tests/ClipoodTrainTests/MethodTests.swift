@@ -209,7 +209,7 @@ struct MethodTests {
 @Suite("training from cached prefix streams")
 struct PrefixCacheTests {
     /// tune=last1 and proj from cached streams give the same trajectory as from pixels. For last1
-    /// the cached path runs the last block for the class token only (`ClassTokenBlock`), so this
+    /// the cached path runs the last block for the class token only (`PooledTokenBlock`), so this
     /// also proves that shortcut exact against the full block.
     @Test(arguments: [VisionTower.Trainable.lastBlocks(1), .projection])
     func cachedEqualsUncached(_ trainable: VisionTower.Trainable) throws {

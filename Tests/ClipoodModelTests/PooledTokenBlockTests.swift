@@ -4,14 +4,15 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The image tower's last block run for the class token alone (the default) against the same
-/// block run for every token (`classTokenLastBlock = false`): the features, every parameter
-/// gradient and the pixels' gradient agree up to float rounding, whatever is trained, from
-/// pixels or a cached stream, with stored or recomputed activations.
-@Suite("class-token last block")
-struct ClassTokenBlockTests {
+/// The towers' last block run for the pooled token alone (the default: the image's class
+/// token, the text's end-of-text token) against the same block run for every token
+/// (`pooledTokenLastBlock = false`): the features, every parameter gradient and the pixels'
+/// gradient agree up to float rounding, whatever is trained, from pixels or a cached stream,
+/// with stored or recomputed activations.
+@Suite("pooled-token last block")
+struct PooledTokenBlockTests {
     static let config = CLIPConfig(vision: .init(width: 32, layers: 3, heads: 2, patchSize: 8, imageSize: 40),
-                                   text: .init(width: 32, layers: 1, heads: 2, contextLength: 8, vocabularySize: 50), embedDim: 16)
+                                   text: .init(width: 32, layers: 3, heads: 2, contextLength: 12, vocabularySize: 50), embedDim: 16)
     static let B = 3
 
     struct Pass {
@@ -26,7 +27,7 @@ struct ClassTokenBlockTests {
         let c = config, S = c.vision.imageSize, L = c.vision.layers, D = c.embedDim, B = Self.B
         let m = CLIPModel(config: c)
         m.initialiseRandomly(seed: 5)
-        m.vision.classTokenLastBlock = classToken
+        m.vision.pooledTokenLastBlock = classToken
         var v = TestValues(seed: 9)
         let pixels = FloatBuffer(v.array(B * 3 * S * S))
         let dfeatures = FloatBuffer(v.array(B * D))
@@ -95,5 +96,45 @@ struct ClassTokenBlockTests {
             #expect(dpixels.nonZero == short.dpixels.count)
             #expect(dpixels.error < 1e-4, "pixel gradients differ by \(dpixels.error) of their scale")
         }
+    }
+
+    /// A text forward (and backward of fixed feature gradients when `train`) on four sequences
+    /// whose end tokens (the largest id, 49) sit at different places; `tokens`: the context.
+    static func textPass(pooledToken: Bool, train: Bool, checkpoint: Bool = false, layers: Int = 3) -> Pass {
+        var c = config
+        c.text.layers = layers
+        let D = c.embedDim, B = 4, context = c.text.contextLength
+        let m = CLIPModel(config: c)
+        m.initialiseRandomly(seed: 6)
+        m.text.pooledTokenLastBlock = pooledToken
+        var ids = [Int32](repeating: 0, count: B * context)
+        for (b, end) in [3, 9, 0, 6].enumerated() {
+            for i in 0 ..< end { ids[b * context + i] = Int32(1 + (7 * b + i) % 40) }
+            ids[b * context + end] = 49
+        }
+        var v = TestValues(seed: 31)
+        let dfeatures = FloatBuffer(v.array(B * D))
+        m.parameters.zeroGrads()
+        let f = m.text.forward(ids: ids, B: B, saveForBackward: train, checkpoint: checkpoint)
+        var p = Pass(features: Array(UnsafeBufferPointer(start: f, count: B * D)))
+        if train {
+            m.text.backward(dfeatures: dfeatures.base, B: B)
+            p.grads = Array(UnsafeBufferPointer(start: m.parameters.gradients(), count: m.parameterCount))
+        }
+        return p
+    }
+
+    @Test(arguments: [(false, false, 3), (true, false, 3), (true, true, 3), (true, false, 1)])
+    func textMatchesTheFullBlock(train: Bool, checkpoint: Bool, layers: Int) {
+        let short = Self.textPass(pooledToken: true, train: train, checkpoint: checkpoint, layers: layers)
+        let full = Self.textPass(pooledToken: false, train: train, checkpoint: checkpoint, layers: layers)
+        let features = Self.relative(short.features, full.features)
+        #expect(features.nonZero == short.features.count)
+        #expect(features.error < 1e-5, "features differ by \(features.error) of their scale")
+        guard train else { return }
+        let grads = Self.relative(short.grads, full.grads)
+        #expect(grads.nonZero > 1000)
+        #expect(zip(short.grads, full.grads).allSatisfy { ($0 == 0) == ($1 == 0) }, "a different set of gradients is non-zero")
+        #expect(grads.error < 1e-4, "gradients differ by \(grads.error) of their scale")
     }
 }
