@@ -128,7 +128,7 @@ extension Workspace {
         let restoreBackend = applyBackendArguments(args)
         defer { restoreBackend() }
         if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 {
-            write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); running fp32")
+            say("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); running fp32")
         }
         let config = name == "b32" ? CLIPConfig.vitB32 : name == "l14" ? CLIPConfig.vitL14 : CLIPConfig.vitB16
         let model = CLIPModel(config: config)

@@ -182,7 +182,7 @@ extension Workspace {
         entry.skipped = bad.map { "\($0.path): \($0.reason)" }
         datasets[name] = entry
         activeDataName = name
-        write("loaded data '\(name)': \(dataset.imageCount) images, \(dataset.domains.count) domain\(dataset.domains.count == 1 ? "" : "s") (\(dataset.domains.map(DisplayText.escaped).joined(separator: ", "))), \(dataset.classes.count) classes")
+        say("loaded data '\(name)': \(dataset.imageCount) images, \(dataset.domains.count) domain\(dataset.domains.count == 1 ? "" : "s") (\(dataset.domains.map(DisplayText.escaped).joined(separator: ", "))), \(dataset.classes.count) classes")
         if !bad.isEmpty {
             writeError("warning: skipped \(bad.count) unreadable image\(bad.count == 1 ? "" : "s"):\n" + entry.skipped.prefix(10).map { "  " + $0 }.joined(separator: "\n") + (bad.count > 10 ? "\n  …" : ""))
         }

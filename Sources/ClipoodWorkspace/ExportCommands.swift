@@ -116,7 +116,7 @@ extension Workspace {
                 for y in 0 ..< K { csv += csvField(names[y]) + "," + (0 ..< K).map { String(format: "%.6f", mm[y * K + $0]) }.joined(separator: ",") + "\n" }
                 try writingTo(args) { try AtomicWrite.write(csv, to: expandPath(out)) }
             }
-            write("wrote the \(K)×\(K) margin matrix (λ=\(lambda)) to \(out)")
+            say("wrote the \(K)×\(K) margin matrix (λ=\(lambda)) to \(out)")
             return
         }
         if let c = args[MarginArguments.oneClass] {
@@ -168,7 +168,7 @@ extension Workspace {
         try writingTo(args) {
             try CheckpointWriter.write(m.model, values: full.base, metadata: ["clipood.run": run.name, "clipood.weights": state], to: expandPath(out))
         }
-        write("wrote \(run.name) \(state) weights (\(m.model.format.rawValue) names) to \(out)")
+        say("wrote \(run.name) \(state) weights (\(m.model.format.rawValue) names) to \(out)")
     }
 
     func exportFeatures(_ args: Arguments, logits: Bool) throws {
@@ -203,14 +203,14 @@ extension Workspace {
             }
             try NPY.write(ints: labels, shape: [N], to: labelsPath)
         }
-        write("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run.map { "\($0.name) \(state)" } ?? "zero-shot"), \(part)) to \(given), labels to \(labelsPath)")
+        say("wrote \(N)×\(logits ? K : D) \(logits ? "logits" : "features") (\(run.map { "\($0.name) \(state)" } ?? "zero-shot"), \(part)) to \(given), labels to \(labelsPath)")
     }
 
     func exportLog(_ args: Arguments) throws {
         let run = try self.run(args)
         let out = args[ExportArguments.logFile]
         try writingTo(args) { try AtomicWrite.write(run.logCSV(), to: expandPath(out)) }
-        write("wrote \(run.log.count) log rows of \(run.name) to \(out)")
+        say("wrote \(run.log.count) log rows of \(run.name) to \(out)")
     }
 
     func saveRun(_ args: Arguments) throws {

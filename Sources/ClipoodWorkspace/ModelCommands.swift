@@ -125,7 +125,7 @@ extension Workspace {
         models[name] = ModelEntry(name: name, loaded: loaded)
         activeModelName = name
         let c = loaded.model.config
-        write("loaded model '\(name)': ViT \(c.vision.width)w×\(c.vision.layers) patch \(c.vision.patchSize) @\(c.vision.imageSize)px, text \(c.text.width)w×\(c.text.layers), " +
+        say("loaded model '\(name)': ViT \(c.vision.width)w×\(c.vision.layers) patch \(c.vision.patchSize) @\(c.vision.imageSize)px, text \(c.text.width)w×\(c.text.layers), " +
               "\(formatCount(loaded.model.parameterCount)) parameters (\(loaded.model.format.rawValue), \(loaded.dtypes.joined(separator: "/")))")
         if !loaded.unexpectedTensors.isEmpty {
             let shown = loaded.unexpectedTensors.prefix(10).joined(separator: ", ")
@@ -167,7 +167,7 @@ extension Workspace {
         let ids = tokenizer.tokenize(texts, contextLength: ctx)
         if let out = args[M.output] {
             try writingTo(args) { try NPY.write(ints: ids, shape: [texts.count, ctx], to: expandPath(out)) }
-            write("wrote \(texts.count)×\(ctx) token ids to \(out)")
+            say("wrote \(texts.count)×\(ctx) token ids to \(out)")
         } else {
             for (i, t) in texts.enumerated() {
                 let row = ids[(i * ctx) ..< ((i + 1) * ctx)]
@@ -199,7 +199,7 @@ extension Workspace {
         let px = try pixels(from: args, argument: "paths", size: size, interpolation: interp)
         let n = args.strings("paths").count
         try writingTo(args) { try NPY.write(floats: px.base, shape: [n, 3, size, size], to: expandPath(out)) }
-        write("wrote \(n)×3×\(size)×\(size) pixels to \(out)")
+        say("wrote \(n)×3×\(size)×\(size) pixels to \(out)")
     }
 
     func embedImages(_ args: Arguments) throws {
@@ -261,7 +261,7 @@ extension Workspace {
         let kind = args[M.raw] ? "raw" : "L2-normalised"
         if let out = args[M.output] {
             try writingTo(args) { try NPY.write(floats: features.base, shape: [n, D], to: expandPath(out)) }
-            write("wrote \(n)×\(D) \(kind) \(what) features to \(out)")
+            say("wrote \(n)×\(D) \(kind) \(what) features to \(out)")
         } else {
             for i in 0 ..< n {
                 let row = (0 ..< min(D, 6)).map { String(format: "%.4f", features.base[i * D + $0]) }.joined(separator: " ")

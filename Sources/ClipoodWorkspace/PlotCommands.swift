@@ -800,7 +800,7 @@ extension Workspace {
             case .pdf(let w, let h): size = "\(w)×\(h) pt"
             case .dumb(let c, let r): size = "\(c)×\(r) characters"
             }
-            write("wrote \(what) to \(shown) (\(target.terminal.kind), \(size))")
+            say("wrote \(what) to \(shown) (\(target.terminal.kind), \(size))")
         } else {
             write(out.text)
         }

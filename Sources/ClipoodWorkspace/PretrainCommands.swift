@@ -92,8 +92,8 @@ extension Workspace {
             guard B >= cluster.size else { throw args.error("batch", "a step of \(B) pairs cannot be shared by \(cluster.size) ranks") }
             trainer.collectives = cluster
         }
-        if attributes.isEmpty { write("note: no \(ShapesWorld.attributesFileName) in \(ds.root): captions will name class and style only") }
-        write("pretraining a CLIP (width \(width), \(layers)+\(layers) blocks, patch \(patch) @\(S)px, vocabulary \(vocabulary.tokens.count), \(formatCount(model.parameterCount)) parameters) " +
+        if attributes.isEmpty { say("note: no \(ShapesWorld.attributesFileName) in \(ds.root): captions will name class and style only") }
+        say("pretraining a CLIP (width \(width), \(layers)+\(layers) blocks, patch \(patch) @\(S)px, vocabulary \(vocabulary.tokens.count), \(formatCount(model.parameterCount)) parameters) " +
               "on \(ds.samples.count) images of '\(d.name)': \(steps) steps × \(B) pairs")
         var order = RNG(seed: seed).derived("pretrain/order"), augment = RNG(seed: seed).derived("pretrain/augment"), captions = RNG(seed: seed).derived("pretrain/captions")
         var perm = order.permutation(ds.samples.count), cursor = 0
@@ -124,7 +124,7 @@ extension Workspace {
                 try AtomicWrite.write(huggingFaceConfigJSON(config), to: dir + "/config.json")
             }
         }
-        write(String(format: "wrote the pretrained model to %@ (last loss %.4f, logit scale %.1f)", dir, last, model.logitScale))
+        say(String(format: "wrote the pretrained model to %@ (last loss %.4f, logit scale %.1f)", dir, last, model.logitScale))
         try executeNested("load model \"\(dir)\" as \(args[P.name] ?? "demo")")
     }
 

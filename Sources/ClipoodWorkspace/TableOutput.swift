@@ -35,7 +35,7 @@ extension Workspace {
         write(output.format == .text ? text : table.render(output.format).trimmingSuffixNewline)
         guard let file = output.file else { return }
         do { try leaderWrites { try AtomicWrite.write(table.render(file.format), to: file.path) } } catch { throw args.error("to", String(describing: error)) }
-        write("wrote the table (\(table.rows.count) row\(table.rows.count == 1 ? "" : "s"), \(file.format.rawValue)) to \(file.typed)")
+        say("wrote the table (\(table.rows.count) row\(table.rows.count == 1 ? "" : "s"), \(file.format.rawValue)) to \(file.typed)")
     }
 }
 

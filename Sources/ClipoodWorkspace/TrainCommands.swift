@@ -338,7 +338,7 @@ extension Workspace {
             }
         } catch let e as CommandError { throw e } catch { throw args.error(String(describing: error)) }
         let first = run.stepsDone
-        write("\(first == 0 ? "training" : "resuming") '\(run.name)' at step \(first + 1): \(run.config.steps) steps × \(run.batchSize) images (\(run.batchPerDomain) from each training domain), " +
+        say("\(first == 0 ? "training" : "resuming") '\(run.name)' at step \(first + 1): \(run.config.steps) steps × \(run.batchSize) images (\(run.batchPerDomain) from each training domain), " +
               "\(run.classes.count) classes, λ=\(run.config.lambda) lr=\(run.config.learningRate) tune=\(run.tune) (\(formatCount(run.trainer.range.count)) trainable)" +
               "\(run.isPrefixCached ? ", prefix cached" : "")\(run.config.checkpoint ? ", checkpoint=on" : ""), averages: \(run.trainer.averages.map(\.label).joined(separator: ", "))")
         Interrupt.clear()

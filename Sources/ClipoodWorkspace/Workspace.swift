@@ -93,6 +93,28 @@ public final class Workspace: CommandContext {
         }
     }
 
+    /// The output terminal's width in columns, when it has one (nil for files, pipes and a
+    /// pseudo-terminal without a size, such as mpirun's).
+    public var terminalWidth: () -> Int? = terminalColumns
+
+    /// A sentence for the user (what a command did, a summary; not a table or data): on a
+    /// terminal, a line wider than the terminal is wrapped at spaces with its further lines
+    /// indented by two, so that it does not break mid-word; elsewhere (files, pipes, notebooks,
+    /// session transcripts) it is written as it is.
+    public func say(_ text: String) {
+        guard outputIsTerminal, let width = terminalWidth() else { return write(text) }
+        write(Self.prose(text, width: width))
+    }
+
+    /// `text` with every line longer than `width` wrapped at spaces, further lines indented by
+    /// two (a word longer than the line stands alone).
+    public static func prose(_ text: String, width: Int) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.count > width else { return String(line) }
+            return TextWrap.lines(String(line), width: max(width - 2, 20)).joined(separator: "\n  ")
+        }.joined(separator: "\n")
+    }
+
     /// The prompt's context: the active model and dataset, e.g. "b16·PACS".
     public var promptContext: String {
         [activeModelName, activeDataName].compactMap { $0 }.joined(separator: "·")

@@ -22,6 +22,30 @@ struct WorkspaceTests {
         #expect(problems.isEmpty, "\(problems)")
     }
 
+    /// A sentence wider than the terminal wraps at spaces with a two-space hanging indent; a
+    /// line that fits, and output that is not a terminal, stay as they are.
+    @Test func proseFitsTheTerminal() {
+        let long = "loaded model 'demo': ViT 128w×4 patch 8 @64px, text 128w×4, 1.7 M parameters (Hugging Face transformers, F32)"
+        let wrapped = Workspace.prose(long + "\nshort line", width: 80)
+        let lines = wrapped.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.allSatisfy { $0.count <= 80 }, "\(lines)")
+        #expect(lines[1].hasPrefix("  ") && !lines[1].hasPrefix("   "))
+        #expect(lines[2] == "short line")
+        #expect(lines.map { $0.trimmingCharacters(in: .whitespaces) }.prefix(2).joined(separator: " ") == long)
+        #expect(Workspace.prose("x " + String(repeating: "y", count: 100), width: 80) == "x\n  " + String(repeating: "y", count: 100))
+        let c = Captured()
+        c.workspace.say(long)
+        #expect(c.out == [long])
+        c.workspace.outputIsTerminal = true
+        c.workspace.terminalWidth = { nil }   // a pseudo-terminal without a size (mpirun's)
+        c.workspace.say(long)
+        c.workspace.terminalWidth = { 60 }
+        c.workspace.say(long)
+        #expect(c.out.count == 3 && c.out[1] == long)
+        #expect(c.out[2].contains("\n  ") && c.out[2].split(separator: "\n").allSatisfy { $0.count <= 60 }, "\(c.out[2])")
+    }
+
     @Test func helpListsEveryCommandAndExplainsOne() throws {
         let c = Captured()
         try c.workspace.executeInteractive("help")
