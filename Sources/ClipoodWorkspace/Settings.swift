@@ -99,7 +99,7 @@ public struct Settings {
         }
         if BLAS.defaultPrecision == .bf16 && !BLAS.cpuHasBF16 && !Settings.saidNoBF16 {
             Settings.saidNoBF16 = true
-            workspace.write("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); precision=bf16 runs in fp32")
+            workspace.say("note: this CPU has no native bf16 dot products (AVX512-BF16 or AMX); precision=bf16 runs in fp32")
         }
         // Native bf16 is not always faster: say so once when it is not (it still runs as asked).
         if BLAS.effectivePrecision == .bf16 && !Settings.checkedBF16Speed {
