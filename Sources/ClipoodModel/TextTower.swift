@@ -25,11 +25,7 @@ public final class TextTower {
     /// Whether the last block runs for the pooled token alone (the default). Off, it runs for
     /// every token like the others: the reference the tests compare the shortcut with.
     public var pooledTokenLastBlock = true
-    private lazy var lastBlock: PooledTokenBlock = {
-        let t = config.text
-        return PooledTokenBlock(parameters: stack.blocks[t.layers - 1], width: t.width, heads: t.heads, mlpWidth: t.mlpWidth,
-                                activation: config.activation, eps: config.layerNormEps)
-    }()
+    private lazy var lastBlock = stack.pooledTokenBlock()
 
     init(config: CLIPConfig, params: ParameterStore) {
         self.config = config

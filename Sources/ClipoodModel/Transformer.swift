@@ -92,6 +92,12 @@ final class TransformerStack {
         return (0 ..< count).map { l in l < kept ? shared! : own(String(l)) } + tail
     }
 
+    /// The last block, to run for one pooled token per sequence with its own buffers (`count`
+    /// in `addSlots` leaves it out of the stack's slots).
+    func pooledTokenBlock() -> PooledTokenBlock {
+        PooledTokenBlock(parameters: blocks[blocks.count - 1], width: width, heads: heads, mlpWidth: mlpWidth, activation: activation, eps: eps)
+    }
+
     func addGradSlots(to layout: inout BufferLayout, prefix: String, B: Int, T: Int) -> GradSlots {
         let N = B * T, W = width, H = mlpWidth
         func a(_ n: String, _ shape: [Int]) -> TensorSlot { layout.add("\(prefix).\(n)", shape) }
@@ -139,11 +145,11 @@ final class TransformerStack {
     /// Backward through blocks `firstLayer ..< end` (`end` defaults to every block), in reverse,
     /// after a forward that started at block `start` (≤ firstLayer) with `input` and ended at
     /// `end`. On entry `g.dx` holds the gradient w.r.t. block `end - 1`'s output; on exit it
-    /// holds the gradient w.r.t. the input of block `firstLayer`. Parameter gradients accumulate into `params`' gradients. Each block's
-    /// shared activations are computed again from what it kept (the same kernels on the same
-    /// inputs: the same values), or, with `recompute` (slots from `addSlots(recompute: true)`),
-    /// its whole forward from its kept input; but the last block's, which the forward pass just
-    /// left in the shared set. `blockDone(l)` is called when block l's parameter gradients are
+    /// holds the gradient w.r.t. the input of block `firstLayer`. Parameter gradients
+    /// accumulate into `params`' gradients. Each block's shared activations are computed again
+    /// from what it kept (the same kernels on the same inputs: the same values), or, with
+    /// `recompute` (slots from `addSlots(recompute: true)`), its whole forward from its kept
+    /// input; but block `end - 1`'s, which the forward pass just left in the shared set. `blockDone(l)` is called when block l's parameter gradients are
     /// final (a data-parallel step starts summing them over the ranks while the blocks below are
     /// computed).
     func backward(input: UnsafePointer<Float>, B: Int, T: Int, params: ParameterStore, arena: Arena,

@@ -169,11 +169,7 @@ public final class VisionTower {
     }
 
     /// The last block for the class token, made on first use.
-    private lazy var lastBlock: PooledTokenBlock = {
-        let v = config.vision
-        return PooledTokenBlock(parameters: stack.blocks[v.layers - 1], width: v.width, heads: v.heads, mlpWidth: v.mlpWidth,
-                                activation: config.activation, eps: config.layerNormEps)
-    }()
+    private lazy var lastBlock = stack.pooledTokenBlock()
     /// The input of the last forward's class-token block.
     private var classInput: UnsafePointer<Float>? = nil
     /// Whether the last forward was `forwardClassToken`.
